@@ -1,0 +1,120 @@
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+/** The broker's configuration, read once at start-up: flags over environment over defaults. */
+export interface Config {
+  /** The LMDB environment and the generated development key and token files. */
+  dataDir: string;
+  /** The gRPC listener: `host:port` or `unix:/path`. */
+  listen: string;
+  /** The Connect/HTTP listener: `host:port`, `unix:/path`, or "off". */
+  httpListen: string;
+  /** The master key, when configured; undefined means the data dir's generated `master.key`. */
+  masterKey: ConfiguredSecret<Uint8Array> | undefined;
+  /** The admin token, when configured; undefined means the data dir's generated `admin.token`. */
+  adminToken: ConfiguredSecret<string> | undefined;
+  /** The token Inject requires; undefined leaves Inject open to local callers. */
+  injectToken: ConfiguredSecret<string> | undefined;
+  /** The pino log level. */
+  logLevel: string;
+}
+
+/** A secret value and where it came from (for messages; never the value). */
+export interface ConfiguredSecret<T> {
+  value: T;
+  /** E.g. "CREDBROKER_MASTER_KEY" or "--master-key-file /run/secrets/key". */
+  source: string;
+}
+
+/** A configuration mistake; the message names the variable or flag, never a value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** The `serve` flags, as util.parseArgs options. */
+export const serveOptions = {
+  "data-dir": { type: "string" },
+  listen: { type: "string" },
+  "http-listen": { type: "string" },
+  "master-key-file": { type: "string" },
+  "admin-token-file": { type: "string" },
+  "inject-token-file": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** Reads the configuration from `serve` arguments and the environment. */
+export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promise<Config> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: serveOptions, strict: true, allowPositionals: false }));
+  } catch (cause) {
+    throw new ConfigError(cause instanceof Error ? cause.message : String(cause));
+  }
+  const masterKeyFile = values["master-key-file"];
+  const adminTokenFile = values["admin-token-file"];
+  const injectTokenFile = values["inject-token-file"];
+  return {
+    dataDir: resolve(values["data-dir"] ?? nonEmpty(env["CREDBROKER_DATA_DIR"]) ?? "./data"),
+    listen: values.listen ?? nonEmpty(env["CREDBROKER_LISTEN"]) ?? "127.0.0.1:7390",
+    httpListen: values["http-listen"] ?? nonEmpty(env["CREDBROKER_HTTP_LISTEN"]) ?? "127.0.0.1:7391",
+    masterKey:
+      masterKeyFile !== undefined
+        ? decodeMasterKey(await readSecret(masterKeyFile, "--master-key-file"), `--master-key-file ${masterKeyFile}`)
+        : env["CREDBROKER_MASTER_KEY"] !== undefined
+          ? decodeMasterKey(env["CREDBROKER_MASTER_KEY"], "CREDBROKER_MASTER_KEY")
+          : undefined,
+    adminToken: token(
+      adminTokenFile === undefined ? undefined : await readSecret(adminTokenFile, "--admin-token-file"),
+      adminTokenFile === undefined ? undefined : `--admin-token-file ${adminTokenFile}`,
+      env["CREDBROKER_ADMIN_TOKEN"],
+      "CREDBROKER_ADMIN_TOKEN",
+    ),
+    injectToken: token(
+      injectTokenFile === undefined ? undefined : await readSecret(injectTokenFile, "--inject-token-file"),
+      injectTokenFile === undefined ? undefined : `--inject-token-file ${injectTokenFile}`,
+      env["CREDBROKER_INJECT_TOKEN"],
+      "CREDBROKER_INJECT_TOKEN",
+    ),
+    logLevel: nonEmpty(env["LOG_LEVEL"]) ?? "info",
+  };
+}
+
+/** Decodes a master key: base64 of exactly 32 bytes. */
+export function decodeMasterKey(text: string, source: string): ConfiguredSecret<Uint8Array> {
+  const trimmed = text.trim();
+  const bytes = Buffer.from(trimmed, "base64");
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || bytes.length !== 32) {
+    throw new ConfigError(`${source} must be the base64 encoding of 32 random bytes`);
+  }
+  return { value: new Uint8Array(bytes), source };
+}
+
+function token(
+  fromFile: string | undefined,
+  fileSource: string | undefined,
+  fromEnv: string | undefined,
+  envName: string,
+): ConfiguredSecret<string> | undefined {
+  const [value, source] = fromFile !== undefined ? [fromFile.trim(), fileSource!] : [fromEnv, envName];
+  if (value === undefined) {
+    return undefined;
+  }
+  if (value === "" || /\s/.test(value)) {
+    throw new ConfigError(`${source} must be a non-empty token without whitespace`);
+  }
+  return { value, source };
+}
+
+async function readSecret(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? "error";
+    throw new ConfigError(`${flag}: cannot read ${path} (${code})`);
+  }
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}

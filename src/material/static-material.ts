@@ -1,0 +1,98 @@
+import { create } from "@bufbuild/protobuf";
+import {
+  CodeMaterialSchema,
+  HttpMaterialSchema,
+  SftpMaterialSchema,
+  type InjectResponse,
+} from "../gen/credbroker/v1/inject_service_pb.ts";
+import { StepKind, type Credentials } from "../gen/credbroker/v1/secret_pb.ts";
+import { CredbrokerError } from "../errors.ts";
+import { clientPrivateKey } from "./private-key.ts";
+
+/** The material oneof of an InjectResponse. */
+export type Material = InjectResponse["material"];
+
+/**
+ * Turns the plaintext credentials of a static secret into the material of
+ * one step. The step must be one the type serves (see resolveStep).
+ */
+export function buildStaticMaterial(credentials: Credentials, step: StepKind): Material {
+  const kind = credentials.kind;
+  switch (step) {
+    case StepKind.HTTP:
+      switch (kind.case) {
+        case "basicAuth": {
+          const encoded = Buffer.from(`${kind.value.username}:${kind.value.password}`, "utf8").toString("base64");
+          return httpHeader("Authorization", `Basic ${encoded}`);
+        }
+        case "bearerToken":
+          return httpHeader("Authorization", `Bearer ${kind.value.token}`);
+        case "apiKey":
+          return httpHeader(kind.value.keyName, kind.value.keyValue);
+      }
+      break;
+    case StepKind.SFTP:
+      switch (kind.case) {
+        case "sftpPassword":
+          return {
+            case: "sftp",
+            value: create(SftpMaterialSchema, {
+              username: kind.value.username,
+              auth: { case: "password", value: kind.value.password },
+            }),
+          };
+        case "sftpPrivateKey": {
+          const key = clientPrivateKey(kind.value.privateKey, kind.value.passphrase);
+          return {
+            case: "sftp",
+            value: create(SftpMaterialSchema, {
+              username: kind.value.username,
+              auth: { case: "privateKey", value: key.privateKey },
+              passphrase: key.passphrase,
+            }),
+          };
+        }
+      }
+      break;
+    case StepKind.CODE:
+      return codeMaterial(credentials);
+  }
+  throw new CredbrokerError("ERR_FAILED_PRECONDITION", "this secret cannot serve that step");
+}
+
+function httpHeader(name: string, value: string): Material {
+  return { case: "http", value: create(HttpMaterialSchema, { headers: [{ name, value }] }) };
+}
+
+/** Code fields, named as in Credentials; JSON Credentials give their text instead. */
+function codeMaterial(credentials: Credentials): Material {
+  const kind = credentials.kind;
+  let fields: Record<string, string>;
+  let json = "";
+  switch (kind.case) {
+    case "basicAuth":
+    case "sftpPassword":
+      fields = { username: kind.value.username, password: kind.value.password };
+      break;
+    case "bearerToken":
+      fields = { token: kind.value.token };
+      break;
+    case "apiKey":
+      fields = { keyName: kind.value.keyName, keyValue: kind.value.keyValue };
+      break;
+    case "sftpPrivateKey":
+      fields = { username: kind.value.username, privateKey: kind.value.privateKey };
+      if (kind.value.passphrase !== "") {
+        fields["passphrase"] = kind.value.passphrase;
+      }
+      break;
+    case "jsonCredentials":
+      fields = {};
+      json = kind.value.json;
+      break;
+    default:
+      // OAuth2 material comes from a fetched token, never from stored values
+      throw new CredbrokerError("ERR_FAILED_PRECONDITION", "this secret's Code material is not static");
+  }
+  return { case: "code", value: create(CodeMaterialSchema, { fields, json }) };
+}

@@ -1,0 +1,35 @@
+import { isIP } from "node:net";
+
+/**
+ * Why a token URL is not acceptable, or undefined when it is: https, or http
+ * to a loopback host (a sidecar next to a local identity provider).
+ */
+export function tokenUrlProblem(tokenUrl: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(tokenUrl);
+  } catch {
+    return "must be an absolute URL";
+  }
+  if (url.username !== "" || url.password !== "") {
+    return "must not carry credentials; use clientId and clientSecret";
+  }
+  if (url.hash !== "") {
+    return "must not have a fragment";
+  }
+  if (url.protocol === "https:") {
+    return undefined;
+  }
+  if (url.protocol === "http:") {
+    return isLoopbackHost(url.hostname) ? undefined : "http is allowed only to a loopback host; use https";
+  }
+  return "must be an https URL";
+}
+
+/** True for localhost, 127.0.0.0/8 and ::1 (as URL.hostname spells them). */
+export function isLoopbackHost(hostname: string): boolean {
+  if (hostname === "localhost" || hostname === "[::1]") {
+    return true;
+  }
+  return isIP(hostname) === 4 && hostname.startsWith("127.");
+}

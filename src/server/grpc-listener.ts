@@ -1,0 +1,56 @@
+import * as grpc from "@grpc/grpc-js";
+import type { Interceptor } from "@connectrpc/connect";
+import { addConnectService, type ServiceRegistration } from "./grpc-adapter.ts";
+import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
+
+/** Options of the gRPC listener. */
+export interface GrpcListenerOptions {
+  /** `host:port` (port 0 picks a free one) or `unix:/path`. */
+  address: string;
+  /** The services to serve. */
+  services: readonly ServiceRegistration[];
+  /** Interceptors, outermost first. */
+  interceptors: readonly Interceptor[];
+  /** The largest request accepted, in bytes. */
+  maxRequestBytes: number;
+}
+
+/** A running listener. */
+export interface Listener {
+  /** The bound address, as a client dials it. */
+  readonly address: string;
+  /** Stops accepting, lets in-flight calls finish for up to graceMs, then closes. */
+  close(graceMs: number): Promise<void>;
+}
+
+/** Serves the services over classic gRPC with @grpc/grpc-js: the step runners' hot path. */
+export async function startGrpcListener(options: GrpcListenerOptions): Promise<Listener> {
+  const address = parseListenAddress(options.address, "CREDBROKER_LISTEN");
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.maxRequestBytes,
+    "grpc.max_send_message_length": options.maxRequestBytes,
+  });
+  for (const registration of options.services) {
+    addConnectService(server, registration, options.interceptors);
+  }
+  if (address.kind === "unix") {
+    await removeStaleSocket(address.path);
+  }
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(formatListenAddress(address), grpc.ServerCredentials.createInsecure(), (error, port) =>
+      error === null ? resolve(port) : reject(error),
+    );
+  });
+  const bound = address.kind === "unix" ? address : { ...address, port };
+  return {
+    address: formatListenAddress(bound),
+    close: (graceMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
+}

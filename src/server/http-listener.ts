@@ -1,0 +1,97 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { AddressInfo } from "node:net";
+import type { Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ServiceRegistration } from "./grpc-adapter.ts";
+import type { Listener } from "./grpc-listener.ts";
+import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
+
+/** Options of the Connect/HTTP listener. */
+export interface HttpListenerOptions {
+  /** `host:port` (port 0 picks a free one) or `unix:/path`. */
+  address: string;
+  /** The services to serve. */
+  services: readonly ServiceRegistration[];
+  /** Interceptors, outermost first. */
+  interceptors: readonly Interceptor[];
+  /** The largest request accepted, in bytes. */
+  maxRequestBytes: number;
+}
+
+const http2Preface = Buffer.from("PRI * HTTP/2.0");
+
+/**
+ * Serves the Connect protocol, gRPC-Web and gRPC through connect-node, over
+ * HTTP/1.1 and cleartext HTTP/2 on one port: Node's cleartext HTTP/2 server
+ * ignores allowHTTP1, so a net.Server reads the first bytes of each
+ * connection and hands it to the HTTP/2 or the HTTP/1.1 server.
+ */
+export async function startHttpListener(options: HttpListenerOptions): Promise<Listener> {
+  const address = parseListenAddress(options.address, "CREDBROKER_HTTP_LISTEN");
+  const handler = connectNodeAdapter({
+    routes(router) {
+      for (const { service, impl } of options.services) {
+        router.service(service, impl);
+      }
+    },
+    interceptors: [...options.interceptors],
+    readMaxBytes: options.maxRequestBytes,
+  });
+  const h1 = http.createServer({ requestTimeout: 30_000 }, handler);
+  const h2 = http2.createServer({}, handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const server = net.createServer((socket) => {
+    socket.once("error", () => socket.destroy());
+    socket.once("readable", () => {
+      const head: Buffer | null = socket.read(Math.min(socket.readableLength, http2Preface.length));
+      if (head === null) {
+        socket.destroy();
+        return;
+      }
+      socket.unshift(head);
+      const isHttp2 = head.equals(http2Preface.subarray(0, head.length));
+      (isHttp2 ? h2 : h1).emit("connection", socket);
+    });
+  });
+  if (address.kind === "unix") {
+    await removeStaleSocket(address.path);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    const onListening = () => {
+      server.off("error", reject);
+      resolve();
+    };
+    if (address.kind === "unix") {
+      server.listen(address.path, onListening);
+    } else {
+      server.listen(address.port, address.host, onListening);
+    }
+  });
+  const bound =
+    address.kind === "unix" ? address : { ...address, port: (server.address() as AddressInfo).port };
+  return {
+    address: formatListenAddress(bound),
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) {
+        session.close();
+      }
+      h1.closeIdleConnections();
+      const timer = setTimeout(() => {
+        for (const session of sessions) {
+          session.destroy();
+        }
+        h1.closeAllConnections();
+      }, graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,132 @@
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { createInjectService } from "../api/inject-service.ts";
+import { createSecretService } from "../api/secret-service.ts";
+import { decodeMasterKey, type Config } from "../config/config.ts";
+import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
+import { CredbrokerError } from "../errors.ts";
+import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
+import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
+import { createKeyring, openKeyring, type Keyring } from "../seal/keyring.ts";
+import { createSealer } from "../seal/sealer.ts";
+import { openLmdbStore } from "../store/lmdb-store.ts";
+import type { SecretStore } from "../store/secret-store.ts";
+import { createAuthInterceptor } from "./auth-interceptor.ts";
+import { registration, type ServiceRegistration } from "./grpc-adapter.ts";
+import { startGrpcListener, type Listener } from "./grpc-listener.ts";
+import { startHttpListener } from "./http-listener.ts";
+import { createLogInterceptor } from "./log-interceptor.ts";
+
+/** The largest request either listener accepts (1 MiB). */
+const maxRequestBytes = 1024 * 1024;
+const keyringMetaKey = "keyring";
+
+/** A running broker. */
+export interface Broker {
+  /** The gRPC listener's address, as a client dials it. */
+  readonly grpcAddress: string;
+  /** The HTTP listener's address, or undefined when it is off. */
+  readonly httpAddress: string | undefined;
+  /** Stops accepting, drains in-flight calls for up to graceMs, closes the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Opens the store and keyring, then starts both listeners. */
+export async function startBroker(config: Config, logger: Logger): Promise<Broker> {
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
+  const listeners: Listener[] = [];
+  try {
+    const keyring = await loadKeyring(config, store, logger);
+    const adminToken = config.adminToken?.value ?? (await generatedAdminToken(config.dataDir, logger));
+    const sealer = createSealer(keyring);
+    const services: ServiceRegistration[] = [
+      registration(SecretService, createSecretService({ store, sealer })),
+      registration(InjectService, createInjectService({ store, sealer })),
+    ];
+    const interceptors = [
+      createLogInterceptor(logger),
+      createAuthInterceptor({
+        adminToken,
+        injectToken: config.injectToken?.value,
+        adminServices: [SecretService],
+        injectServices: [InjectService],
+      }),
+    ];
+    const grpcListener = await startGrpcListener({ address: config.listen, services, interceptors, maxRequestBytes });
+    listeners.push(grpcListener);
+    const httpListener =
+      config.httpListen === "off"
+        ? undefined
+        : await startHttpListener({ address: config.httpListen, services, interceptors, maxRequestBytes });
+    if (httpListener !== undefined) {
+      listeners.push(httpListener);
+    }
+    logger.info(
+      { grpc: grpcListener.address, http: httpListener?.address ?? "off", dataDir: config.dataDir },
+      "credbroker serving",
+    );
+    return {
+      grpcAddress: grpcListener.address,
+      httpAddress: httpListener?.address,
+      async close(graceMs = 10_000) {
+        await Promise.all(listeners.map((listener) => listener.close(graceMs)));
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await Promise.all(listeners.map((listener) => listener.close(0)));
+    await store.close();
+    throw error;
+  }
+}
+
+/**
+ * The keyring, opened with the configured master key, or with the data
+ * dir's generated `master.key`. A key is generated only for a store that has
+ * no keyring yet, so sealed data is never paired with a fresh key.
+ */
+async function loadKeyring(config: Config, store: SecretStore, logger: Logger): Promise<Keyring> {
+  const sealed = store.getMeta(keyringMetaKey);
+  let masterKey = config.masterKey?.value;
+  if (masterKey === undefined) {
+    const path = join(config.dataDir, "master.key");
+    if (sealed !== undefined) {
+      const existing = await readOrCreateSecretFile(path, () => {
+        throw new CredbrokerError(
+          "ERR_MASTER_KEY_MISMATCH",
+          `the data dir holds sealed data but no master key: set CREDBROKER_MASTER_KEY or --master-key-file, or restore ${path}`,
+        );
+      });
+      masterKey = decodeMasterKey(existing.value, path).value;
+    } else {
+      const file = await readOrCreateSecretFile(path, generateMasterKey);
+      masterKey = decodeMasterKey(file.value, path).value;
+      if (file.created) {
+        logger.warn(
+          { path },
+          "generated a development master key in the data dir; set CREDBROKER_MASTER_KEY or --master-key-file in production",
+        );
+      }
+    }
+  }
+  if (sealed !== undefined) {
+    return openKeyring(masterKey, sealed);
+  }
+  const created = createKeyring(masterKey, new Date());
+  if (!(await store.putMetaIfAbsent(keyringMetaKey, created.sealed))) {
+    // another process initialised the store first: use its keyring
+    return openKeyring(masterKey, store.getMeta(keyringMetaKey)!);
+  }
+  return created.keyring;
+}
+
+async function generatedAdminToken(dataDir: string, logger: Logger): Promise<string> {
+  const path = join(dataDir, "admin.token");
+  const file = await readOrCreateSecretFile(path, generateToken);
+  if (file.created) {
+    logger.warn({ path }, "generated an admin token in the data dir; SecretService callers send it as a bearer token");
+  }
+  return file.value;
+}

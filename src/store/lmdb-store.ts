@@ -1,0 +1,150 @@
+import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { open, type Database, type RootDatabase } from "lmdb";
+import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import { CredbrokerError } from "../errors.ts";
+import type { SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
+
+/** Options of the LMDB store. */
+export interface LmdbStoreOptions {
+  /** The directory of the LMDB environment; created if missing. */
+  path: string;
+  /** The largest the map may grow, in bytes (LMDB grows it as needed up to this). */
+  mapSize?: number;
+}
+
+type Key = string;
+
+/** Opens (or creates) the LMDB environment that holds secrets. */
+export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
+  const root: RootDatabase = open({
+    path: options.path,
+    maxDbs: 4,
+    ...(options.mapSize === undefined ? {} : { mapSize: options.mapSize }),
+  });
+  const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary" });
+  const meta: Database<Uint8Array, Key> = root.openDB({ name: "meta", encoding: "binary" });
+  const listeners = new Set<(change: StoreChange) => void>();
+
+  function read(key: Key): SecretRecord | undefined {
+    const bytes = secrets.get(key);
+    return bytes === undefined ? undefined : fromBinary(SecretRecordSchema, bytes);
+  }
+
+  function storedVersion(key: Key): bigint {
+    return read(key)?.secret?.version ?? 0n;
+  }
+
+  return {
+    get: (mode, name) => read(recordKey(mode, name)),
+
+    list(mode, afterName, limit) {
+      const records: SecretRecord[] = [];
+      const prefix = modePrefix(mode);
+      for (const { key, value } of secrets.getRange({ start: prefix + afterName, end: prefixEnd(prefix) })) {
+        if (key === prefix + afterName && afterName !== "") {
+          continue;
+        }
+        records.push(fromBinary(SecretRecordSchema, value));
+        if (records.length >= limit) {
+          break;
+        }
+      }
+      return records;
+    },
+
+    count(mode) {
+      const prefix = modePrefix(mode);
+      return secrets.getKeysCount({ start: prefix, end: prefixEnd(prefix) });
+    },
+
+    async commit(writes) {
+      let conflict: StoreConflict | undefined;
+      const changes: StoreChange[] = [];
+      try {
+        await root.childTransaction(() => {
+          for (const write of writes) {
+            const mode = write.kind === "put" ? (write.record.secret?.mode ?? Mode.UNSPECIFIED) : write.mode;
+            const name = write.kind === "put" ? (write.record.secret?.name ?? "") : write.name;
+            const key = recordKey(mode, name);
+            const actualVersion = storedVersion(key);
+            if (actualVersion !== write.expectVersion) {
+              conflict = { mode, name, actualVersion };
+              throw conflictAbort;
+            }
+            if (write.kind === "put") {
+              secrets.putSync(key, toBinary(SecretRecordSchema, write.record));
+              changes.push({ mode, name, version: write.record.secret?.version ?? 0n });
+            } else {
+              secrets.removeSync(key);
+              changes.push({ mode, name, version: 0n });
+            }
+          }
+        });
+      } catch (cause) {
+        if (cause === conflictAbort) {
+          return conflict;
+        }
+        throw storeWriteError(cause);
+      }
+      for (const change of changes) {
+        for (const listener of listeners) {
+          listener(change);
+        }
+      }
+      return undefined;
+    },
+
+    getMeta: (key) => meta.get(key),
+
+    async putMetaIfAbsent(key, value) {
+      try {
+        return await meta.ifNoExists(key, () => {
+          meta.putSync(key, value);
+        });
+      } catch (cause) {
+        throw storeWriteError(cause);
+      }
+    },
+
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    async close() {
+      await root.close();
+    },
+  };
+}
+
+/** Thrown inside a child transaction to abort it on a version conflict. */
+const conflictAbort = new Error("version conflict");
+
+function modePrefix(mode: Mode): string {
+  switch (mode) {
+    case Mode.TEST:
+      return "test/";
+    case Mode.LIVE:
+      return "live/";
+    default:
+      throw new CredbrokerError("ERR_INVALID_FIELD", "mode: must be MODE_TEST or MODE_LIVE", { field: "mode" });
+  }
+}
+
+/** The first key past every key that starts with prefix ('/' + 1 is '0'). */
+function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + "0";
+}
+
+function recordKey(mode: Mode, name: string): Key {
+  return modePrefix(mode) + name;
+}
+
+/** A full map or disk becomes ERR_STORE_FULL; anything else stays as it is (an internal error). */
+function storeWriteError(cause: unknown): unknown {
+  const full = cause instanceof Error && /MDB_MAP_FULL|ENOSPC/.test(cause.message);
+  return full
+    ? new CredbrokerError("ERR_STORE_FULL", "the store is full; writes are refused, reads keep serving", { cause })
+    : cause;
+}

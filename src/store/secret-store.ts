@@ -1,0 +1,63 @@
+import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import type { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+
+/**
+ * The store seam: records in, records out. Records hold metadata in clear
+ * and credentials sealed; a store never sees plaintext. LMDB is the embedded
+ * implementation; a shared database can be another behind the same seam.
+ */
+export interface SecretStore {
+  /** The record of a secret, or undefined. */
+  get(mode: Mode, name: string): SecretRecord | undefined;
+  /** Up to `limit` records of a mode ordered by name, starting after `afterName` ("" for the start). */
+  list(mode: Mode, afterName: string, limit: number): SecretRecord[];
+  /** How many secrets a mode holds. */
+  count(mode: Mode): number;
+  /**
+   * Applies writes atomically: all or none. Each write states the version it
+   * expects to replace (0n: the secret must not exist); when any expectation
+   * fails nothing is written and the returned conflict names it.
+   */
+  commit(writes: readonly StoreWrite[]): Promise<StoreConflict | undefined>;
+  /** A value from the store's metadata (e.g. the sealed keyring). */
+  getMeta(key: string): Uint8Array | undefined;
+  /** Writes a metadata value only if the key is absent; false if it was present. */
+  putMetaIfAbsent(key: string, value: Uint8Array): Promise<boolean>;
+  /** Calls the listener after every committed change, until the returned function is called. */
+  onChange(listener: (change: StoreChange) => void): () => void;
+  /** Closes the store; pending writes are committed first. */
+  close(): Promise<void>;
+}
+
+/** One write of a commit. */
+export type StoreWrite =
+  | {
+      readonly kind: "put";
+      /** The record to store; its secret's mode and name are the key. */
+      readonly record: SecretRecord;
+      /** The version being replaced; 0n when the secret must not exist yet. */
+      readonly expectVersion: bigint;
+    }
+  | {
+      readonly kind: "delete";
+      readonly mode: Mode;
+      readonly name: string;
+      /** The version being deleted. */
+      readonly expectVersion: bigint;
+    };
+
+/** A write whose expected version did not match what was stored. */
+export interface StoreConflict {
+  readonly mode: Mode;
+  readonly name: string;
+  /** The stored version; 0n when the secret is absent. */
+  readonly actualVersion: bigint;
+}
+
+/** A committed change of one secret. */
+export interface StoreChange {
+  readonly mode: Mode;
+  readonly name: string;
+  /** The version now stored; 0n after a delete. */
+  readonly version: bigint;
+}
