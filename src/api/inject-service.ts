@@ -21,7 +21,7 @@ export interface InjectServiceDeps {
 /** Inject: ready-to-use material of one secret for one step. */
 export function createInjectService({ store, sealer }: InjectServiceDeps): ServiceImpl<typeof InjectService> {
   return {
-    inject(req) {
+    async inject(req) {
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       const requested = checkStep(req.step);

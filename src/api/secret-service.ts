@@ -63,13 +63,13 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       return { secret };
     },
 
-    getSecret(req) {
+    async getSecret(req) {
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       return { secret: requireRecord(store, mode, name).secret };
     },
 
-    listSecrets(req) {
+    async listSecrets(req) {
       const mode = checkMode(req.mode);
       if (req.pageSize < 0) {
         throw invalidField("pageSize", "must not be negative");

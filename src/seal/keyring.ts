@@ -69,7 +69,8 @@ function keyringFromMessage(message: KeyringMessage): Keyring {
     if (key.key.length !== 32) {
       throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `keyring key ${key.id} is not 32 bytes`);
     }
-    keys.set(key.id, key.key);
+    // a copy: fromBinary returns views into the plaintext, which the caller zeroes
+    keys.set(key.id, key.key.slice());
   }
   const activeKey = keys.get(message.activeKeyId);
   if (activeKey === undefined) {

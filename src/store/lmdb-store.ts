@@ -7,21 +7,15 @@ import type { SecretStore, StoreChange, StoreConflict } from "./secret-store.ts"
 
 /** Options of the LMDB store. */
 export interface LmdbStoreOptions {
-  /** The directory of the LMDB environment; created if missing. */
+  /** The LMDB data file (a `-lock` file sits beside it); created if missing. */
   path: string;
-  /** The largest the map may grow, in bytes (LMDB grows it as needed up to this). */
-  mapSize?: number;
 }
 
 type Key = string;
 
 /** Opens (or creates) the LMDB environment that holds secrets. */
 export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
-  const root: RootDatabase = open({
-    path: options.path,
-    maxDbs: 4,
-    ...(options.mapSize === undefined ? {} : { mapSize: options.mapSize }),
-  });
+  const root: RootDatabase = open({ path: options.path, maxDbs: 4 });
   const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary" });
   const meta: Database<Uint8Array, Key> = root.openDB({ name: "meta", encoding: "binary" });
   const listeners = new Set<(change: StoreChange) => void>();
@@ -99,8 +93,12 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
     async putMetaIfAbsent(key, value) {
       try {
-        return await meta.ifNoExists(key, () => {
+        return await root.childTransaction(() => {
+          if (meta.get(key) !== undefined) {
+            return false;
+          }
           meta.putSync(key, value);
+          return true;
         });
       } catch (cause) {
         throw storeWriteError(cause);

@@ -1,0 +1,110 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { create } from "@bufbuild/protobuf";
+import { SecretRecordSchema, type SecretRecord } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
+import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { openLmdbStore } from "../../src/store/lmdb-store.ts";
+import type { SecretStore, StoreChange } from "../../src/store/secret-store.ts";
+
+function record(mode: Mode, name: string, version: bigint, marker = "payload"): SecretRecord {
+  return create(SecretRecordSchema, {
+    secret: { name, mode, type: SecretType.BEARER_TOKEN, version, description: marker },
+    payload: { format: 1, keyId: 1, wrappedKey: new Uint8Array(56), ciphertext: new TextEncoder().encode(marker) },
+  });
+}
+
+describe("LMDB store", () => {
+  let dir: string;
+  let store: SecretStore;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "credbroker-store-"));
+    store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("creates, reads, replaces and deletes records", async () => {
+    expect(await store.commit([{ kind: "put", record: record(Mode.TEST, "a", 1n), expectVersion: 0n }])).toBeUndefined();
+    expect(store.get(Mode.TEST, "a")?.secret?.version).toBe(1n);
+    expect(store.get(Mode.LIVE, "a")).toBeUndefined();
+    expect(await store.commit([{ kind: "put", record: record(Mode.TEST, "a", 2n, "second"), expectVersion: 1n }])).toBeUndefined();
+    expect(store.get(Mode.TEST, "a")?.secret?.description).toBe("second");
+    expect(await store.commit([{ kind: "delete", mode: Mode.TEST, name: "a", expectVersion: 2n }])).toBeUndefined();
+    expect(store.get(Mode.TEST, "a")).toBeUndefined();
+  });
+
+  it("refuses a write whose expected version is stale, and writes nothing", async () => {
+    await store.commit([{ kind: "put", record: record(Mode.TEST, "a", 1n), expectVersion: 0n }]);
+    const conflict = await store.commit([{ kind: "put", record: record(Mode.TEST, "a", 1n, "again"), expectVersion: 0n }]);
+    expect(conflict).toEqual({ mode: Mode.TEST, name: "a", actualVersion: 1n });
+    expect(store.get(Mode.TEST, "a")?.secret?.description).toBe("payload");
+  });
+
+  it("applies a batch all or nothing: a conflict midway leaves earlier writes undone", async () => {
+    await store.commit([{ kind: "put", record: record(Mode.LIVE, "b", 1n, "live-b"), expectVersion: 0n }]);
+    const conflict = await store.commit([
+      { kind: "put", record: record(Mode.LIVE, "a", 1n), expectVersion: 0n },
+      { kind: "put", record: record(Mode.LIVE, "b", 2n), expectVersion: 7n },
+      { kind: "put", record: record(Mode.LIVE, "c", 1n), expectVersion: 0n },
+    ]);
+    expect(conflict?.name).toBe("b");
+    expect(store.get(Mode.LIVE, "a")).toBeUndefined();
+    expect(store.get(Mode.LIVE, "b")?.secret?.description).toBe("live-b");
+    expect(store.get(Mode.LIVE, "c")).toBeUndefined();
+  });
+
+  it("keeps concurrent commits independent: one conflict does not undo another's writes", async () => {
+    await store.commit([{ kind: "put", record: record(Mode.TEST, "x", 1n), expectVersion: 0n }]);
+    const [ok, conflict] = await Promise.all([
+      store.commit([{ kind: "put", record: record(Mode.TEST, "y", 1n), expectVersion: 0n }]),
+      store.commit([{ kind: "put", record: record(Mode.TEST, "x", 1n), expectVersion: 0n }]),
+    ]);
+    expect(ok).toBeUndefined();
+    expect(conflict?.name).toBe("x");
+    expect(store.get(Mode.TEST, "y")?.secret?.version).toBe(1n);
+  });
+
+  it("lists a mode in name order, pages after a name, and counts", async () => {
+    const names = ["b", "a.x", "a-x", "a_x", "0z", "c", "a"];
+    for (const name of names) {
+      await store.commit([{ kind: "put", record: record(Mode.TEST, name, 1n), expectVersion: 0n }]);
+    }
+    await store.commit([{ kind: "put", record: record(Mode.LIVE, "aa", 1n), expectVersion: 0n }]);
+    const all = store.list(Mode.TEST, "", 100).map((r) => r.secret?.name);
+    expect(all).toEqual([...names].sort());
+    expect(store.list(Mode.TEST, "a", 2).map((r) => r.secret?.name)).toEqual(["a-x", "a.x"]);
+    expect(store.list(Mode.TEST, "c", 10)).toEqual([]);
+    expect(store.count(Mode.TEST)).toBe(names.length);
+    expect(store.count(Mode.LIVE)).toBe(1);
+    expect(store.list(Mode.LIVE, "", 10).map((r) => r.secret?.name)).toEqual(["aa"]);
+  });
+
+  it("reports committed changes, and none for a refused commit", async () => {
+    const changes: StoreChange[] = [];
+    const stop = store.onChange((change) => changes.push(change));
+    await store.commit([{ kind: "put", record: record(Mode.TEST, "a", 1n), expectVersion: 0n }]);
+    await store.commit([{ kind: "put", record: record(Mode.TEST, "a", 1n), expectVersion: 0n }]);
+    await store.commit([{ kind: "delete", mode: Mode.TEST, name: "a", expectVersion: 1n }]);
+    stop();
+    await store.commit([{ kind: "put", record: record(Mode.TEST, "b", 1n), expectVersion: 0n }]);
+    expect(changes).toEqual([
+      { mode: Mode.TEST, name: "a", version: 1n },
+      { mode: Mode.TEST, name: "a", version: 0n },
+    ]);
+  });
+
+  it("persists across close and reopen, metadata included", async () => {
+    await store.commit([{ kind: "put", record: record(Mode.LIVE, "kept", 5n, "durable"), expectVersion: 0n }]);
+    expect(await store.putMetaIfAbsent("keyring", new Uint8Array([1, 2, 3]))).toBe(true);
+    expect(await store.putMetaIfAbsent("keyring", new Uint8Array([9]))).toBe(false);
+    await store.close();
+    store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
+    expect(store.get(Mode.LIVE, "kept")?.secret?.description).toBe("durable");
+    expect(Array.from(store.getMeta("keyring") ?? [])).toEqual([1, 2, 3]);
+  });
+});

@@ -1,0 +1,55 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { createInjectService } from "../../src/api/inject-service.ts";
+import { createSecretService } from "../../src/api/secret-service.ts";
+import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
+import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { createKeyring } from "../../src/seal/keyring.ts";
+import { createSealer, type Sealer } from "../../src/seal/sealer.ts";
+import { openLmdbStore } from "../../src/store/lmdb-store.ts";
+import type { SecretStore } from "../../src/store/secret-store.ts";
+
+/** The services over a real LMDB store in a temp dir, called directly. */
+export interface TestServices {
+  readonly dataDir: string;
+  readonly store: SecretStore;
+  readonly sealer: Sealer;
+  readonly secrets: ReturnType<typeof createSecretService>;
+  readonly inject: ReturnType<typeof createInjectService>;
+  close(): Promise<void>;
+}
+
+export async function createTestServices(): Promise<TestServices> {
+  const dataDir = await mkdtemp(join(tmpdir(), "credbroker-svc-"));
+  const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
+  const sealer = createSealer(createKeyring(new Uint8Array(randomBytes(32)), new Date()).keyring);
+  return {
+    dataDir,
+    store,
+    sealer,
+    secrets: createSecretService({ store, sealer }),
+    inject: createInjectService({ store, sealer }),
+    async close() {
+      await store.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A HandlerContext for calling a ServiceImpl method directly. */
+export function handlerContext(service: DescService = SecretService, method?: DescMethod): HandlerContext {
+  const m = method ?? service.methods[0]!;
+  return createHandlerContext({
+    service,
+    method: m,
+    protocolName: "test",
+    requestMethod: "POST",
+    url: `/${service.typeName}/${m.name}`,
+  });
+}
+
+export { InjectService, SecretService };
