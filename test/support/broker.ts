@@ -26,6 +26,13 @@ export interface TestBroker {
   close(options?: { keepData?: boolean }): Promise<void>;
 }
 
+/** Transport options that reach an address: `host:port` or `unix:/path`. */
+function endpoint(address: string): { baseUrl: string; nodeOptions?: { socketPath: string } } {
+  return address.startsWith("unix:")
+    ? { baseUrl: "http://localhost", nodeOptions: { socketPath: address.slice("unix:".length) } }
+    : { baseUrl: `http://${address}` };
+}
+
 /** Starts a real broker: real LMDB in a temp dir, both listeners on port 0. */
 export async function startTestBroker(overrides: Partial<Config> = {}): Promise<TestBroker> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "credbroker-test-")));
@@ -61,7 +68,7 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
       createClient(
         service,
         createConnectTransport({
-          baseUrl: `http://${broker.httpAddress}`,
+          ...endpoint(broker.httpAddress ?? ""),
           httpVersion,
           interceptors: [(next) => (req) => {
             for (const [k, v] of Object.entries(headers(token))) req.header.set(k, v);
