@@ -1,23 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { create } from "@bufbuild/protobuf";
-import { InjectRequestSchema } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
-import { Mode, SecretType, StepKind, type Credentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import {
-  CreateSecretRequestSchema,
-  DeleteSecretRequestSchema,
-  DeploySecretsRequestSchema,
-  GetSecretRequestSchema,
-  ListSecretsRequestSchema,
-  UpdateSecretRequestSchema,
-} from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { Mode, SecretType, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import type { CreateSecretRequestSchema } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { CredbrokerError } from "../../src/errors.ts";
-import { createTestServices, handlerContext, InjectService, type TestServices } from "../support/services.ts";
+import { createTestServices, type TestServices } from "../support/services.ts";
 
-type CredentialsInit = Parameters<typeof create<typeof CreateSecretRequestSchema>>[1] extends infer T
-  ? T extends { credentials?: infer C }
-    ? C
-    : never
-  : never;
+type CredentialsInit = NonNullable<MessageInitShape<typeof CreateSecretRequestSchema>["credentials"]>;
 
 const bearer = (token: string): CredentialsInit => ({ kind: { case: "bearerToken", value: { token } } });
 
@@ -32,15 +20,11 @@ async function codeOf(promise: unknown): Promise<string | undefined> {
 
 describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
   let svc: TestServices;
-  const ctx = handlerContext();
 
   const createSecret = (mode: Mode, name: string, credentials: CredentialsInit, description = "") =>
-    svc.secrets.createSecret(create(CreateSecretRequestSchema, { mode, name, description, credentials }), ctx);
+    svc.secretsClient.createSecret({ mode, name, description, credentials });
   const injectedToken = async (mode: Mode, name: string) => {
-    const res = await svc.inject.inject(
-      create(InjectRequestSchema, { mode, name, step: StepKind.CODE }),
-      handlerContext(InjectService),
-    );
+    const res = await svc.injectClient.inject({ mode, name, step: StepKind.CODE });
     return res.material?.case === "code" ? res.material.value.fields?.["token"] : undefined;
   };
 
@@ -68,9 +52,9 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
 
   it("gets a secret, or NOT_FOUND", async () => {
     await createSecret(Mode.TEST, "x", bearer("t"));
-    const got = await svc.secrets.getSecret(create(GetSecretRequestSchema, { mode: Mode.TEST, name: "x" }), ctx);
+    const got = await svc.secretsClient.getSecret({ mode: Mode.TEST, name: "x" });
     expect(got.secret?.version).toBe(1n);
-    expect(await codeOf(svc.secrets.getSecret(create(GetSecretRequestSchema, { mode: Mode.LIVE, name: "x" }), ctx))).toBe(
+    expect(await codeOf(svc.secretsClient.getSecret({ mode: Mode.LIVE, name: "x" }))).toBe(
       "ERR_SECRET_NOT_FOUND",
     );
   });
@@ -85,7 +69,7 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
     let pageToken = "";
     let pages = 0;
     do {
-      const page = await svc.secrets.listSecrets(create(ListSecretsRequestSchema, { mode: Mode.TEST, pageSize: 3, pageToken }), ctx);
+      const page = await svc.secretsClient.listSecrets({ mode: Mode.TEST, pageSize: 3, pageToken });
       seen.push(...page.secrets.map((s) => s.name));
       pageToken = page.nextPageToken;
       pages++;
@@ -93,7 +77,7 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
     } while (pageToken !== "");
     expect(pages).toBe(3);
     expect(seen).toEqual([...names].sort());
-    const all = await svc.secrets.listSecrets(create(ListSecretsRequestSchema, { mode: Mode.TEST }), ctx);
+    const all = await svc.secretsClient.listSecrets({ mode: Mode.TEST });
     expect(all.secrets).toHaveLength(7);
     expect(all.nextPageToken).toBe("");
   });
@@ -102,22 +86,19 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
     for (let i = 0; i < 55; i++) {
       await createSecret(Mode.TEST, `n${String(i).padStart(3, "0")}`, bearer("t"));
     }
-    const first = await svc.secrets.listSecrets(create(ListSecretsRequestSchema, { mode: Mode.TEST }), ctx);
+    const first = await svc.secretsClient.listSecrets({ mode: Mode.TEST });
     expect(first.secrets).toHaveLength(50);
     expect(first.nextPageToken).not.toBe("");
-    const big = await svc.secrets.listSecrets(create(ListSecretsRequestSchema, { mode: Mode.TEST, pageSize: 5000 }), ctx);
+    const big = await svc.secretsClient.listSecrets({ mode: Mode.TEST, pageSize: 5000 });
     expect(big.secrets).toHaveLength(55);
   });
 
   it("updates description and credentials, bumping the version each time", async () => {
     await createSecret(Mode.TEST, "u", bearer("one"), "first");
-    const described = await svc.secrets.updateSecret(create(UpdateSecretRequestSchema, { mode: Mode.TEST, name: "u", description: "second" }), ctx);
+    const described = await svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "u", description: "second" });
     expect(described.secret).toMatchObject({ version: 2n, description: "second" });
     expect(await injectedToken(Mode.TEST, "u")).toBe("one");
-    const rotated = await svc.secrets.updateSecret(
-      create(UpdateSecretRequestSchema, { mode: Mode.TEST, name: "u", credentials: bearer("two"), expectedVersion: 2n }),
-      ctx,
-    );
+    const rotated = await svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "u", credentials: bearer("two"), expectedVersion: 2n });
     expect(rotated.secret).toMatchObject({ version: 3n, description: "second" });
     expect(rotated.secret?.createTime).toEqual(described.secret?.createTime);
     expect(await injectedToken(Mode.TEST, "u")).toBe("two");
@@ -126,17 +107,14 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
   it("refuses a stale expectedVersion (ABORTED) and a type change (FAILED_PRECONDITION), leaving the secret as it was", async () => {
     await createSecret(Mode.TEST, "u", bearer("one"));
     expect(
-      await codeOf(svc.secrets.updateSecret(create(UpdateSecretRequestSchema, { mode: Mode.TEST, name: "u", credentials: bearer("x"), expectedVersion: 7n }), ctx)),
+      await codeOf(svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "u", credentials: bearer("x"), expectedVersion: 7n })),
     ).toBe("ERR_VERSION_MISMATCH");
     expect(
       await codeOf(
-        svc.secrets.updateSecret(
-          create(UpdateSecretRequestSchema, { mode: Mode.TEST, name: "u", credentials: { kind: { case: "basicAuth", value: { username: "a", password: "b" } } } }),
-          ctx,
-        ),
+        svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "u", credentials: { kind: { case: "basicAuth", value: { username: "a", password: "b" } } } }),
       ),
     ).toBe("ERR_FAILED_PRECONDITION");
-    expect(await codeOf(svc.secrets.updateSecret(create(UpdateSecretRequestSchema, { mode: Mode.TEST, name: "absent", description: "d" }), ctx))).toBe(
+    expect(await codeOf(svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "absent", description: "d" }))).toBe(
       "ERR_SECRET_NOT_FOUND",
     );
     expect(svc.store.get(Mode.TEST, "u")?.secret?.version).toBe(1n);
@@ -146,7 +124,7 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
   it("lets only one of two racing updates with the same expectedVersion win", async () => {
     await createSecret(Mode.TEST, "race", bearer("zero"));
     const update = (token: string) =>
-      svc.secrets.updateSecret(create(UpdateSecretRequestSchema, { mode: Mode.TEST, name: "race", credentials: bearer(token), expectedVersion: 1n }), ctx);
+      svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "race", credentials: bearer(token), expectedVersion: 1n });
     const results = await Promise.allSettled([update("left"), update("right")]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     const rejected = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
@@ -157,14 +135,14 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
   it("deletes in test only, for good; a deleted secret is NOT_FOUND at Inject", async () => {
     await createSecret(Mode.TEST, "d", bearer("t"));
     await createSecret(Mode.LIVE, "d", bearer("t"));
-    expect(await codeOf(svc.secrets.deleteSecret(create(DeleteSecretRequestSchema, { mode: Mode.LIVE, name: "d" }), ctx))).toBe(
+    expect(await codeOf(svc.secretsClient.deleteSecret({ mode: Mode.LIVE, name: "d" }))).toBe(
       "ERR_FAILED_PRECONDITION",
     );
-    await svc.secrets.deleteSecret(create(DeleteSecretRequestSchema, { mode: Mode.TEST, name: "d" }), ctx);
+    await svc.secretsClient.deleteSecret({ mode: Mode.TEST, name: "d" });
     expect(svc.store.get(Mode.TEST, "d")).toBeUndefined();
     expect(svc.store.get(Mode.LIVE, "d")?.secret?.version).toBe(1n);
     expect(await codeOf(injectedToken(Mode.TEST, "d"))).toBe("ERR_SECRET_NOT_FOUND");
-    expect(await codeOf(svc.secrets.deleteSecret(create(DeleteSecretRequestSchema, { mode: Mode.TEST, name: "d" }), ctx))).toBe(
+    expect(await codeOf(svc.secretsClient.deleteSecret({ mode: Mode.TEST, name: "d" }))).toBe(
       "ERR_SECRET_NOT_FOUND",
     );
   });
@@ -174,8 +152,8 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
     await createSecret(Mode.TEST, "b", bearer("test-b"));
     await createSecret(Mode.TEST, "not-chosen", bearer("x"));
     await createSecret(Mode.LIVE, "b", bearer("old-live-b"));
-    await svc.secrets.updateSecret(create(UpdateSecretRequestSchema, { mode: Mode.LIVE, name: "b", description: "live edit" }), ctx);
-    const res = await svc.secrets.deploySecrets(create(DeploySecretsRequestSchema, { names: ["b", "a"] }), ctx);
+    await svc.secretsClient.updateSecret({ mode: Mode.LIVE, name: "b", description: "live edit" });
+    const res = await svc.secretsClient.deploySecrets({ names: ["b", "a"] });
     expect(res.secrets.map((s) => [s.name, s.mode, s.version, s.description])).toEqual([
       ["b", Mode.LIVE, 3n, ""],
       ["a", Mode.LIVE, 1n, "A"],
@@ -189,7 +167,7 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
   it("deploys nothing when any name is missing in test (NOT_FOUND)", async () => {
     await createSecret(Mode.TEST, "a", bearer("test-a"));
     await createSecret(Mode.LIVE, "a", bearer("live-a"));
-    expect(await codeOf(svc.secrets.deploySecrets(create(DeploySecretsRequestSchema, { names: ["a", "missing"] }), ctx))).toBe(
+    expect(await codeOf(svc.secretsClient.deploySecrets({ names: ["a", "missing"] }))).toBe(
       "ERR_SECRET_NOT_FOUND",
     );
     expect(svc.store.get(Mode.LIVE, "a")?.secret?.version).toBe(1n);
@@ -198,10 +176,8 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
 
   it("keeps credentials sealed in the store: the LMDB bytes hold no plaintext", async () => {
     await createSecret(Mode.TEST, "sealed", bearer("canary-lmdb-bytes-4f0a"));
-    await svc.secrets.deploySecrets(create(DeploySecretsRequestSchema, { names: ["sealed"] }), ctx);
+    await svc.secretsClient.deploySecrets({ names: ["sealed"] });
     const record = svc.store.get(Mode.LIVE, "sealed");
     expect(Buffer.from(record?.payload?.ciphertext ?? []).toString("latin1")).not.toContain("canary");
   });
 });
-
-export type { Credentials };

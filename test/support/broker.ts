@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport, type ConnectTransportOptions } from "@connectrpc/connect-node";
 import { randomBytes } from "node:crypto";
 import type { Config } from "../../src/config/config.ts";
 import { createLogger } from "../../src/server/logger.ts";
@@ -27,7 +27,7 @@ export interface TestBroker {
 }
 
 /** Transport options that reach an address: `host:port` or `unix:/path`. */
-function endpoint(address: string): { baseUrl: string; nodeOptions?: { socketPath: string } } {
+function endpoint(address: string): { baseUrl: string } | { baseUrl: string; nodeOptions: { socketPath: string } } {
   return address.startsWith("unix:")
     ? { baseUrl: "http://localhost", nodeOptions: { socketPath: address.slice("unix:".length) } }
     : { baseUrl: `http://${address}` };
@@ -67,6 +67,7 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
     connect: (service, token, httpVersion = "1.1") =>
       createClient(
         service,
+        // unix sockets are reached over HTTP/1.1 (nodeOptions.socketPath); the union type cannot say so
         createConnectTransport({
           ...endpoint(broker.httpAddress ?? ""),
           httpVersion,
@@ -74,7 +75,7 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
             for (const [k, v] of Object.entries(headers(token))) req.header.set(k, v);
             return next(req);
           }],
-        }),
+        } as ConnectTransportOptions),
       ),
     grpcOverConnect: (service, token) =>
       createClient(

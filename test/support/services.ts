@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { createHandlerContext, type HandlerContext } from "@connectrpc/connect";
+import { create, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { createHandlerContext, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createInjectService } from "../../src/api/inject-service.ts";
 import { createSecretService } from "../../src/api/secret-service.ts";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
@@ -20,6 +20,10 @@ export interface TestServices {
   readonly sealer: Sealer;
   readonly secrets: ReturnType<typeof createSecretService>;
   readonly inject: ReturnType<typeof createInjectService>;
+  /** The SecretService implementation with full messages in and out, called in-process (domain errors surface as thrown). */
+  readonly secretsClient: Client<typeof SecretService>;
+  /** The same for InjectService. */
+  readonly injectClient: Client<typeof InjectService>;
   close(): Promise<void>;
 }
 
@@ -27,12 +31,16 @@ export async function createTestServices(): Promise<TestServices> {
   const dataDir = await mkdtemp(join(tmpdir(), "credbroker-svc-"));
   const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
   const sealer = createSealer(createKeyring(new Uint8Array(randomBytes(32)), new Date()).keyring);
+  const secrets = createSecretService({ store, sealer });
+  const inject = createInjectService({ store, sealer });
   return {
     dataDir,
     store,
     sealer,
-    secrets: createSecretService({ store, sealer }),
-    inject: createInjectService({ store, sealer }),
+    secrets,
+    inject,
+    secretsClient: directClient(SecretService, secrets),
+    injectClient: directClient(InjectService, inject),
     async close() {
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
@@ -53,3 +61,14 @@ export function handlerContext(service: DescService = SecretService, method?: De
 }
 
 export { InjectService, SecretService };
+
+/** Calls a ServiceImpl in-process the way a client would: init shapes in, full messages out. */
+export function directClient<S extends DescService>(service: S, impl: ServiceImpl<S>): Client<S> {
+  const client: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    const fn = impl[method.localName as keyof ServiceImpl<S>] as unknown as (req: unknown, ctx: HandlerContext) => unknown;
+    client[method.localName] = async (request: never) =>
+      create(method.output, (await fn(create(method.input, request), handlerContext(service, method))) as never);
+  }
+  return client as Client<S>;
+}
