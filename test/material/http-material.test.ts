@@ -8,10 +8,11 @@
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HttpHeader, InjectResponse } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
-import { Mode, StepKind, type Credentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { CredentialsSchema, Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
@@ -36,7 +37,12 @@ function basicAccepts(value: string): boolean {
   if (match === null) {
     return false;
   }
-  const decoded = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(match[1] as string, "base64"));
+  let decoded: string;
+  try {
+    decoded = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(match[1] as string, "base64"));
+  } catch {
+    return false;
+  }
   const colon = decoded.indexOf(":");
   return colon >= 0 && decoded.slice(0, colon) === basicUser && decoded.slice(colon + 1) === basicPassword;
 }
@@ -47,10 +53,18 @@ const guards: Record<string, Guard> = {
   "/api-key": { header: apiKeyName.toLowerCase(), accepts: (value) => value === apiKeyValue },
 };
 
-const secrets: Array<{ name: string; path: string; credentials: Credentials["kind"] }> = [
-  { name: "http-basic", path: "/basic", credentials: { case: "basicAuth", value: { username: basicUser, password: basicPassword } as never } },
-  { name: "http-bearer", path: "/bearer", credentials: { case: "bearerToken", value: { token: bearerToken } as never } },
-  { name: "http-api-key", path: "/api-key", credentials: { case: "apiKey", value: { keyName: apiKeyName, keyValue: apiKeyValue } as never } },
+const secrets: Array<{ name: string; path: string; credentials: MessageInitShape<typeof CredentialsSchema> }> = [
+  {
+    name: "http-basic",
+    path: "/basic",
+    credentials: { kind: { case: "basicAuth", value: { username: basicUser, password: basicPassword } } },
+  },
+  { name: "http-bearer", path: "/bearer", credentials: { kind: { case: "bearerToken", value: { token: bearerToken } } } },
+  {
+    name: "http-api-key",
+    path: "/api-key",
+    credentials: { kind: { case: "apiKey", value: { keyName: apiKeyName, keyValue: apiKeyValue } } },
+  },
 ];
 
 let tb: TestBroker;
@@ -73,7 +87,7 @@ beforeAll(async () => {
   tb = await startTestBroker();
   const admin = tb.connect(SecretService, tb.adminToken);
   for (const { name, credentials } of secrets) {
-    await admin.createSecret({ mode: Mode.TEST, name, credentials: { kind: credentials } });
+    await admin.createSecret({ mode: Mode.TEST, name, credentials });
   }
   grpcClient = createGrpcJsClient(InjectService, tb.broker.grpcAddress);
 });
@@ -183,7 +197,7 @@ describe("negative controls: the server refuses anything but the exact header", 
     expect(await send("/bearer", basic)).toBe(401);
   });
 
-  it("after an update, the old material is refused and the new one injected", async () => {
+  it("after an update Inject serves the new value, which this server (still expecting the old one) refuses", async () => {
     const admin = tb.connect(SecretService, tb.adminToken);
     const before = plain(headersOf(await injectOverGrpcJs("http-bearer")));
     await admin.updateSecret({

@@ -7,7 +7,11 @@ import { join } from "node:path";
 import ssh2 from "ssh2";
 import type { FileEntryWithStats, SFTPWrapper } from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkPrivateKey, clientPrivateKey } from "../../src/material/private-key.ts";
+import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
+import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { createGrpcJsClient } from "../support/grpc-client.ts";
 import { SFTP_WELCOME_FILE, sshdAvailable, startSshd } from "../support/sshd.ts";
 import type { RunningSshd } from "../support/sshd.ts";
 
@@ -61,10 +65,32 @@ async function sftpList(server: RunningSshd, auth: { password: string } | { priv
   }
 }
 
-/** The key as the broker would store it (checked) and inject it (converted). */
-function injected(privateKey: string, passphrase: string): { privateKey: string; passphrase: string } {
-  checkPrivateKey(privateKey, passphrase);
-  return clientPrivateKey(privateKey, passphrase);
+let broker: TestBroker | undefined;
+let secretCount = 0;
+
+/** Stores the login in a real broker and returns exactly what Inject answers over classic gRPC. */
+async function injected(
+  credentials: { privateKey: string; passphrase: string } | { password: string },
+): Promise<{ privateKey: string; passphrase: string } | { password: string }> {
+  if (broker === undefined) throw new Error("the broker did not start");
+  const name = `sftp-${++secretCount}`;
+  await broker.connect(SecretService, broker.adminToken).createSecret({
+    mode: Mode.TEST,
+    name,
+    credentials:
+      "password" in credentials
+        ? { kind: { case: "sftpPassword", value: { username: "credbroker-sftp", password: credentials.password } } }
+        : { kind: { case: "sftpPrivateKey", value: { username: "credbroker-sftp", ...credentials } } },
+  });
+  const client = createGrpcJsClient(InjectService, broker.broker.grpcAddress);
+  const res = await client.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name });
+  client.close();
+  if (!res.ok || res.message.material.case !== "sftp") throw new Error(`Inject did not answer SFTP material: ${JSON.stringify(res)}`);
+  const sftp = res.message.material.value;
+  expect(sftp.username).toBe("credbroker-sftp");
+  return sftp.auth.case === "password"
+    ? { password: sftp.auth.value }
+    : { privateKey: sftp.auth.value ?? "", passphrase: sftp.passphrase };
 }
 
 describe.skipIf(!sshd.available)(title, () => {
@@ -95,10 +121,12 @@ describe.skipIf(!sshd.available)(title, () => {
     }
     const authorizedKeys = [rsa, ec, ed, edEncrypted].map(authorizedKey);
     server = await startSshd({ password, authorizedKeys: [...authorizedKeys, openssh.plain.publicKey, openssh.encrypted.publicKey] });
+    broker = await startTestBroker();
   }, 150_000); // startSshd may wait its turn for the password lock
 
   afterAll(async () => {
     await server?.close();
+    await broker?.close();
     rmSync(keyDir, { recursive: true, force: true });
   });
 
@@ -108,20 +136,20 @@ describe.skipIf(!sshd.available)(title, () => {
   };
 
   it("logs in with a password", async () => {
-    expect(await sftpList(live(), { password })).toContain(SFTP_WELCOME_FILE);
+    expect(await sftpList(live(), await injected({ password }))).toContain(SFTP_WELCOME_FILE);
   });
 
   it.each([
-    ["an RSA PKCS#8 key", () => injected(pkcs8(rsa), "")],
-    ["an EC PKCS#8 key", () => injected(pkcs8(ec), "")],
-    ["an Ed25519 PKCS#8 key", () => injected(pkcs8(ed), "")],
-    ["an OpenSSH-format Ed25519 key", () => injected(openssh.plain.privateKey, "")],
-    ["an OpenSSH-format key with a passphrase", () => injected(openssh.encrypted.privateKey, passphrase)],
-    ["an encrypted RSA PKCS#8 key", () => injected(pkcs8(rsa, passphrase), passphrase)],
-    ["an encrypted Ed25519 PKCS#8 key", () => injected(pkcs8(edEncrypted, passphrase), passphrase)],
-    ["a legacy-encrypted PKCS#1 key", () => injected(rsa.export({ type: "pkcs1", format: "pem", cipher: "aes-256-cbc", passphrase }).toString(), passphrase)],
-  ])("logs in with %s, as clientPrivateKey hands it over", async (_, material) => {
-    expect(await sftpList(live(), material())).toContain(SFTP_WELCOME_FILE);
+    ["an RSA PKCS#8 key", () => injected({ privateKey: pkcs8(rsa), passphrase: "" })],
+    ["an EC PKCS#8 key", () => injected({ privateKey: pkcs8(ec), passphrase: "" })],
+    ["an Ed25519 PKCS#8 key", () => injected({ privateKey: pkcs8(ed), passphrase: "" })],
+    ["an OpenSSH-format Ed25519 key", () => injected({ privateKey: openssh.plain.privateKey, passphrase: "" })],
+    ["an OpenSSH-format key with a passphrase", () => injected({ privateKey: openssh.encrypted.privateKey, passphrase })],
+    ["an encrypted RSA PKCS#8 key", () => injected({ privateKey: pkcs8(rsa, passphrase), passphrase })],
+    ["an encrypted Ed25519 PKCS#8 key", () => injected({ privateKey: pkcs8(edEncrypted, passphrase), passphrase })],
+    ["a legacy-encrypted PKCS#1 key", () => injected({ privateKey: rsa.export({ type: "pkcs1", format: "pem", cipher: "aes-256-cbc", passphrase }).toString(), passphrase })],
+  ])("logs in with %s, exactly as Inject hands it over", async (_, material) => {
+    expect(await sftpList(live(), await material())).toContain(SFTP_WELCOME_FILE);
   });
 
   it("refuses a wrong password", async () => {
@@ -129,7 +157,7 @@ describe.skipIf(!sshd.available)(title, () => {
   });
 
   it("refuses a valid key that is not in authorized_keys", async () => {
-    const material = injected(pkcs8(stranger), "");
+    const material = await injected({ privateKey: pkcs8(stranger), passphrase: "" });
     await expect(sftpList(live(), material)).rejects.toMatchObject({ level: "client-authentication" });
     expect(live().log()).toMatch(/Failed publickey for credbroker-sftp/);
   });
