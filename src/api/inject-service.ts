@@ -1,8 +1,9 @@
-import { fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
+import { InjectResponseSchema, InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { CredentialsSchema, SecretType, type Credentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
+import type { MaterialCache } from "../material/material-cache.ts";
 import { buildStaticMaterial } from "../material/static-material.ts";
 import { resolveStep } from "../material/step.ts";
 import type { Sealer } from "../seal/sealer.ts";
@@ -16,10 +17,12 @@ export interface InjectServiceDeps {
   store: SecretStore;
   /** Opens sealed credentials. */
   sealer: Sealer;
+  /** Ready material of recent Injects; the caller drops entries on every store change. */
+  materialCache: MaterialCache;
 }
 
 /** Inject: ready-to-use material of one secret for one step. */
-export function createInjectService({ store, sealer }: InjectServiceDeps): ServiceImpl<typeof InjectService> {
+export function createInjectService({ store, sealer, materialCache }: InjectServiceDeps): ServiceImpl<typeof InjectService> {
   return {
     async inject(req) {
       const mode = checkMode(req.mode);
@@ -29,6 +32,10 @@ export function createInjectService({ store, sealer }: InjectServiceDeps): Servi
       const step = resolveStep(secret.type, requested, name);
       if (secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
         throw new CredbrokerError("ERR_UNIMPLEMENTED", `secret "${name}": OAuth2 token injection is not available yet`);
+      }
+      const cached = materialCache.get(mode, name, step, secret.version);
+      if (cached !== undefined) {
+        return cached;
       }
       const plaintext = sealer.open(bindingOf(secret), record.payload!);
       let credentials: Credentials;
@@ -41,7 +48,19 @@ export function createInjectService({ store, sealer }: InjectServiceDeps): Servi
       } finally {
         plaintext.fill(0);
       }
-      return { secret, material: buildStaticMaterial(credentials, step) };
+      const response = deepFreeze(create(InjectResponseSchema, { secret, material: buildStaticMaterial(credentials, step) }));
+      materialCache.set(mode, name, step, response);
+      return response;
     },
   };
+}
+
+/** Freezes a message and everything it holds, so that a shared answer cannot change. */
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (typeof child === "object" && child !== null && !Object.isFrozen(child)) {
+      deepFreeze(child as object);
+    }
+  }
+  return Object.freeze(value);
 }

@@ -71,7 +71,11 @@ export function checkCredentials(credentials: Credentials | undefined, field = "
       if (problem !== undefined) {
         throw invalidField(at("tokenUrl"), problem);
       }
+      if (value.scopes.length > maxScopes) {
+        throw invalidField(at("scopes"), `at most ${maxScopes} scopes`);
+      }
       value.scopes.forEach((scope, i) => {
+        checkSize(`${at("scopes")}[${i}]`, scope);
         // RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
         if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) {
           throw invalidField(`${at("scopes")}[${i}]`, "must be a non-empty scope token without spaces or quotes");
@@ -100,6 +104,8 @@ export function checkCredentials(credentials: Credentials | undefined, field = "
   return secretTypeOf(credentials as Credentials);
 }
 
+const maxScopes = 100;
+
 function required(field: string, value: string): void {
   if (value === "") {
     throw invalidField(field, "is required");
@@ -119,7 +125,7 @@ function noControls(field: string, value: string): void {
 // RFC 9110 5.1 token
 const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Headers an HTTP client sets itself; an API key there would break the request.
-const reservedHeaders = new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive"]);
+const reservedHeaders = new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"]);
 
 function headerName(field: string, value: string): void {
   required(field, value);

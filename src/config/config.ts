@@ -16,6 +16,8 @@ export interface Config {
   adminToken: ConfiguredSecret<string> | undefined;
   /** The token Inject requires; undefined leaves Inject open to local callers. */
   injectToken: ConfiguredSecret<string> | undefined;
+  /** How many ready materials Inject keeps (least recently used out first); 0 turns the cache off. */
+  materialCacheSize: number;
   /** The pino log level. */
   logLevel: string;
 }
@@ -76,6 +78,7 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
       env["CREDBROKER_INJECT_TOKEN"],
       "CREDBROKER_INJECT_TOKEN",
     ),
+    materialCacheSize: count(env["CREDBROKER_MATERIAL_CACHE_SIZE"], "CREDBROKER_MATERIAL_CACHE_SIZE", 10_000),
     logLevel: nonEmpty(env["LOG_LEVEL"]) ?? "info",
   };
 }
@@ -113,6 +116,16 @@ async function readSecret(path: string, flag: string): Promise<string> {
     const code = (cause as NodeJS.ErrnoException).code ?? "error";
     throw new ConfigError(`${flag}: cannot read ${path} (${code})`);
   }
+}
+
+function count(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined || value === "") {
+    return fallback;
+  }
+  if (!/^\d{1,9}$/.test(value)) {
+    throw new ConfigError(`${name} must be a whole number`);
+  }
+  return Number(value);
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -28,7 +28,8 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<L
   const address = parseListenAddress(options.address, "CREDBROKER_LISTEN");
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxRequestBytes,
-    "grpc.max_send_message_length": options.maxRequestBytes,
+    // answers are not capped: a full ListSecrets page can pass 1 MiB
+    "grpc.max_send_message_length": -1,
   });
   for (const registration of options.services) {
     addConnectService(server, registration, options.interceptors);

@@ -41,12 +41,15 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
   });
   const h1 = http.createServer({ requestTimeout: 30_000 }, handler);
   const h2 = http2.createServer({}, handler);
+  const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
   const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
     socket.once("error", () => socket.destroy());
     socket.once("readable", () => {
       const head: Buffer | null = socket.read(Math.min(socket.readableLength, http2Preface.length));
@@ -66,6 +69,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
     server.once("error", reject);
     const onListening = () => {
       server.off("error", reject);
+      // the HTTP/1.1 server never listens itself; 'listening' starts its connection
+      // tracking, which requestTimeout and closeIdleConnections() rely on
+      h1.emit("listening");
       resolve();
     };
     if (address.kind === "unix") {
@@ -85,10 +91,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
       }
       h1.closeIdleConnections();
       const timer = setTimeout(() => {
-        for (const session of sessions) {
-          session.destroy();
+        for (const socket of sockets) {
+          socket.destroy();
         }
-        h1.closeAllConnections();
       }, graceMs);
       await closed;
       clearTimeout(timer);

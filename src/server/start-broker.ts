@@ -6,6 +6,7 @@ import { createSecretService } from "../api/secret-service.ts";
 import { decodeMasterKey, type Config } from "../config/config.ts";
 import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
 import { CredbrokerError } from "../errors.ts";
+import { createMaterialCache } from "../material/material-cache.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { createKeyring, openKeyring, type Keyring } from "../seal/keyring.ts";
@@ -41,9 +42,11 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const keyring = await loadKeyring(config, store, logger);
     const adminToken = config.adminToken?.value ?? (await generatedAdminToken(config.dataDir, logger));
     const sealer = createSealer(keyring);
+    const materialCache = createMaterialCache(config.materialCacheSize);
+    store.onChange((change) => materialCache.drop(change.mode, change.name));
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer })),
-      registration(InjectService, createInjectService({ store, sealer })),
+      registration(InjectService, createInjectService({ store, sealer, materialCache })),
     ];
     const interceptors = [
       createLogInterceptor(logger),

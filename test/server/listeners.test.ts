@@ -126,9 +126,11 @@ describe("real listeners on port 0", () => {
   });
 
   it("answers DATA_LOSS for a record whose sealed payload was tampered with, on both listeners", async () => {
+    // a secret not injected yet: material already cached was authenticated when it was opened
+    await tb.connect(SecretService, tb.adminToken).createSecret({ mode: Mode.LIVE, name: "tampered", credentials: apiKey("x") });
     const second = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
     try {
-      const record = second.get(Mode.LIVE, "svc-key")!;
+      const record = second.get(Mode.LIVE, "tampered")!;
       const ciphertext = new Uint8Array(record.payload!.ciphertext);
       ciphertext[ciphertext.length - 3]! ^= 0x04;
       const tampered = create(SecretRecordSchema, { ...record, payload: { ...record.payload!, ciphertext } });
@@ -136,11 +138,11 @@ describe("real listeners on port 0", () => {
     } finally {
       await second.close();
     }
-    const err = await tb.connect(InjectService).inject({ mode: Mode.LIVE, name: "svc-key" }).catch((e: unknown) => e);
+    const err = await tb.connect(InjectService).inject({ mode: Mode.LIVE, name: "tampered" }).catch((e: unknown) => e);
     expect(ConnectError.from(err).code).toBe(Code.DataLoss);
     const grpcResult = await createGrpcJsClient(InjectService, tb.broker.grpcAddress).call("Inject", InjectRequestSchema, InjectResponseSchema, {
       mode: Mode.LIVE,
-      name: "svc-key",
+      name: "tampered",
     });
     expect(grpcResult).toMatchObject({ ok: false, code: grpc.status.DATA_LOSS });
     expect(tb.logs()).toMatch(/"level":50.*"code":"DataLoss"/);

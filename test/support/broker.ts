@@ -45,6 +45,7 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
     masterKey: { value: masterKey, source: "test" },
     adminToken: { value: adminToken, source: "test" },
     injectToken: undefined,
+    materialCacheSize: 100,
     logLevel: "debug",
     ...overrides,
   };

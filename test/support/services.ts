@@ -8,6 +8,7 @@ import { createInjectService } from "../../src/api/inject-service.ts";
 import { createSecretService } from "../../src/api/secret-service.ts";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { createMaterialCache } from "../../src/material/material-cache.ts";
 import { createKeyring } from "../../src/seal/keyring.ts";
 import { createSealer, type Sealer } from "../../src/seal/sealer.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
@@ -27,12 +28,14 @@ export interface TestServices {
   close(): Promise<void>;
 }
 
-export async function createTestServices(): Promise<TestServices> {
+export async function createTestServices({ materialCacheSize = 100 } = {}): Promise<TestServices> {
   const dataDir = await mkdtemp(join(tmpdir(), "credbroker-svc-"));
   const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
   const sealer = createSealer(createKeyring(new Uint8Array(randomBytes(32)), new Date()).keyring);
   const secrets = createSecretService({ store, sealer });
-  const inject = createInjectService({ store, sealer });
+  const materialCache = createMaterialCache(materialCacheSize);
+  store.onChange((change) => materialCache.drop(change.mode, change.name));
+  const inject = createInjectService({ store, sealer, materialCache });
   return {
     dataDir,
     store,
