@@ -1,0 +1,77 @@
+import type { Mode, OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
+import type { BackoffPolicy } from "./backoff.ts";
+import type { TokenFetcher } from "./token-fetch.ts";
+
+/**
+ * The token cache's contract, as the Inject service uses it; the
+ * implementation is createTokenCache in token-cache.ts.
+ */
+
+/** A token ready for a step. */
+export interface AccessToken {
+  /** The access token; never log it or put it into an error. */
+  accessToken: string;
+  /** The token type as openid-client reports it (lowercased, e.g. "bearer"). */
+  tokenType: string;
+  /** When the token stops being valid; for a token without `expires_in`, the default-TTL expiry. */
+  expiresAt: Date | undefined;
+}
+
+/** What a cached token belongs to: a secret's mode, name and version. */
+export interface TokenCacheKey {
+  mode: Mode;
+  name: string;
+  version: bigint;
+}
+
+/** Running totals since the cache was created. */
+export interface TokenCacheCounters {
+  /** Token fetches started, cold and background (a fetch may make several HTTP attempts). */
+  fetches: number;
+  /** token() calls answered with a cached, unexpired token. */
+  hits: number;
+  /** token() calls that waited for a fetch, whether they started it or joined it. */
+  misses: number;
+  /** Background refreshes that failed (the cached token may still have been served). */
+  refreshFailures: number;
+}
+
+/** The logging the cache needs; a pino logger fits. */
+export interface TokenCacheLogger {
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+/** Options of createTokenCache; every field has a default. */
+export interface TokenCacheOptions {
+  /** Fetches a token (default: createTokenFetcher() with its defaults). */
+  fetchToken?: TokenFetcher;
+  /** Most entries (mode, name, version) kept; the least recently used goes first (default 1000). */
+  maxEntries?: number;
+  /** How long to keep a token whose response had no `expires_in`, in ms (default 300 000). */
+  defaultTtlMs?: number;
+  /** Delays between background refreshes that keep failing (default 1 s doubling to at most 30 s, jittered). */
+  refreshBackoff?: BackoffPolicy;
+  /** Receives warnings: a token without `expires_in` (once per secret), a failed refresh. */
+  logger?: TokenCacheLogger;
+  /** The clock, ms since the epoch (default Date.now). */
+  now?: () => number;
+}
+
+/** Client-credentials tokens per secret version: single flight, refresh ahead, serve while failing. */
+export interface TokenCache {
+  /**
+   * A valid token for the secret version, from the cache or fetched. Rejects
+   * with the fetch's CredbrokerError (ERR_UNAVAILABLE, ERR_FAILED_PRECONDITION).
+   */
+  token(key: TokenCacheKey, credentials: OAuth2ClientCredentials): Promise<AccessToken>;
+  /**
+   * Drops every version's entry for the secret. A fetch in flight is not
+   * cached; callers already waiting for it get its outcome, later callers
+   * start a new fetch.
+   */
+  invalidate(mode: Mode, name: string): void;
+  /** Live counters; read them, do not write them. */
+  readonly counters: TokenCacheCounters;
+  /** Stops background refreshes and drops every entry; later token() calls fetch without caching. */
+  close(): void;
+}

@@ -1,0 +1,72 @@
+import { CredbrokerError } from "../errors.ts";
+import type { Mode, OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
+import type { AccessToken, TokenCacheKey } from "./token-cache-api.ts";
+
+/** The token cache's bookkeeping for one secret version, and the ids and log fields derived from it. */
+
+/** A token in the cache, with the moments that drive it. */
+export interface CachedToken {
+  value: AccessToken;
+  expiresAtMs: number;
+  refreshAtMs: number;
+}
+
+/** One secret version. Retired entries (invalidated, evicted, closed) are out of the map for good. */
+export interface Entry {
+  readonly id: string;
+  readonly secretId: string;
+  readonly key: TokenCacheKey;
+  readonly credentials: OAuth2ClientCredentials;
+  live: boolean;
+  token: CachedToken | undefined;
+  flight: Promise<AccessToken> | undefined;
+  /** Whether the current token was served since it was fetched: idle secrets are not refreshed. */
+  used: boolean;
+  failures: number;
+  retryAtMs: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** A fresh, live entry with no token yet. */
+export function newEntry(key: TokenCacheKey, credentials: OAuth2ClientCredentials): Entry {
+  return {
+    id: entryId(key),
+    secretId: secretId(key.mode, key.name),
+    key: { mode: key.mode, name: key.name, version: key.version },
+    credentials,
+    live: true,
+    token: undefined,
+    flight: undefined,
+    used: false,
+    failures: 0,
+    retryAtMs: 0,
+    timer: undefined,
+  };
+}
+
+/** The id shared by every version of a secret. */
+export function secretId(mode: Mode, name: string): string {
+  return `${mode}/${name}`;
+}
+
+/** The id of one secret version. */
+export function entryId(key: TokenCacheKey): string {
+  // The mode ends at the first "/" and the version (digits) starts after the
+  // last "@": unambiguous whatever the name holds.
+  return `${secretId(key.mode, key.name)}@${key.version}`;
+}
+
+/** What a log line may say about an entry: never its credentials or token. */
+export function logFields(key: TokenCacheKey): Record<string, unknown> {
+  return { mode: key.mode, secret: key.name, version: key.version.toString() };
+}
+
+/** The code of a fetch error, for logs. */
+export function errorCode(error: unknown): string {
+  return error instanceof CredbrokerError ? error.code : "unknown";
+}
+
+/** A fetch error's message for logs: only CredbrokerError messages are credential-free by contract. */
+export function errorMessage(error: unknown): string | undefined {
+  return error instanceof CredbrokerError ? error.message : undefined;
+}

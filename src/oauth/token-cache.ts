@@ -1,0 +1,240 @@
+import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
+import { backoffDelay } from "./backoff.ts";
+import { entryId, errorCode, errorMessage, logFields, newEntry, secretId } from "./token-cache-entry.ts";
+import type { Entry } from "./token-cache-entry.ts";
+import type {
+  AccessToken,
+  TokenCache,
+  TokenCacheCounters,
+  TokenCacheKey,
+  TokenCacheOptions,
+} from "./token-cache-api.ts";
+import { createTokenFetcher } from "./token-fetch.ts";
+import type { FetchedToken } from "./token-fetch.ts";
+import { refreshDueAt } from "./token-lifetime.ts";
+
+export type {
+  AccessToken,
+  TokenCache,
+  TokenCacheCounters,
+  TokenCacheKey,
+  TokenCacheLogger,
+  TokenCacheOptions,
+} from "./token-cache-api.ts";
+
+// setTimeout's longest delay; a later due time is reached in several hops.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_WARNED_SECRETS = 10_000;
+
+/** Creates a token cache. */
+export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
+  const fetchToken = options.fetchToken ?? createTokenFetcher();
+  const maxEntries = Math.max(1, options.maxEntries ?? 1000);
+  const defaultTtlMs = options.defaultTtlMs ?? 300_000;
+  const refreshBackoff = options.refreshBackoff ?? { baseMs: 1_000, maxMs: 30_000 };
+  const logger = options.logger;
+  const now = options.now ?? Date.now;
+  const counters: TokenCacheCounters = { fetches: 0, hits: 0, misses: 0, refreshFailures: 0 };
+  // Map order is the LRU order: a hit moves its entry to the end.
+  const entries = new Map<string, Entry>();
+  const warnedNoExpiry = new Set<string>();
+  let closed = false;
+
+  function token(key: TokenCacheKey, credentials: OAuth2ClientCredentials): Promise<AccessToken> {
+    const t = now();
+    const id = entryId(key);
+    let entry = entries.get(id);
+    if (entry !== undefined) {
+      entries.delete(id);
+      entries.set(id, entry);
+      const cached = entry.token;
+      if (cached !== undefined && t < cached.expiresAtMs) {
+        counters.hits++;
+        entry.used = true;
+        if (t >= cached.refreshAtMs && t >= entry.retryAtMs) {
+          // Covers a timer that is late (or a clock that is not Date.now).
+          startFetch(entry);
+        }
+        return Promise.resolve(cached.value);
+      }
+      // Never serve an expired token: from here the caller waits for a fetch.
+      entry.token = undefined;
+    } else {
+      entry = newEntry(key, credentials);
+      if (!closed) {
+        entries.set(id, entry);
+        evictOverflow();
+      } else {
+        entry.live = false;
+      }
+    }
+    counters.misses++;
+    return entry.flight ?? startFetch(entry);
+  }
+
+  function startFetch(entry: Entry): Promise<AccessToken> {
+    if (entry.flight !== undefined) {
+      return entry.flight;
+    }
+    const isRefresh = entry.token !== undefined;
+    const startedAt = now();
+    counters.fetches++;
+    const flight: Promise<AccessToken> = (async () => fetchToken(entry.credentials))().then(
+      (fetched) => onFetched(entry, flight, startedAt, fetched),
+      (error: unknown) => {
+        onFetchFailed(entry, flight, isRefresh, error);
+        throw error;
+      },
+    );
+    entry.flight = flight;
+    // A background refresh has no caller to take its rejection.
+    flight.catch(() => {});
+    return flight;
+  }
+
+  function onFetched(entry: Entry, flight: Promise<AccessToken>, startedAt: number, fetched: FetchedToken): AccessToken {
+    if (entry.flight === flight) {
+      entry.flight = undefined;
+    }
+    // Counted from the request's start: the server's clock started later, so
+    // this errs towards expiring early.
+    const lifetimeMs = fetched.expiresIn === undefined ? defaultTtlMs : fetched.expiresIn * 1000;
+    const expiresAtMs = startedAt + lifetimeMs;
+    const value: AccessToken = {
+      accessToken: fetched.accessToken,
+      tokenType: fetched.tokenType,
+      expiresAt: new Date(expiresAtMs),
+    };
+    if (!entry.live) {
+      // Invalidated, evicted or closed while in flight: its waiters get the
+      // token they asked for, nobody else ever sees it.
+      return value;
+    }
+    if (lifetimeMs <= 0 || expiresAtMs <= now()) {
+      // expires_in <= 0 (or used up on the way): hand it out, never cache it.
+      retire(entry);
+      return value;
+    }
+    if (fetched.expiresIn === undefined) {
+      warnNoExpiry(entry);
+    }
+    entry.token = { value, expiresAtMs, refreshAtMs: refreshDueAt(startedAt, lifetimeMs) };
+    entry.used = false;
+    entry.failures = 0;
+    entry.retryAtMs = 0;
+    schedule(entry);
+    return value;
+  }
+
+  function onFetchFailed(entry: Entry, flight: Promise<AccessToken>, isRefresh: boolean, error: unknown): void {
+    if (entry.flight === flight) {
+      entry.flight = undefined;
+    }
+    if (!entry.live) {
+      return;
+    }
+    const t = now();
+    const cached = entry.token;
+    if (isRefresh) {
+      counters.refreshFailures++;
+      entry.failures++;
+      logger?.warn(
+        { ...logFields(entry.key), failures: entry.failures, code: errorCode(error), reason: errorMessage(error) },
+        "OAuth2 token refresh failed; serving the cached token until it expires",
+      );
+    }
+    if (cached === undefined || t >= cached.expiresAtMs) {
+      retire(entry);
+      return;
+    }
+    entry.retryAtMs = t + backoffDelay(entry.failures, refreshBackoff);
+    schedule(entry);
+  }
+
+  /** One timer per entry, for the next refresh (or retry), or to drop an unused token at expiry. */
+  function schedule(entry: Entry): void {
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    const cached = entry.token;
+    if (closed || !entry.live || cached === undefined) {
+      return;
+    }
+    const t = now();
+    const wantsRefresh = entry.used || entry.failures > 0;
+    let dueAt = wantsRefresh ? Math.max(cached.refreshAtMs, entry.retryAtMs) : cached.refreshAtMs;
+    if (dueAt >= cached.expiresAtMs || (!wantsRefresh && t >= cached.refreshAtMs)) {
+      dueAt = cached.expiresAtMs;
+    }
+    entry.timer = setTimeout(() => onTimer(entry), Math.min(MAX_TIMER_MS, Math.max(0, dueAt - t)));
+    entry.timer.unref();
+  }
+
+  function onTimer(entry: Entry): void {
+    entry.timer = undefined;
+    const cached = entry.token;
+    if (closed || !entry.live || cached === undefined || entry.flight !== undefined) {
+      return;
+    }
+    const t = now();
+    if (t >= cached.expiresAtMs) {
+      // Unused until expiry: drop the plaintext rather than keep it for LRU.
+      retire(entry);
+    } else if (t >= cached.refreshAtMs && t >= entry.retryAtMs && (entry.used || entry.failures > 0)) {
+      startFetch(entry);
+    } else {
+      schedule(entry);
+    }
+  }
+
+  function retire(entry: Entry): void {
+    entry.live = false;
+    entry.token = undefined;
+    clearTimeout(entry.timer);
+    entry.timer = undefined;
+    if (entries.get(entry.id) === entry) {
+      entries.delete(entry.id);
+    }
+  }
+
+  function evictOverflow(): void {
+    for (const entry of entries.values()) {
+      if (entries.size <= maxEntries) {
+        return;
+      }
+      retire(entry);
+    }
+  }
+
+  function warnNoExpiry(entry: Entry): void {
+    if (warnedNoExpiry.has(entry.secretId)) {
+      return;
+    }
+    if (warnedNoExpiry.size >= MAX_WARNED_SECRETS) {
+      warnedNoExpiry.clear();
+    }
+    warnedNoExpiry.add(entry.secretId);
+    logger?.warn(
+      { ...logFields(entry.key), defaultTtlMs },
+      "OAuth2 token response has no expires_in; caching the token for the default TTL",
+    );
+  }
+
+  return {
+    token,
+    invalidate(mode, name) {
+      const target = secretId(mode, name);
+      for (const entry of entries.values()) {
+        if (entry.secretId === target) {
+          retire(entry);
+        }
+      }
+    },
+    counters,
+    close() {
+      closed = true;
+      for (const entry of entries.values()) {
+        retire(entry);
+      }
+    },
+  };
+}

@@ -1,0 +1,179 @@
+import { ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from "openid-client";
+import { CredbrokerError } from "../errors.ts";
+
+/**
+ * Turns what openid-client throws into CredbrokerErrors. The new errors carry
+ * no `cause`: openid-client's errors hold the Response, the parsed body (with
+ * the access token, for a malformed success) or the request's abort reason,
+ * and any of them could reach a log line through a cause chain.
+ */
+
+/** A token request failure, as the broker reports it, and whether trying again may help. */
+export interface TokenRequestFailure {
+  /** ERR_FAILED_PRECONDITION or ERR_UNAVAILABLE, with a message free of credentials. */
+  error: CredbrokerError;
+  /** True for network errors, 5xx and 429: the next attempt may succeed. */
+  retryable: boolean;
+}
+
+// OAuth error codes that say "the server is in trouble", not "you are wrong";
+// some servers send them with a 400.
+const SERVER_SIDE_OAUTH_ERRORS = new Set(["server_error", "temporarily_unavailable"]);
+
+/** Classifies an error thrown by clientCredentialsGrant; `clientSecret` is redacted from anything the server echoed. */
+export function classifyTokenError(error: unknown, clientSecret: string): TokenRequestFailure {
+  if (error instanceof ResponseBodyError) {
+    return oauthError(error.status, error.error, error.error_description, clientSecret);
+  }
+  if (error instanceof WWWAuthenticateChallengeError) {
+    const challenge = error.cause.find((c) => typeof c.parameters.error === "string") ?? error.cause[0];
+    return oauthError(
+      error.status,
+      challenge?.parameters.error ?? `${challenge?.scheme ?? "authentication"} challenge`,
+      challenge?.parameters.error_description,
+      clientSecret,
+    );
+  }
+  if (hasTimeout(error)) {
+    return unavailable("token request timed out", true);
+  }
+  if (error instanceof ClientError) {
+    return clientError(error);
+  }
+  if (error instanceof TypeError && !("code" in error)) {
+    // fetch rejects with a bare TypeError("fetch failed") whose cause names
+    // the socket or TLS problem; openid-client's own TypeErrors carry a code.
+    const reason = networkCode(error);
+    // A certificate that fails verification fails again: not worth a retry.
+    const tls = reason !== undefined && /CERT|SELF_SIGNED|TLS|SSL|UNABLE_TO_(VERIFY|GET)/.test(reason);
+    return unavailable(`token endpoint unreachable${reason === undefined ? "" : ` (${reason})`}`, !tls);
+  }
+  return unavailable("token request failed", false);
+}
+
+/** A token endpoint that answered with a token type the broker cannot use yet. */
+export function dpopRefused(): CredbrokerError {
+  return new CredbrokerError(
+    "ERR_FAILED_PRECONDITION",
+    "token endpoint issued a DPoP-bound token; DPoP is not supported yet",
+  );
+}
+
+function oauthError(
+  status: number,
+  code: unknown,
+  description: unknown,
+  clientSecret: string,
+): TokenRequestFailure {
+  const codeText = safeText(code, clientSecret, 64) ?? "unknown_error";
+  const descriptionText = safeText(description, clientSecret, 300);
+  const detail = descriptionText === undefined ? codeText : `${codeText}: ${descriptionText}`;
+  if (status >= 500 || status === 429 || SERVER_SIDE_OAUTH_ERRORS.has(codeText)) {
+    return unavailable(`token endpoint answered HTTP ${status} (${detail})`, true);
+  }
+  return {
+    error: new CredbrokerError("ERR_FAILED_PRECONDITION", `token endpoint rejected the request: ${detail}`),
+    retryable: false,
+  };
+}
+
+function clientError(error: ClientError): TokenRequestFailure {
+  switch (error.code) {
+    case "OAUTH_RESPONSE_IS_NOT_CONFORM":
+    case "OAUTH_RESPONSE_IS_NOT_JSON": {
+      // oauth4webapi parses error bodies of 4xx JSON only: a 5xx, or a 4xx
+      // HTML page, ends up here with the Response as the cause.
+      const status = error.cause instanceof Response ? error.cause.status : 0;
+      if (status === 200) {
+        return unavailable("malformed token response: not JSON (unexpected content-type)", false);
+      }
+      if (status >= 500 || status === 429) {
+        return unavailable(`token endpoint answered HTTP ${status}`, true);
+      }
+      if (status >= 400) {
+        // A 4xx without an OAuth error body: the URL or the server is wrong,
+        // and asking again will not change that.
+        return {
+          error: new CredbrokerError(
+            "ERR_FAILED_PRECONDITION",
+            `token endpoint answered HTTP ${status} without an OAuth error; check the token URL`,
+          ),
+          retryable: false,
+        };
+      }
+      return unavailable(`token endpoint answered HTTP ${status}, not a token response`, false);
+    }
+    case "OAUTH_PARSE_ERROR":
+    case "OAUTH_INVALID_RESPONSE":
+      // The inner message names the offending property, never its value.
+      return unavailable(`malformed token response: ${innerMessage(error)}`, false);
+    case "OAUTH_UNSUPPORTED_OPERATION":
+      return {
+        error: new CredbrokerError(
+          "ERR_FAILED_PRECONDITION",
+          `token endpoint issued an unsupported token_type${tokenTypeOf(error)}`,
+        ),
+        retryable: false,
+      };
+    default:
+      return unavailable(`token request failed (${error.code ?? "unknown"})`, false);
+  }
+}
+
+function unavailable(message: string, retryable: boolean): TokenRequestFailure {
+  return { error: new CredbrokerError("ERR_UNAVAILABLE", message), retryable };
+}
+
+/** The message of openid-client's wrapped OperationProcessingError, which is templated and value-free. */
+function innerMessage(error: ClientError): string {
+  const inner = error.cause;
+  const text = inner instanceof Error ? inner.message : error.message;
+  return text.replaceAll('"response" body ', "").replaceAll('"', "");
+}
+
+/** ` "mac"` for an unsupported token type, when it is short printable text (never the token). */
+function tokenTypeOf(error: ClientError): string {
+  const inner: unknown = error.cause instanceof Error ? error.cause.cause : undefined;
+  const body: unknown = typeof inner === "object" && inner !== null && "body" in inner ? inner.body : undefined;
+  const type: unknown = typeof body === "object" && body !== null && "token_type" in body ? body.token_type : undefined;
+  return typeof type === "string" && /^[\x21-\x7e]{1,32}$/.test(type) ? ` "${type}"` : "";
+}
+
+/** True when the request's deadline fired, before or after the response headers. */
+function hasTimeout(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 5; depth++) {
+    if (e instanceof Error && e.name === "TimeoutError") {
+      return true;
+    }
+    if (e instanceof ClientError && e.code === "OAUTH_TIMEOUT") {
+      return true;
+    }
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return false;
+}
+
+/** The errno-style code (ECONNREFUSED, UND_ERR_SOCKET, ...) in a fetch error's cause chain. */
+function networkCode(error: Error): string | undefined {
+  for (let e: unknown = error.cause, depth = 0; e !== undefined && depth < 5; depth++) {
+    if (typeof e === "object" && e !== null && "code" in e && typeof e.code === "string") {
+      return /^[A-Z0-9_]{1,64}$/.test(e.code) ? e.code : undefined;
+    }
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return undefined;
+}
+
+/** Server-supplied text made fit for a message: printable, bounded, the client secret redacted. */
+function safeText(value: unknown, clientSecret: string, max: number): string | undefined {
+  if (typeof value !== "string" || value === "") {
+    return undefined;
+  }
+  // A misbehaving server may echo the request; redact before truncating so
+  // a cut cannot leave a piece of the secret behind.
+  let text = value.replace(/[\u0000-\u001f\u007f]/g, " ");
+  if (clientSecret !== "") {
+    text = text.replaceAll(clientSecret, "[redacted]");
+  }
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}

@@ -1,0 +1,157 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  ClientSecretBasic,
+  ClientSecretPost,
+  Configuration,
+  allowInsecureRequests,
+  clientCredentialsGrant,
+  customFetch,
+} from "openid-client";
+import type { ClientAuth, CustomFetch } from "openid-client";
+import { CredbrokerError } from "../errors.ts";
+import { OAuth2AuthMethod } from "../gen/credbroker/v1/secret_pb.ts";
+import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
+import { backoffDelay } from "./backoff.ts";
+import type { BackoffPolicy } from "./backoff.ts";
+import { classifyTokenError, dpopRefused } from "./token-errors.ts";
+import { tokenUrlProblem } from "./token-url.ts";
+
+/** Options of createTokenFetcher; every field has a default. */
+export interface TokenFetcherOptions {
+  /**
+   * The most one token fetch may take, retries included, in milliseconds
+   * (default 10 000). Each attempt gets what is left of it, so a hung
+   * endpoint answers UNAVAILABLE after this long, not after attempts x this.
+   */
+  timeoutMs?: number;
+  /** HTTP attempts per fetch, the first included (default 3). */
+  maxAttempts?: number;
+  /** Delays between attempts (default 200 ms doubling to at most 2 s, jittered). */
+  retryBackoff?: BackoffPolicy;
+  /**
+   * The fetch implementation (default: the global fetch), e.g. one that
+   * trusts a private CA. It receives openid-client's request unchanged
+   * except for `signal`, which carries the deadline.
+   */
+  fetch?: CustomFetch;
+}
+
+/** A token as the endpoint issued it. */
+export interface FetchedToken {
+  /** The access token; never log it or put it into an error. */
+  accessToken: string;
+  /** The token type, lowercased by openid-client (e.g. "bearer"). */
+  tokenType: string;
+  /** `expires_in` in seconds as sent, or undefined when the endpoint sent none. */
+  expiresIn: number | undefined;
+}
+
+/** Fetches one client-credentials token; rejects with a CredbrokerError only. */
+export type TokenFetcher = (credentials: OAuth2ClientCredentials) => Promise<FetchedToken>;
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_ATTEMPTS = 3;
+const DEFAULT_RETRY_BACKOFF: BackoffPolicy = { baseMs: 200, maxMs: 2_000 };
+
+/** Creates a token fetcher over openid-client's client-credentials grant, with a deadline and bounded retries. */
+export function createTokenFetcher(options: TokenFetcherOptions = {}): TokenFetcher {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+  const retryBackoff = options.retryBackoff ?? DEFAULT_RETRY_BACKOFF;
+  const baseFetch: CustomFetch = options.fetch ?? ((url, init) => fetch(url, { ...init, body: init.body ?? null }));
+
+  return async (credentials) => {
+    const deadline = Date.now() + timeoutMs;
+    const params = grantParameters(credentials);
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline - Date.now();
+      const config = configurationFor(credentials, baseFetch, Math.max(1, Math.ceil(remaining)));
+      try {
+        const response = await clientCredentialsGrant(config, params);
+        if (response.token_type === "dpop") {
+          throw dpopRefused();
+        }
+        return {
+          accessToken: response.access_token,
+          tokenType: response.token_type,
+          expiresIn: response.expires_in,
+        };
+      } catch (error) {
+        if (error instanceof CredbrokerError) {
+          throw error;
+        }
+        const failure = classifyTokenError(error, credentials.clientSecret);
+        const delay = backoffDelay(attempt, retryBackoff);
+        if (!failure.retryable || attempt >= maxAttempts || Date.now() + delay >= deadline) {
+          throw failure.error;
+        }
+        await sleep(delay);
+      }
+    }
+  };
+}
+
+/** The openid-client Configuration for one attempt: no discovery, the token URL is all a secret holds. */
+function configurationFor(
+  credentials: OAuth2ClientCredentials,
+  baseFetch: CustomFetch,
+  attemptTimeoutMs: number,
+): Configuration {
+  const problem = tokenUrlProblem(credentials.tokenUrl);
+  if (problem !== undefined) {
+    // Create and update validate the URL; this guards records from before a rule changed.
+    throw new CredbrokerError("ERR_FAILED_PRECONDITION", `tokenUrl ${problem}`, { field: "tokenUrl" });
+  }
+  const url = new URL(credentials.tokenUrl);
+  const config = new Configuration(
+    { issuer: url.origin, token_endpoint: url.href },
+    credentials.clientId,
+    undefined,
+    clientAuth(credentials),
+  );
+  if (url.protocol === "http:") {
+    // tokenUrlProblem allowed http, so the host is loopback.
+    allowInsecureRequests(config);
+  }
+  // openid-client's own `timeout` is whole seconds per request; ours is a
+  // millisecond deadline over all attempts, applied through the signal.
+  config.timeout = 0;
+  config[customFetch] = (input, init) => {
+    const deadline = AbortSignal.timeout(attemptTimeoutMs);
+    const signal = init.signal === undefined ? deadline : AbortSignal.any([init.signal, deadline]);
+    return baseFetch(input, { ...init, signal });
+  };
+  return config;
+}
+
+function clientAuth(credentials: OAuth2ClientCredentials): ClientAuth {
+  switch (credentials.authMethod) {
+    case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_UNSPECIFIED:
+    case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_BASIC:
+      return ClientSecretBasic(credentials.clientSecret);
+    case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST:
+      return ClientSecretPost(credentials.clientSecret);
+    default:
+      throw new CredbrokerError(
+        "ERR_FAILED_PRECONDITION",
+        `authMethod ${credentials.authMethod} is not supported`,
+        { field: "authMethod" },
+      );
+  }
+}
+
+/** The grant's extra parameters: space-joined scopes, `audience`, and the RFC 8707 `resource`. */
+function grantParameters(credentials: OAuth2ClientCredentials): URLSearchParams {
+  const params = new URLSearchParams();
+  const scope = credentials.scopes.filter((s) => s !== "").join(" ");
+  if (scope !== "") {
+    params.set("scope", scope);
+  }
+  if (credentials.audience !== "") {
+    params.set("audience", credentials.audience);
+  }
+  if (credentials.resource !== "") {
+    params.set("resource", credentials.resource);
+  }
+  return params;
+}
