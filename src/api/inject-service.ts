@@ -1,14 +1,26 @@
 import { create, fromBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { InjectResponseSchema, InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
-import { CredentialsSchema, SecretType, type Credentials } from "../gen/credbroker/v1/secret_pb.ts";
+import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { InjectResponseSchema, InjectService, type InjectResponse } from "../gen/credbroker/v1/inject_service_pb.ts";
+import {
+  CredentialsSchema,
+  SecretType,
+  type Credentials,
+  type Mode,
+  type OAuth2ClientCredentials,
+  type Secret,
+  type StepKind,
+} from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
 import type { MaterialCache } from "../material/material-cache.ts";
+import { buildOAuth2Material } from "../material/oauth2-material.ts";
 import { buildStaticMaterial } from "../material/static-material.ts";
 import { resolveStep } from "../material/step.ts";
+import type { TokenCache } from "../oauth/token-cache-api.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
-import { bindingOf, requireRecord } from "./records.ts";
+import { bindingOf, requireRecord, secretNotFound } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";
 
 /** What the inject service needs. */
@@ -17,40 +29,80 @@ export interface InjectServiceDeps {
   store: SecretStore;
   /** Opens sealed credentials. */
   sealer: Sealer;
-  /** Ready material of recent Injects; the caller drops entries on every store change. */
+  /** Ready material of recent static Injects; the caller drops entries on every store change. */
   materialCache: MaterialCache;
+  /** OAuth2 access tokens per secret version; the caller invalidates them on every store change. */
+  tokenCache: TokenCache;
 }
 
+/** How often an OAuth2 Inject starts over when its secret changed while a token was being fetched. */
+const maxOAuth2Attempts = 3;
+
 /** Inject: ready-to-use material of one secret for one step. */
-export function createInjectService({ store, sealer, materialCache }: InjectServiceDeps): ServiceImpl<typeof InjectService> {
+export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof InjectService> {
+  const { store, sealer, materialCache, tokenCache } = deps;
+
+  function openCredentials(record: SecretRecord, secret: Secret): Credentials {
+    const plaintext = sealer.open(bindingOf(secret), record.payload!);
+    try {
+      return fromBinary(CredentialsSchema, plaintext);
+    } catch (cause) {
+      throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `secret "${secret.name}": the opened payload is not credentials`, {
+        cause,
+      });
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
+  function injectStatic(record: SecretRecord, secret: Secret, step: StepKind): InjectResponse {
+    const cached = materialCache.get(secret.mode, secret.name, step, secret.version);
+    if (cached !== undefined) {
+      return cached;
+    }
+    const material = buildStaticMaterial(openCredentials(record, secret), step);
+    const response = deepFreeze(create(InjectResponseSchema, { secret, material }));
+    materialCache.set(secret.mode, secret.name, step, response);
+    return response;
+  }
+
+  async function injectOAuth2(mode: Mode, name: string, requested: StepKind): Promise<InjectResponse> {
+    for (let attempt = 1; ; attempt++) {
+      const { record, secret } = requireRecord(store, mode, name);
+      const step = resolveStep(secret.type, requested, name);
+      const token = await tokenCache.token({ mode, name, version: secret.version }, () => {
+        const credentials = openCredentials(record, secret);
+        return credentials.kind.value as OAuth2ClientCredentials;
+      });
+      // the secret may have changed while the token was fetched: a token got
+      // with credentials replaced since must not be served
+      const current = store.get(mode, name)?.secret;
+      if (current === undefined) {
+        throw secretNotFound(mode, name);
+      }
+      if (current.version === secret.version && current.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
+        return create(InjectResponseSchema, {
+          secret,
+          material: buildOAuth2Material(token, step),
+          ...(token.expiresAt === undefined ? {} : { expireTime: timestampFromDate(token.expiresAt) }),
+        });
+      }
+      if (attempt >= maxOAuth2Attempts || current.type !== SecretType.OAUTH2_CLIENT_CREDENTIALS) {
+        throw new CredbrokerError("ERR_VERSION_MISMATCH", `secret "${name}" kept changing during Inject; retry`);
+      }
+    }
+  }
+
   return {
     async inject(req) {
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       const requested = checkStep(req.step);
       const { record, secret } = requireRecord(store, mode, name);
-      const step = resolveStep(secret.type, requested, name);
       if (secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
-        throw new CredbrokerError("ERR_UNIMPLEMENTED", `secret "${name}": OAuth2 token injection is not available yet`);
+        return injectOAuth2(mode, name, requested);
       }
-      const cached = materialCache.get(mode, name, step, secret.version);
-      if (cached !== undefined) {
-        return cached;
-      }
-      const plaintext = sealer.open(bindingOf(secret), record.payload!);
-      let credentials: Credentials;
-      try {
-        credentials = fromBinary(CredentialsSchema, plaintext);
-      } catch (cause) {
-        throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `secret "${name}": the opened payload is not credentials`, {
-          cause,
-        });
-      } finally {
-        plaintext.fill(0);
-      }
-      const response = deepFreeze(create(InjectResponseSchema, { secret, material: buildStaticMaterial(credentials, step) }));
-      materialCache.set(mode, name, step, response);
-      return response;
+      return injectStatic(record, secret, resolveStep(secret.type, requested, name));
     },
   };
 }

@@ -35,4 +35,5 @@ export async function serve(args: string[]): Promise<void> {
   logger.info({ signal: await stopped }, "draining");
   await broker.close(drainMs);
   logger.info("stopped");
+  logger.flush();
 }

@@ -18,6 +18,12 @@ export interface Config {
   injectToken: ConfiguredSecret<string> | undefined;
   /** How many ready materials Inject keeps (least recently used out first); 0 turns the cache off. */
   materialCacheSize: number;
+  /** How many OAuth2 access tokens the broker keeps (least recently used out first). */
+  oauthTokenCacheSize: number;
+  /** How long a token whose response had no `expires_in` is kept, in seconds. */
+  oauthDefaultTtlSeconds: number;
+  /** The most one token fetch may take, retries included, in milliseconds. */
+  oauthTimeoutMs: number;
   /** The pino log level. */
   logLevel: string;
 }
@@ -79,6 +85,9 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
       "CREDBROKER_INJECT_TOKEN",
     ),
     materialCacheSize: count(env["CREDBROKER_MATERIAL_CACHE_SIZE"], "CREDBROKER_MATERIAL_CACHE_SIZE", 10_000),
+    oauthTokenCacheSize: count(env["CREDBROKER_OAUTH_TOKEN_CACHE_SIZE"], "CREDBROKER_OAUTH_TOKEN_CACHE_SIZE", 1000),
+    oauthDefaultTtlSeconds: count(env["CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS"], "CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS", 300),
+    oauthTimeoutMs: count(env["CREDBROKER_OAUTH_TIMEOUT_MS"], "CREDBROKER_OAUTH_TIMEOUT_MS", 10_000),
     logLevel: nonEmpty(env["LOG_LEVEL"]) ?? "info",
   };
 }

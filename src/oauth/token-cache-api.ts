@@ -60,10 +60,12 @@ export interface TokenCacheOptions {
 /** Client-credentials tokens per secret version: single flight, refresh ahead, serve while failing. */
 export interface TokenCache {
   /**
-   * A valid token for the secret version, from the cache or fetched. Rejects
+   * A valid token for the secret version, from the cache or fetched.
+   * `credentials` is called only when a fetch starts (cold or refresh), so
+   * a warm call opens nothing and no plaintext is kept between fetches. Rejects
    * with the fetch's CredbrokerError (ERR_UNAVAILABLE, ERR_FAILED_PRECONDITION).
    */
-  token(key: TokenCacheKey, credentials: OAuth2ClientCredentials): Promise<AccessToken>;
+  token(key: TokenCacheKey, credentials: () => OAuth2ClientCredentials): Promise<AccessToken>;
   /**
    * Drops every version's entry for the secret. A fetch in flight is not
    * cached; callers already waiting for it get its outcome, later callers

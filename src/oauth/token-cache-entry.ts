@@ -16,7 +16,8 @@ export interface Entry {
   readonly id: string;
   readonly secretId: string;
   readonly key: TokenCacheKey;
-  readonly credentials: OAuth2ClientCredentials;
+  /** Opens the stored credentials when a fetch needs them; the entry keeps no plaintext. */
+  readonly credentials: () => OAuth2ClientCredentials;
   live: boolean;
   token: CachedToken | undefined;
   flight: Promise<AccessToken> | undefined;
@@ -28,7 +29,7 @@ export interface Entry {
 }
 
 /** A fresh, live entry with no token yet. */
-export function newEntry(key: TokenCacheKey, credentials: OAuth2ClientCredentials): Entry {
+export function newEntry(key: TokenCacheKey, credentials: () => OAuth2ClientCredentials): Entry {
   return {
     id: entryId(key),
     secretId: secretId(key.mode, key.name),

@@ -40,7 +40,7 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
   const warnedNoExpiry = new Set<string>();
   let closed = false;
 
-  function token(key: TokenCacheKey, credentials: OAuth2ClientCredentials): Promise<AccessToken> {
+  function token(key: TokenCacheKey, credentials: () => OAuth2ClientCredentials): Promise<AccessToken> {
     const t = now();
     const id = entryId(key);
     let entry = entries.get(id);
@@ -79,7 +79,7 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
     const isRefresh = entry.token !== undefined;
     const startedAt = now();
     counters.fetches++;
-    const flight: Promise<AccessToken> = (async () => fetchToken(entry.credentials))().then(
+    const flight: Promise<AccessToken> = (async () => fetchToken(entry.credentials()))().then(
       (fetched) => onFetched(entry, flight, startedAt, fetched),
       (error: unknown) => {
         onFetchFailed(entry, flight, isRefresh, error);

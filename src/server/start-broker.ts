@@ -9,6 +9,8 @@ import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
+import { createTokenCache, type TokenCache } from "../oauth/token-cache.ts";
+import { createTokenFetcher } from "../oauth/token-fetch.ts";
 import { createKeyring, openKeyring, type Keyring } from "../seal/keyring.ts";
 import { createSealer } from "../seal/sealer.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
@@ -38,15 +40,26 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
   const listeners: Listener[] = [];
+  let tokenCache: TokenCache | undefined;
   try {
     const keyring = await loadKeyring(config, store, logger);
     const adminToken = config.adminToken?.value ?? (await generatedAdminToken(config.dataDir, logger));
     const sealer = createSealer(keyring);
     const materialCache = createMaterialCache(config.materialCacheSize);
-    store.onChange((change) => materialCache.drop(change.mode, change.name));
+    tokenCache = createTokenCache({
+      fetchToken: createTokenFetcher({ timeoutMs: config.oauthTimeoutMs }),
+      maxEntries: config.oauthTokenCacheSize,
+      defaultTtlMs: config.oauthDefaultTtlSeconds * 1000,
+      logger,
+    });
+    const tokens = tokenCache;
+    store.onChange((change) => {
+      materialCache.drop(change.mode, change.name);
+      tokens.invalidate(change.mode, change.name);
+    });
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer })),
-      registration(InjectService, createInjectService({ store, sealer, materialCache })),
+      registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache })),
     ];
     const interceptors = [
       createLogInterceptor(logger),
@@ -75,11 +88,13 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       httpAddress: httpListener?.address,
       async close(graceMs = 10_000) {
         await Promise.all(listeners.map((listener) => listener.close(graceMs)));
+        tokenCache?.close();
         await store.close();
       },
     };
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close(0)));
+    tokenCache?.close();
     await store.close();
     throw error;
   }

@@ -49,7 +49,7 @@ function harness(options: Partial<TokenCacheOptions> = {}) {
     at: (ms: number) => {
       clock = 1_000_000 + ms;
     },
-    get: () => cache.token(key, creds).then((t) => t.accessToken),
+    get: () => cache.token(key, () => creds).then((t) => t.accessToken),
   };
 }
 

@@ -43,7 +43,7 @@ function cache(options: TokenCacheOptions = {}): TokenCache {
   return created;
 }
 async function token(tokens: TokenCache, k: TokenCacheKey, creds: OAuth2ClientCredentials): Promise<AccessToken> {
-  const t = await tokens.token(k, creds);
+  const t = await tokens.token(k, () => creds);
   issuedTokens.push(t.accessToken);
   return t;
 }
@@ -143,7 +143,7 @@ describe("refresh ahead against oidc-provider", () => {
     const outcomes: { calledAt: number; at: number; value: string }[] = [];
     while (Date.now() < expiry + 600) {
       const calledAt = Date.now();
-      const value = await tokens.token(key("flaky"), creds).then(
+      const value = await tokens.token(key("flaky"), () => creds).then(
         (t) => t.accessToken,
         (e: unknown) => (e instanceof CredbrokerError ? e.code : "other"),
       );
@@ -243,13 +243,13 @@ describe("errors through the cache", () => {
     const tokens = cache();
     const wrong = canary("wrong-secret");
     for (let i = 0; i < 2; i++) {
-      const error = await expectCode(tokens.token(key("bad"), credentials(idp.tokenUrl, "client-a", wrong)), "ERR_FAILED_PRECONDITION");
+      const error = await expectCode(tokens.token(key("bad"), () => credentials(idp.tokenUrl, "client-a", wrong)), "ERR_FAILED_PRECONDITION");
       expect(error.message).toContain("invalid_client");
       expectNoCanary(error, [wrong, secretA]);
     }
     expect(idp.arrivals).toBe(2);
     const scoped = await expectCode(
-      tokens.token(key("scoped"), credentials(narrow.tokenUrl, "client-a", secretA, { scopes: ["api:admin"] })),
+      tokens.token(key("scoped"), () => credentials(narrow.tokenUrl, "client-a", secretA, { scopes: ["api:admin"] })),
       "ERR_FAILED_PRECONDITION",
     );
     expect(scoped.message).toContain("invalid_scope");

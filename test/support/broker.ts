@@ -46,6 +46,9 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
     adminToken: { value: adminToken, source: "test" },
     injectToken: undefined,
     materialCacheSize: 100,
+    oauthTokenCacheSize: 100,
+    oauthDefaultTtlSeconds: 300,
+    oauthTimeoutMs: 3000,
     logLevel: "debug",
     ...overrides,
   };

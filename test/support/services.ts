@@ -9,6 +9,8 @@ import { createSecretService } from "../../src/api/secret-service.ts";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { createMaterialCache } from "../../src/material/material-cache.ts";
+import { createTokenCache } from "../../src/oauth/token-cache.ts";
+import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
 import { createKeyring } from "../../src/seal/keyring.ts";
 import { createSealer, type Sealer } from "../../src/seal/sealer.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
@@ -35,7 +37,9 @@ export async function createTestServices({ materialCacheSize = 100 } = {}): Prom
   const secrets = createSecretService({ store, sealer });
   const materialCache = createMaterialCache(materialCacheSize);
   store.onChange((change) => materialCache.drop(change.mode, change.name));
-  const inject = createInjectService({ store, sealer, materialCache });
+  const tokenCache = createTokenCache({ fetchToken: createTokenFetcher({ timeoutMs: 2000 }) });
+  store.onChange((change) => tokenCache.invalidate(change.mode, change.name));
+  const inject = createInjectService({ store, sealer, materialCache, tokenCache });
   return {
     dataDir,
     store,
@@ -45,6 +49,7 @@ export async function createTestServices({ materialCacheSize = 100 } = {}): Prom
     secretsClient: directClient(SecretService, secrets),
     injectClient: directClient(InjectService, inject),
     async close() {
+      tokenCache.close();
       await store.close();
       await rm(dataDir, { recursive: true, force: true });
     },
