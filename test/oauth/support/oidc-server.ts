@@ -21,6 +21,8 @@ export interface TokenRequestRecord {
   /** The granted scope as the response stated it. */
   grantedScope: string | undefined;
   error: string | undefined;
+  /** The access token issued, so a test can tell whose token a caller got. */
+  accessToken: string | undefined;
 }
 
 /** How to start a token server. */
@@ -136,6 +138,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       status: ctx.status,
       grantedScope: typeof body["scope"] === "string" ? body["scope"] : undefined,
       error: typeof body["error"] === "string" ? body["error"] : undefined,
+      accessToken: typeof body["access_token"] === "string" ? body["access_token"] : undefined,
     });
   });
   handler = provider.callback();

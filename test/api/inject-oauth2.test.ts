@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import * as grpc from "@grpc/grpc-js";
+import { InjectRequestSchema, InjectResponseSchema, InjectService, type InjectResponse } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
+import { Mode, OAuth2AuthMethod, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { createGrpcJsClient } from "../support/grpc-client.ts";
+import { canary } from "../oauth/support/canary.ts";
+import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
+
+const secretA = canary("client-secret-a");
+const secretB = canary("client-secret-b");
+const common = { grant_types: ["client_credentials"], redirect_uris: [], response_types: [] };
+
+function oauth2(tokenUrl: string, clientId = "client-a", clientSecret = secretA, extra: { scopes?: string[]; authMethod?: OAuth2AuthMethod } = {}) {
+  return { kind: { case: "oauth2ClientCredentials" as const, value: { clientId, clientSecret, tokenUrl, ...extra } } };
+}
+
+const authorization = (res: InjectResponse) =>
+  res.material.case === "http" ? res.material.value.headers.find((h) => h.name === "Authorization")?.value : undefined;
+
+describe("Inject of OAuth2 client-credentials secrets, against oidc-provider", () => {
+  let idp: TokenServer;
+  let tb: TestBroker;
+  let admin: Client<typeof SecretService>;
+  const inject = (name: string, mode: Mode = Mode.TEST, step: StepKind = StepKind.UNSPECIFIED) =>
+    tb.connect(InjectService).inject({ mode, name, step });
+
+  beforeAll(async () => {
+    idp = await startTokenServer({
+      clients: [
+        // api:admin exists but is not granted to these clients: asking for it is invalid_scope
+        { ...common, client_id: "client-a", client_secret: secretA, scope: "api:read api:write" },
+        { ...common, client_id: "client-b", client_secret: secretB, scope: "api:read api:write" },
+      ],
+      scopes: ["api:read", "api:write", "api:admin"],
+      ttlSeconds: 600,
+    });
+    tb = await startTestBroker();
+    admin = tb.connect(SecretService, tb.adminToken);
+  });
+  afterAll(async () => {
+    await tb.close();
+    await idp.stop();
+  });
+
+  it("answers the HTTP Authorization header and the Code fields from a fetched token, never the client secret", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "crm", credentials: oauth2(idp.tokenUrl, "client-a", secretA, { scopes: ["api:read"] }) });
+    const before = idp.arrivals;
+    const http = await inject("crm");
+    const request = idp.requests.at(-1)!;
+    expect(request).toMatchObject({ clientId: "client-a", clientAuth: "basic", grantedScope: "api:read", status: 200 });
+    expect(authorization(http)).toBe(`Bearer ${request.accessToken}`);
+    const expiresIn = Number(http.expireTime?.seconds) - Date.now() / 1000;
+    expect(expiresIn).toBeGreaterThan(590);
+    expect(expiresIn).toBeLessThanOrEqual(600);
+    const code = await inject("crm", Mode.TEST, StepKind.CODE);
+    expect(code.material.case === "code" && code.material.value.fields).toEqual({ accessToken: request.accessToken, tokenType: "Bearer" });
+    expect(idp.arrivals - before).toBe(1);
+    expect(JSON.stringify([http, code], (_k, v: unknown) => (typeof v === "bigint" ? String(v) : v))).not.toContain(secretA);
+  });
+
+  it("authenticates with client_secret_post when the secret says so", async () => {
+    await admin.createSecret({
+      mode: Mode.TEST,
+      name: "posted",
+      credentials: oauth2(idp.tokenUrl, "client-b", secretB, { authMethod: OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST }),
+    });
+    await inject("posted");
+    expect(idp.requests.at(-1)).toMatchObject({ clientId: "client-b", clientAuth: "post", status: 200 });
+  });
+
+  it("shares one token request among 200 concurrent cold Injects over classic gRPC", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "cold", credentials: oauth2(idp.tokenUrl) });
+    const before = idp.arrivals;
+    const client = createGrpcJsClient(InjectService, tb.broker.grpcAddress);
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => client.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "cold" })),
+    );
+    client.close();
+    expect(idp.arrivals - before).toBe(1);
+    const headers = new Set(results.map((r) => (r.ok ? authorization(r.message) : `error ${r.code}`)));
+    expect([...headers]).toEqual([`Bearer ${idp.requests.at(-1)!.accessToken}`]);
+  });
+
+  it("drops the token on update, deploy and delete", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "rotating", credentials: oauth2(idp.tokenUrl) });
+    const first = authorization(await inject("rotating"));
+    expect(authorization(await inject("rotating"))).toBe(first);
+    await admin.updateSecret({ mode: Mode.TEST, name: "rotating", credentials: oauth2(idp.tokenUrl, "client-b", secretB) });
+    const second = authorization(await inject("rotating"));
+    expect(second).not.toBe(first);
+    expect(idp.requests.at(-1)?.clientId).toBe("client-b");
+
+    await admin.deploySecrets({ names: ["rotating"] });
+    const live = authorization(await inject("rotating", Mode.LIVE));
+    expect(live).not.toBe(second);
+    await admin.updateSecret({ mode: Mode.TEST, name: "rotating", credentials: oauth2(idp.tokenUrl) });
+    await admin.deploySecrets({ names: ["rotating"] });
+    const redeployed = authorization(await inject("rotating", Mode.LIVE));
+    expect(redeployed).not.toBe(live);
+    expect(idp.requests.at(-1)?.clientId).toBe("client-a");
+
+    await admin.deleteSecret({ mode: Mode.TEST, name: "rotating" });
+    await expect(inject("rotating")).rejects.toMatchObject({ code: Code.NotFound });
+  });
+
+  it("never serves the old credentials' token once an update has returned, even from a fetch in flight", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "racing", credentials: oauth2(idp.tokenUrl, "client-a") });
+    idp.delayMs = 800;
+    try {
+      const pending = inject("racing");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await admin.updateSecret({ mode: Mode.TEST, name: "racing", credentials: oauth2(idp.tokenUrl, "client-b", secretB) });
+      const answered = authorization(await pending);
+      const issuedTo = idp.requests.find((r) => `Bearer ${r.accessToken}` === answered)?.clientId;
+      expect(issuedTo).toBe("client-b");
+      expect(authorization(await inject("racing"))).toBe(answered);
+    } finally {
+      idp.delayMs = 0;
+    }
+  });
+
+  it("answers FAILED_PRECONDITION with the OAuth error code when the endpoint rejects the client, and never echoes the secret", async () => {
+    const wrong = canary("wrong-secret");
+    await admin.createSecret({ mode: Mode.TEST, name: "rejected", credentials: oauth2(idp.tokenUrl, "client-a", wrong) });
+    const error = ConnectError.from(await inject("rejected").catch((e: unknown) => e));
+    expect(error.code).toBe(Code.FailedPrecondition);
+    expect(error.rawMessage).toContain("invalid_client");
+    expect(error.rawMessage).not.toContain(wrong);
+    await admin.createSecret({ mode: Mode.TEST, name: "bad-scope", credentials: oauth2(idp.tokenUrl, "client-a", secretA, { scopes: ["api:admin"] }) });
+    const scope = ConnectError.from(await inject("bad-scope").catch((e: unknown) => e));
+    expect(scope.code).toBe(Code.FailedPrecondition);
+    expect(scope.rawMessage).toContain("invalid_scope");
+    expect(tb.logs()).not.toContain(wrong);
+  });
+
+  it("answers UNAVAILABLE when the token endpoint is down, over gRPC too", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "down", credentials: oauth2("http://127.0.0.1:9/token") });
+    const client = createGrpcJsClient(InjectService, tb.broker.grpcAddress);
+    const res = await client.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "down" });
+    client.close();
+    expect(res).toMatchObject({ ok: false, code: grpc.status.UNAVAILABLE });
+  });
+
+  it("refuses the SFTP step for an OAuth2 secret", async () => {
+    await expect(inject("crm", Mode.TEST, StepKind.SFTP)).rejects.toMatchObject({ code: Code.FailedPrecondition });
+  });
+
+  it("keeps client secrets and access tokens out of the broker's log", () => {
+    const logs = tb.logs();
+    for (const value of [secretA, secretB, ...idp.requests.map((r) => r.accessToken).filter((t) => t !== undefined)]) {
+      expect(logs).not.toContain(value);
+    }
+  });
+});
