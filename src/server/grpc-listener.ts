@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import type { Interceptor } from "@connectrpc/connect";
 import { addConnectService, type ServiceRegistration } from "./grpc-adapter.ts";
+import { addPlainService } from "./grpc-plain-service.ts";
 import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
 
 /** Options of the gRPC listener. */
@@ -13,6 +14,8 @@ export interface GrpcListenerOptions {
   interceptors: readonly Interceptor[];
   /** The largest request accepted, in bytes. */
   maxRequestBytes: number;
+  /** Services for probes and tools (health, reflection): served without the interceptors, streaming methods included. */
+  systemServices?: readonly ServiceRegistration[];
 }
 
 /** A running listener. */
@@ -33,6 +36,9 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<L
   });
   for (const registration of options.services) {
     addConnectService(server, registration, options.interceptors);
+  }
+  for (const registration of options.systemServices ?? []) {
+    addPlainService(server, registration);
   }
   if (address.kind === "unix") {
     await removeStaleSocket(address.path);

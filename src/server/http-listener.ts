@@ -18,6 +18,8 @@ export interface HttpListenerOptions {
   interceptors: readonly Interceptor[];
   /** The largest request accepted, in bytes. */
   maxRequestBytes: number;
+  /** Services for probes and tools (health, reflection): served without the interceptors. */
+  systemServices?: readonly ServiceRegistration[];
 }
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0");
@@ -35,11 +37,24 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
       for (const { service, impl } of options.services) {
         router.service(service, impl);
       }
+      for (const { service, impl } of options.systemServices ?? []) {
+        // probes and tools carry no token, and a probe every few seconds is no request worth a log line
+        router.service(service, impl, { interceptors: [] });
+      }
     },
     interceptors: [...options.interceptors],
     readMaxBytes: options.maxRequestBytes,
   });
   const h1 = http.createServer({ requestTimeout: 30_000 }, handler);
+  let closing = false;
+  // a call still running at close (a health Watch) leaves an HTTP/1.1 keep-alive connection: close it once idle
+  h1.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.once("finish", () => {
+      if (closing) {
+        setImmediate(() => h1.closeIdleConnections());
+      }
+    });
+  });
   const h2 = http2.createServer({}, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -89,6 +104,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
       for (const session of sessions) {
         session.close();
       }
+      closing = true;
       h1.closeIdleConnections();
       const timer = setTimeout(() => {
         for (const socket of sockets) {

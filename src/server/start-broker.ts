@@ -9,6 +9,7 @@ import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
+import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/health/v1/health_pb.ts";
 import { createTokenCache, type TokenCache } from "../oauth/token-cache.ts";
 import { createTokenFetcher } from "../oauth/token-fetch.ts";
 import { createKeyring, openKeyring, type Keyring } from "../seal/keyring.ts";
@@ -18,6 +19,8 @@ import type { SecretStore } from "../store/secret-store.ts";
 import { createAuthInterceptor } from "./auth-interceptor.ts";
 import { registration, type ServiceRegistration } from "./grpc-adapter.ts";
 import { startGrpcListener, type Listener } from "./grpc-listener.ts";
+import { createHealthService } from "./health-service.ts";
+import { createHealthState } from "./health-state.ts";
 import { startHttpListener } from "./http-listener.ts";
 import { createLogInterceptor } from "./log-interceptor.ts";
 
@@ -70,15 +73,18 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
         injectServices: [InjectService],
       }),
     ];
-    const grpcListener = await startGrpcListener({ address: config.listen, services, interceptors, maxRequestBytes });
+    const health = createHealthState([SecretService, InjectService]);
+    const systemServices = [registration(Health, createHealthService(health))];
+    const grpcListener = await startGrpcListener({ address: config.listen, services, interceptors, maxRequestBytes, systemServices });
     listeners.push(grpcListener);
     const httpListener =
       config.httpListen === "off"
         ? undefined
-        : await startHttpListener({ address: config.httpListen, services, interceptors, maxRequestBytes });
+        : await startHttpListener({ address: config.httpListen, services, interceptors, maxRequestBytes, systemServices });
     if (httpListener !== undefined) {
       listeners.push(httpListener);
     }
+    health.set(ServingStatus.SERVING);
     logger.info(
       { grpc: grpcListener.address, http: httpListener?.address ?? "off", dataDir: config.dataDir },
       "credbroker serving",
@@ -87,6 +93,8 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       grpcAddress: grpcListener.address,
       httpAddress: httpListener?.address,
       async close(graceMs = 10_000) {
+        // probes see NOT_SERVING before the listeners stop accepting; Watch streams end after sending it
+        health.shutdown();
         await Promise.all(listeners.map((listener) => listener.close(graceMs)));
         tokenCache?.close();
         await store.close();
