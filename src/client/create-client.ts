@@ -1,0 +1,99 @@
+import { connect } from "node:net";
+import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
+import { Health } from "../gen/health/v1/health_pb.ts";
+import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
+
+/** Options of createCredbrokerClient. */
+export interface CredbrokerClientOptions {
+  /** The broker's address: `host:port`, `[v6]:port` or `unix:/path`. */
+  addr: string;
+  /** The bearer token sent to SecretService (the broker's admin token); sent to InjectService too unless `injectToken` is given. */
+  token?: string | undefined;
+  /** The bearer token sent to InjectService, when the broker requires one other than `token`. */
+  injectToken?: string | undefined;
+  /**
+   * The protocol: "grpc" (the default) for the gRPC listener, "connect" for
+   * the Connect protocol on the HTTP listener. Both run over cleartext HTTP/2.
+   */
+  protocol?: "grpc" | "connect" | undefined;
+  /** The deadline of every call, in milliseconds, unless a call sets its own (default 30 s). */
+  timeoutMs?: number | undefined;
+}
+
+/** Typed clients of the broker's services over one HTTP/2 connection. */
+export interface CredbrokerClient {
+  /** The admin service: create, get, list, update, delete and deploy secrets. */
+  readonly secrets: Client<typeof SecretService>;
+  /** The step runners' service: ready-to-use auth material. */
+  readonly inject: Client<typeof InjectService>;
+  /** grpc.health.v1.Health, which needs no token. */
+  readonly health: Client<typeof Health>;
+  /** Closes the connection; an open HTTP/2 connection otherwise keeps the process alive. */
+  close(): void;
+}
+
+/** A broker address as a client dials it. */
+export type BrokerEndpoint = { kind: "tcp"; baseUrl: string } | { kind: "unix"; path: string };
+
+/** Parses `host:port`, `[v6]:port` or `unix:/path` (also `unix:///path`). */
+export function parseBrokerAddress(addr: string): BrokerEndpoint {
+  if (addr.startsWith("unix:")) {
+    const path = addr.slice("unix:".length).replace(/^\/\/(?=\/)/, "");
+    if (!path.startsWith("/")) {
+      throw new TypeError(`broker address "${addr}": a unix socket path must be absolute, like unix:/run/credbroker.sock`);
+    }
+    return { kind: "unix", path };
+  }
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:/[\]\s]+):(\d{1,5})$/.exec(addr);
+  if (match === null || Number(match[2]) > 65535) {
+    throw new TypeError(`broker address "${addr}": expected host:port, [v6]:port or unix:/path`);
+  }
+  return { kind: "tcp", baseUrl: `http://${match[1]}:${match[2]}` };
+}
+
+/**
+ * Creates typed Connect clients of SecretService, InjectService and Health for a
+ * broker at `addr`, sending `authorization: Bearer <token>` on every call.
+ */
+export function createCredbrokerClient(options: CredbrokerClientOptions): CredbrokerClient {
+  const endpoint = parseBrokerAddress(options.addr);
+  const baseUrl = endpoint.kind === "tcp" ? endpoint.baseUrl : "http://localhost";
+  // a unix socket carries the same HTTP/2 connection preface as TCP would
+  const sessionManager = new Http2SessionManager(
+    baseUrl,
+    { connectTimeoutMs: 10_000 },
+    endpoint.kind === "unix" ? { createConnection: () => connect(endpoint.path) } : {},
+  );
+  const transportOptions = {
+    baseUrl,
+    httpVersion: "2" as const,
+    sessionManager,
+    defaultTimeoutMs: options.timeoutMs ?? 30_000,
+    interceptors: [bearerTokens(options.token, options.injectToken ?? options.token)],
+  };
+  const transport: Transport =
+    options.protocol === "connect" ? createConnectTransport(transportOptions) : createGrpcTransport(transportOptions);
+  return {
+    secrets: createClient(SecretService, transport),
+    inject: createClient(InjectService, transport),
+    health: createClient(Health, transport),
+    close: () => sessionManager.abort(),
+  };
+}
+
+/** Sets the bearer token of the service a call goes to, if it takes one; health takes none. */
+function bearerTokens(adminToken: string | undefined, injectToken: string | undefined): Interceptor {
+  const tokens = new Map([
+    [SecretService.typeName, adminToken],
+    [InjectService.typeName, injectToken],
+  ]);
+  return (next) => (req) => {
+    const token = tokens.get(req.service.typeName);
+    if (token !== undefined && token !== "") {
+      req.header.set("authorization", `Bearer ${token}`);
+    }
+    return next(req);
+  };
+}

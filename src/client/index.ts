@@ -1,0 +1,13 @@
+/**
+ * The credbroker client for admin tooling and step runners:
+ * `import { createCredbrokerClient } from "credbroker/client"`.
+ */
+export {
+  createCredbrokerClient,
+  parseBrokerAddress,
+  type BrokerEndpoint,
+  type CredbrokerClient,
+  type CredbrokerClientOptions,
+} from "./create-client.ts";
+// the same classes the clients throw, so `instanceof` holds whatever copy the caller has installed
+export { Code, ConnectError } from "@connectrpc/connect";
