@@ -23,6 +23,7 @@ import { createHealthService } from "./health-service.ts";
 import { createHealthState } from "./health-state.ts";
 import { startHttpListener } from "./http-listener.ts";
 import { createLogInterceptor } from "./log-interceptor.ts";
+import { createReflectionServices } from "./reflection-service.ts";
 
 /** The largest request either listener accepts (1 MiB). */
 const maxRequestBytes = 1024 * 1024;
@@ -74,7 +75,10 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       }),
     ];
     const health = createHealthState([SecretService, InjectService]);
-    const systemServices = [registration(Health, createHealthService(health))];
+    const systemServices = [
+      registration(Health, createHealthService(health)),
+      ...createReflectionServices([SecretService, InjectService, Health]),
+    ];
     const grpcListener = await startGrpcListener({ address: config.listen, services, interceptors, maxRequestBytes, systemServices });
     listeners.push(grpcListener);
     const httpListener =
