@@ -1,47 +1,94 @@
 #!/usr/bin/env node
 import { ConfigError } from "../config/config.ts";
-import { CredbrokerError } from "../errors.ts";
-import { serve, serveUsage } from "./serve.ts";
+import { globalUsage, leadingGlobalFlags, UsageError, type CliContext } from "./command.ts";
+import { deploy } from "./deploy.ts";
+import { health } from "./health.ts";
+import { inject } from "./inject.ts";
+import { secrets, secretsCommands } from "./secrets.ts";
 
 const usage = `Usage: credbroker <command> [flags]
 
 Commands:
-  serve    run the broker (see: credbroker serve --help)
-`;
+  serve                 run the broker (see: credbroker serve --help)
+  secrets create NAME   store a secret; values from stdin, a file or a hidden prompt
+  secrets get NAME      show a secret's metadata
+  secrets list          list the secrets of a mode
+  secrets update NAME   change a secret's description or values
+  secrets delete NAME   delete a test secret
+  deploy NAME...        copy test secrets to live
+  inject NAME           show the material a step would get (values hidden)
+  health                check that the broker serves
+
+Run 'credbroker <command> --help' for a command's flags.
+Exit status: 0 success, 1 error, 2 usage error.
+${globalUsage}`;
+
+const commands: Record<string, (args: string[], ctx: CliContext) => Promise<number>> = {
+  secrets,
+  deploy,
+  inject,
+  health,
+};
 
 /** The credbroker command line: exit 0 on success, 1 on an error, 2 on a usage error. */
-async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
+async function main(argv: string[], ctx: CliContext): Promise<number> {
+  const { globals, rest: [command, ...args] } = leadingGlobalFlags(argv);
   switch (command) {
-    case "serve":
+    case "serve": {
+      // the broker's modules (LMDB, grpc-js, openid-client) load only for serve
+      const { serve, serveUsage } = await import("./serve.ts");
       if (args.includes("--help") || args.includes("-h")) {
-        process.stdout.write(serveUsage);
+        ctx.stdout.write(serveUsage);
         return 0;
       }
-      await serve(args);
+      await serve([...args, ...globals]);
       return 0;
+    }
     case "--help":
     case "-h":
     case "help":
-      process.stdout.write(usage);
+      ctx.stdout.write(usage);
       return 0;
-    default:
-      process.stderr.write(command === undefined ? usage : `credbroker: unknown command "${command}"\n${usage}`);
+    case undefined:
+      ctx.stderr.write(usage);
       return 2;
   }
+  const run = commands[command];
+  if (run === undefined) {
+    throw new UsageError(`unknown command "${command}"`);
+  }
+  return run([...args, ...globals], ctx);
 }
 
-main(process.argv.slice(2)).then(
+/** The command whose --help a usage error points to: "secrets create", "deploy", or none. */
+function helpFor(argv: string[]): string {
+  const words = leadingGlobalFlags(argv).rest;
+  if (words[0] === "secrets") {
+    const sub = leadingGlobalFlags(words.slice(1)).rest[0];
+    return sub !== undefined && sub in secretsCommands ? `credbroker secrets ${sub} --help` : "credbroker secrets --help";
+  }
+  return words[0] !== undefined && words[0] in commands ? `credbroker ${words[0]} --help` : "credbroker --help";
+}
+
+/** One line, whatever the error carries. */
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ");
+}
+
+const argv = process.argv.slice(2);
+main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
   (code) => {
     process.exitCode = code;
   },
   (error: unknown) => {
-    if (error instanceof ConfigError || error instanceof CredbrokerError) {
-      process.stderr.write(`credbroker: ${error.message}\n`);
-      process.exitCode = error instanceof ConfigError ? 2 : 1;
+    if (error instanceof UsageError) {
+      process.stderr.write(`credbroker: ${oneLine(error.message)} (see: ${helpFor(argv)})\n`);
+      process.exitCode = 2;
       return;
     }
-    process.stderr.write(`credbroker: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    // a ConnectError's message is "[code] the broker's message", which never holds a credential;
+    // CliError, ConfigError and CredbrokerError messages name fields and files, never values
+    process.stderr.write(`credbroker: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
+    process.exitCode = error instanceof ConfigError ? 2 : 1;
   },
 );

@@ -1,0 +1,114 @@
+import type { Readable, Writable } from "node:stream";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+
+/** What a command reads and writes; main.ts passes the process's own. */
+export interface CliContext {
+  /** Where credentials and confirmations come from. */
+  stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
+  /** Results: tables, or JSON with --json. */
+  stdout: Writable;
+  /** Prompts, notes and the one-line error. */
+  stderr: Writable;
+  /** The environment, handed to src/config (the one place that reads it). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** A mistake on the command line: exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** A failure the CLI detects itself (bad input, a refused confirmation): exit code 1. */
+export class CliError extends Error {
+  override name = "CliError";
+}
+
+/** The flags every client command takes. */
+export const globalOptions = {
+  addr: { type: "string" },
+  "data-dir": { type: "string" },
+  json: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const satisfies ParseArgsOptionsConfig;
+
+/**
+ * Splits the global flags that come before a command off its arguments, so
+ * that `credbroker --json secrets list` works as `credbroker secrets list
+ * --json` does: the command is `rest[0]`, and the flags are appended to its
+ * arguments for its own (strict) util.parseArgs.
+ */
+export function leadingGlobalFlags(args: readonly string[]): { globals: string[]; rest: string[] } {
+  let i = 0;
+  while (i < args.length) {
+    const flag = args[i]!.split("=")[0]!;
+    if (flag === "--json") {
+      i += 1;
+    } else if (flag === "--addr" || flag === "--data-dir") {
+      i += args[i]!.includes("=") ? 1 : 2;
+    } else {
+      break;
+    }
+  }
+  return { globals: args.slice(0, i), rest: args.slice(i) };
+}
+
+/** The help text of globalOptions, appended to every client command's usage. */
+export const globalUsage = `
+Global flags:
+  --addr ADDR       the broker: host:port or unix:/path
+                    (CREDBROKER_ADDR, else CREDBROKER_LISTEN, else 127.0.0.1:7390)
+  --data-dir DIR    where admin.token is read when CREDBROKER_TOKEN and
+                    CREDBROKER_ADMIN_TOKEN are unset (CREDBROKER_DATA_DIR, else ./data)
+  --json            machine-readable output (the proto3 JSON mapping; versions as strings)
+  -h, --help        this help
+`;
+
+/** Parses a command's arguments with util.parseArgs, strictly; a mistake is a UsageError. */
+export function parseCommandArgs<O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  try {
+    return parseArgs({ args, options: { ...globalOptions, ...options }, strict: true, allowPositionals: true });
+  } catch (cause) {
+    throw new UsageError(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+/** Prints a command's help to stdout; exit code 0. */
+export function printHelp(ctx: CliContext, usage: string, withGlobals = true): number {
+  ctx.stdout.write(withGlobals ? usage + globalUsage : usage);
+  return 0;
+}
+
+/** The one secret name a command takes. */
+export function oneName(positionals: string[]): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(positionals.length === 0 ? "missing the secret NAME" : `expected one NAME, got ${positionals.length}`);
+  }
+  return positionals[0]!;
+}
+
+/** No positional arguments. */
+export function noPositionals(positionals: string[]): void {
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  }
+}
+
+/** The mode named by `--mode`, which every secret command requires. */
+export function requiredMode(value: string | undefined): Mode {
+  switch (value) {
+    case "test":
+      return Mode.TEST;
+    case "live":
+      return Mode.LIVE;
+    case undefined:
+      throw new UsageError("missing --mode test|live");
+    default:
+      throw new UsageError(`--mode must be test or live, got "${value}"`);
+  }
+}
+
+/** The CLI's name of a mode. */
+export function modeName(mode: Mode): string {
+  return mode === Mode.TEST ? "test" : mode === Mode.LIVE ? "live" : "unspecified";
+}

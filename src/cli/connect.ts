@@ -1,0 +1,42 @@
+import { createCredbrokerClient, parseBrokerAddress, type CredbrokerClient } from "../client/create-client.ts";
+import { loadCliConfig } from "../config/cli-config.ts";
+import { CliError, UsageError, type CliContext } from "./command.ts";
+
+/** The parsed global flags that bear on the connection. */
+export interface ConnectionValues {
+  addr?: string | undefined;
+  "data-dir"?: string | undefined;
+}
+
+/**
+ * Runs `use` with a client of the broker, closing it afterwards. SecretService
+ * commands need the admin token; Inject sends CREDBROKER_INJECT_TOKEN, else
+ * the admin token if there is one, else nothing (Inject may be open); health
+ * needs none.
+ */
+export async function withClient<T>(
+  values: ConnectionValues,
+  ctx: CliContext,
+  needs: "admin" | "inject" | "none",
+  use: (client: CredbrokerClient) => Promise<T>,
+): Promise<T> {
+  const config = await loadCliConfig({ addr: values.addr, dataDir: values["data-dir"] }, ctx.env);
+  try {
+    parseBrokerAddress(config.addr);
+  } catch (cause) {
+    throw new UsageError(cause instanceof Error ? cause.message : String(cause));
+  }
+  if (needs === "admin" && config.adminToken === undefined) {
+    throw new CliError(`no admin token: looked in ${config.adminTokenLookedUp}`);
+  }
+  const client = createCredbrokerClient({
+    addr: config.addr,
+    token: config.adminToken?.value,
+    injectToken: config.injectToken?.value ?? config.adminToken?.value,
+  });
+  try {
+    return await use(client);
+  } finally {
+    client.close();
+  }
+}

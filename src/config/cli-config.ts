@@ -1,0 +1,78 @@
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { ConfigError, type ConfiguredSecret } from "./config.ts";
+
+/** Where the `credbroker` client commands find the broker, and the tokens they send. */
+export interface CliConfig {
+  /** The broker's gRPC address: `host:port`, `[v6]:port` or `unix:/path`. */
+  addr: string;
+  /** The admin token, or undefined when none is configured or found in the data dir. */
+  adminToken: ConfiguredSecret<string> | undefined;
+  /** Where the admin token was looked for, for the message when there is none. */
+  adminTokenLookedUp: string;
+  /** The token sent to InjectService, when the broker requires one; undefined means the admin token (if any). */
+  injectToken: ConfiguredSecret<string> | undefined;
+}
+
+/** The global flags that bear on the connection. */
+export interface CliConnectionFlags {
+  /** `--addr`. */
+  addr?: string | undefined;
+  /** `--data-dir`. */
+  dataDir?: string | undefined;
+}
+
+/** The default broker address: the broker's default gRPC listener. */
+export const defaultBrokerAddr = "127.0.0.1:7390";
+
+/**
+ * Reads the client commands' configuration: flags over environment over
+ * defaults. The address is `--addr`, `CREDBROKER_ADDR`, the broker's own
+ * `CREDBROKER_LISTEN`, or 127.0.0.1:7390. The admin token is
+ * `CREDBROKER_TOKEN`, the broker's own `CREDBROKER_ADMIN_TOKEN`, or the
+ * `admin.token` file of the data dir (`--data-dir`, `CREDBROKER_DATA_DIR`,
+ * ./data).
+ */
+export async function loadCliConfig(flags: CliConnectionFlags, env: NodeJS.ProcessEnv): Promise<CliConfig> {
+  const addr = flags.addr ?? nonEmpty(env["CREDBROKER_ADDR"]) ?? nonEmpty(env["CREDBROKER_LISTEN"]) ?? defaultBrokerAddr;
+  const dataDir = resolve(flags.dataDir ?? nonEmpty(env["CREDBROKER_DATA_DIR"]) ?? "./data");
+  const tokenFile = join(dataDir, "admin.token");
+  const adminToken =
+    fromEnv(env, "CREDBROKER_TOKEN") ?? fromEnv(env, "CREDBROKER_ADMIN_TOKEN") ?? (await fromFile(tokenFile));
+  return {
+    addr,
+    adminToken,
+    adminTokenLookedUp: `CREDBROKER_TOKEN, CREDBROKER_ADMIN_TOKEN and ${tokenFile}`,
+    injectToken: fromEnv(env, "CREDBROKER_INJECT_TOKEN"),
+  };
+}
+
+function fromEnv(env: NodeJS.ProcessEnv, name: string): ConfiguredSecret<string> | undefined {
+  const value = env[name];
+  return value === undefined || value === "" ? undefined : checked(value, name);
+}
+
+async function fromFile(path: string): Promise<ConfiguredSecret<string> | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code ?? "error";
+    if (code === "ENOENT") {
+      return undefined;
+    }
+    throw new ConfigError(`cannot read ${path} (${code})`);
+  }
+  return checked(text.trim(), path);
+}
+
+function checked(value: string, source: string): ConfiguredSecret<string> {
+  if (value === "" || /\s/.test(value)) {
+    throw new ConfigError(`${source} must be a non-empty token without whitespace`);
+  }
+  return { value, source };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === "" ? undefined : value;
+}
