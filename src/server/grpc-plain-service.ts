@@ -7,6 +7,9 @@ import type { ServiceRegistration } from "./grpc-adapter.ts";
 
 type AnyImpl = (input: unknown, context: HandlerContext) => unknown;
 
+/** A HandlerContext that its creator can abort, as createHandlerContext returns it. */
+type HandlerContextController = ReturnType<typeof createHandlerContext>;
+
 /** What every kind of grpc-js server call has. */
 interface CallSurface {
   readonly metadata: grpc.Metadata;
@@ -46,7 +49,7 @@ function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.Unt
     const controller = new AbortController();
     call.once("cancelled", () => controller.abort(new ConnectError("the client cancelled the call", Code.Canceled)));
     const deadline = Number(call.getDeadline());
-    const context = createHandlerContext({
+    return createHandlerContext({
       service: method.parent,
       method,
       protocolName: "grpc",
@@ -56,7 +59,6 @@ function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.Unt
       requestHeader: headersFromMetadata(call.metadata),
       ...(Number.isFinite(deadline) ? { timeoutMs: Math.max(0, deadline - Date.now()) } : {}),
     });
-    return context;
   };
   switch (method.methodKind) {
     case "unary":
@@ -67,7 +69,8 @@ function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.Unt
           .then(
             (output) => callback(null, encode(method.output, output)),
             (error: unknown) => callback(toStatus(error)),
-          );
+          )
+          .finally(() => context.abort());
       }) as grpc.handleUnaryCall<Buffer, Uint8Array>;
     case "server_streaming":
       return ((call: grpc.ServerWritableStream<Buffer, Uint8Array>) => {
@@ -82,7 +85,8 @@ function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.Unt
           .then(
             (output) => callback(null, encode(method.output, output)),
             (error: unknown) => callback(toStatus(error)),
-          );
+          )
+          .finally(() => context.abort());
       }) as grpc.handleClientStreamingCall<Buffer, Uint8Array>;
     case "bidi_streaming":
       return ((call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
@@ -96,7 +100,7 @@ function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.Unt
 async function pump(
   call: grpc.ServerWritableStream<Buffer, Uint8Array> | grpc.ServerDuplexStream<Buffer, Uint8Array>,
   output: DescMessage,
-  context: HandlerContext,
+  context: HandlerContextController,
   produce: () => AsyncIterable<unknown>,
 ): Promise<void> {
   try {
@@ -110,6 +114,9 @@ async function pump(
     if (!context.signal.aborted) {
       call.emit("error", toStatus(error));
     }
+  } finally {
+    // releases the deadline timer
+    context.abort();
   }
 }
 

@@ -114,6 +114,22 @@ describe("Health on a running broker whose services all require tokens", () => {
     health.close();
   });
 
+  it("answers INVALID_ARGUMENT, not INTERNAL, to an undecodable Check or Watch over grpc-js", async () => {
+    const client = new grpc.Client(tb.broker.grpcAddress, grpc.credentials.createInsecure());
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    const identity = (bytes: Buffer) => bytes;
+    const check = await new Promise<grpc.ServiceError | null>((resolve) =>
+      client.makeUnaryRequest("/grpc.health.v1.Health/Check", identity, identity, garbage, new grpc.Metadata(), (error) => resolve(error)),
+    );
+    expect(check?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    const watch = client.makeServerStreamRequest("/grpc.health.v1.Health/Watch", identity, identity, garbage, new grpc.Metadata());
+    watch.on("error", () => {});
+    expect(await new Promise<number>((resolve) => watch.on("status", (status: grpc.StatusObject) => resolve(status.code)))).toBe(
+      grpc.status.INVALID_ARGUMENT,
+    );
+    client.close();
+  });
+
   it("answers Check over Connect (HTTP/1.1 and HTTP/2) and gRPC on the HTTP listener, with no token", async () => {
     const clients = [
       tb.connect(Health, undefined, "1.1"),
