@@ -4,6 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { readmeBlocks } from "../cli/readme-blocks.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 
 const run = promisify(execFile);
@@ -94,6 +97,20 @@ describe("the package's exports map, from another package", () => {
       expect.stringMatching(/\/node_modules\/credbroker\/dist\/client\/index\.js$/),
       expect.stringMatching(/\/node_modules\/credbroker\/dist\/client\/gen\.js$/),
     ]);
+  });
+
+  it("runs the README's client example as written", async () => {
+    await tb
+      .connect(SecretService, tb.adminToken)
+      .createSecret({ mode: Mode.TEST, name: "readme-listed", credentials: { kind: { case: "bearerToken", value: { token: "t" } } } });
+    const [example] = await readmeBlocks("Using the generated clients", "js");
+    await writeFile(join(consumer, "readme-example.mjs"), example!);
+    const { stdout } = await run(process.execPath, ["readme-example.mjs"], {
+      cwd: consumer,
+      env: { PATH: process.env["PATH"] ?? "", CREDBROKER_ADDR: tb.broker.grpcAddress, CREDBROKER_TOKEN: tb.adminToken },
+    });
+    expect(stdout).toMatch(/^readme-listed is at version 1$/m);
+    expect(stdout).toMatch(/\nnot found: [^\n]*never-deployed[^\n]*\n$/);
   });
 
   it("gives a TypeScript consumer the types through the exports map's types condition", async () => {
