@@ -20,7 +20,7 @@ export async function withClient<T>(
   needs: "admin" | "inject" | "none",
   use: (client: CredbrokerClient) => Promise<T>,
 ): Promise<T> {
-  const config = await loadCliConfig({ addr: values.addr, dataDir: values["data-dir"] }, ctx.env);
+  const config = await loadCliConfig({ addr: values.addr, dataDir: values["data-dir"] }, ctx.env, { tokens: needs !== "none" });
   try {
     parseBrokerAddress(config.addr);
   } catch (cause) {

@@ -33,17 +33,22 @@ export const defaultBrokerAddr = "127.0.0.1:7390";
  * `admin.token` file of the data dir (`--data-dir`, `CREDBROKER_DATA_DIR`,
  * ./data).
  */
-export async function loadCliConfig(flags: CliConnectionFlags, env: NodeJS.ProcessEnv): Promise<CliConfig> {
+export async function loadCliConfig(
+  flags: CliConnectionFlags,
+  env: NodeJS.ProcessEnv,
+  { tokens = true }: { /** false skips the tokens (health needs none, and must not fail on them) */ tokens?: boolean } = {},
+): Promise<CliConfig> {
   const addr = flags.addr ?? nonEmpty(env["CREDBROKER_ADDR"]) ?? nonEmpty(env["CREDBROKER_LISTEN"]) ?? defaultBrokerAddr;
   const dataDir = resolve(flags.dataDir ?? nonEmpty(env["CREDBROKER_DATA_DIR"]) ?? "./data");
   const tokenFile = join(dataDir, "admin.token");
-  const adminToken =
-    fromEnv(env, "CREDBROKER_TOKEN") ?? fromEnv(env, "CREDBROKER_ADMIN_TOKEN") ?? (await fromFile(tokenFile));
+  const adminToken = !tokens
+    ? undefined
+    : (fromEnv(env, "CREDBROKER_TOKEN") ?? fromEnv(env, "CREDBROKER_ADMIN_TOKEN") ?? (await fromFile(tokenFile)));
   return {
     addr,
     adminToken,
     adminTokenLookedUp: `CREDBROKER_TOKEN, CREDBROKER_ADMIN_TOKEN and ${tokenFile}`,
-    injectToken: fromEnv(env, "CREDBROKER_INJECT_TOKEN"),
+    injectToken: tokens ? fromEnv(env, "CREDBROKER_INJECT_TOKEN") : undefined,
   };
 }
 

@@ -106,7 +106,8 @@ describe("credbroker usage, exit codes, connection and health", () => {
   });
 
   it("checks health: SERVING exits 0, an unreachable broker exits 1; no token needed", async () => {
-    const serving = await runCli(["health"], { CREDBROKER_ADDR: tb.broker.grpcAddress });
+    // a token that would be refused elsewhere is not even read: a probe must not fail on it
+    const serving = await runCli(["health"], { CREDBROKER_ADDR: tb.broker.grpcAddress, CREDBROKER_TOKEN: "has whitespace" });
     expect(serving).toMatchObject({ code: 0, stdout: "SERVING\n", stderr: "" });
     const json = await runCli(["health", "--json", "--service", "credbroker.v1.InjectService"], { CREDBROKER_LISTEN: tb.broker.grpcAddress });
     expect(json.code).toBe(0);
