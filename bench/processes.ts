@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { connect, createServer } from "node:net";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+
+/** A child process of the benchmark. */
+export interface Running {
+  readonly child: ChildProcess;
+  /** Milliseconds from spawn to ready. */
+  readonly startupMs: number;
+  /** Inject calls the broker logged as ok (0 for the baselines, which log nothing). */
+  injectsOk(): number;
+  /** Calls the broker logged with any other code. */
+  failures(): number;
+  /** Resident set size in MiB, from /proc. */
+  rssMiB(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+/** A free loopback port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `credbroker serve` and waits until both of its listeners accept connections. */
+export function startBroker(args: string[], env: Record<string, string>, ports: number[]): Promise<Running> {
+  const ready = async () => (await Promise.all(ports.map(accepts))).every(Boolean);
+  return startProcess([join(root, "src/cli/main.ts"), "serve", ...args], env, ready);
+}
+
+/** Starts a no-op baseline server (bench/noop-server.ts). */
+export function startNoop(kind: "grpc" | "connect", port: number, responseFile: string): Promise<Running> {
+  return startProcess([join(root, "bench/noop-server.ts"), kind, String(port), responseFile], {}, () => accepts(port));
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+function startProcess(args: string[], env: Record<string, string>, ready: () => Promise<boolean>): Promise<Running> {
+  const started = performance.now();
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env["PATH"] ?? "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  let ok = 0;
+  let failed = 0;
+  let pending = "";
+  const onData = (chunk: Buffer) => {
+    const text = pending + chunk.toString("utf8");
+    const lines = text.split("\n");
+    pending = lines.pop() ?? "";
+    for (const line of lines) {
+      if (output.length < 64 * 1024) {
+        output += `${line}\n`;
+      }
+      if (line.includes('"msg":"call"') || line.includes('"msg":"call failed"')) {
+        if (line.includes('"code":"ok"')) {
+          if (line.includes("InjectService/Inject")) ok++;
+        } else {
+          failed++;
+        }
+      }
+    }
+  };
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
+  return new Promise((resolve, reject) => {
+    const exited = (code: number | null) => reject(new Error(`${args[0]} exited (${code}) before it was ready:\n${output}`));
+    child.once("exit", exited);
+    let probing = false;
+    const poll = setInterval(async () => {
+      if (probing) return;
+      probing = true;
+      const up = await ready();
+      probing = false;
+      if (!up || child.exitCode !== null) return;
+      clearInterval(poll);
+      child.off("exit", exited);
+      const startupMs = performance.now() - started;
+      resolve({
+        child,
+        startupMs,
+        injectsOk: () => ok,
+        failures: () => failed,
+        async rssMiB() {
+          const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+          return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+        },
+        stop: () =>
+          new Promise<void>((done) => {
+            if (child.exitCode !== null) return done();
+            child.once("exit", () => done());
+            child.kill("SIGTERM");
+          }),
+      });
+    }, 5);
+  });
+}

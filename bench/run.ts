@@ -1,0 +1,228 @@
+// npm run bench [-- --quick]: the Inject hot path against no-op baselines
+// measured in the same run, OAuth2 token caching, and figures at 100,000
+// secrets. Prints a table; see README "Performance".
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../src/gen/credbroker/v1/inject_service_pb.ts";
+import { Mode } from "../src/gen/credbroker/v1/secret_pb.ts";
+import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
+import { createGrpcJsClient } from "../test/support/grpc-client.ts";
+import { grpcFrame, h2load, h2loadAvailable, type LoadResult, type LoadTarget } from "./h2load.ts";
+import { freePort, startBroker, startNoop, type Running } from "./processes.ts";
+import { mixedCredentials, secretName, seedDataDir, seedOverApi } from "./seed.ts";
+import { startTokenEndpoint } from "./token-endpoint.ts";
+
+const quick = process.argv.includes("--quick");
+const rounds = quick ? 1 : 3;
+const requests = quick ? 15_000 : 100_000;
+const load = { requests, clients: 8, streams: 16 };
+const bigCount = 100_000;
+
+if (!(await h2loadAvailable())) {
+  console.error("h2load is missing: install Debian's nghttp2-client (apt-get install nghttp2-client)");
+  process.exit(1);
+}
+
+const rows: string[][] = [];
+const progress = (what: string) => process.stderr.write(`bench: ${what}\n`);
+const notes: string[] = [];
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+function row(name: string, result: LoadResult | undefined, ratio: number | undefined, goal: string) {
+  rows.push([
+    name,
+    result === undefined ? "" : fmt(result.reqPerSec),
+    result === undefined ? "" : fmt(result.p50Ms, 2),
+    result === undefined ? "" : fmt(result.p99Ms, 2),
+    ratio === undefined ? "" : `${fmt(ratio, 2)}x`,
+    goal,
+  ]);
+}
+
+/** Runs each target once per round, alternating, and keeps each target's median run. */
+async function alternate(targets: LoadTarget[]): Promise<LoadResult[]> {
+  for (const target of targets) {
+    await h2load(target, { ...load, requests: Math.min(20_000, requests) }); // warm-up, JIT included
+  }
+  const runs: LoadResult[][] = targets.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, target] of targets.entries()) {
+      const result = await h2load(target, load);
+      if (result.succeeded !== result.requests) {
+        throw new Error(`${target.url}: ${result.requests - result.succeeded} of ${result.requests} requests failed`);
+      }
+      runs[i]!.push(result);
+    }
+  }
+  return runs.map((list) => {
+    const m = median(list.map((r) => r.reqPerSec));
+    return list.find((r) => r.reqPerSec === m)!;
+  });
+}
+
+const grpcTarget = (address: string, name: string): LoadTarget => ({
+  url: `http://${address}/credbroker.v1.InjectService/Inject`,
+  body: grpcFrame(toBinary(InjectRequestSchema, create(InjectRequestSchema, { mode: Mode.TEST, name }))),
+  headers: { "content-type": "application/grpc", te: "trailers" },
+});
+const connectTarget = (address: string, name: string): LoadTarget => ({
+  url: `http://${address}/credbroker.v1.InjectService/Inject`,
+  body: toBinary(InjectRequestSchema, create(InjectRequestSchema, { mode: Mode.TEST, name })),
+  headers: { "content-type": "application/proto" },
+});
+
+const work = await mkdtemp(join(tmpdir(), "credbroker-bench-"));
+const dataDir = join(work, "data");
+const masterKey = new Uint8Array(randomBytes(32));
+const adminToken = randomBytes(24).toString("base64url");
+const tokens = await startTokenEndpoint();
+const [grpcPort, httpPort, noopGrpcPort, noopConnectPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+const grpcAddress = `127.0.0.1:${grpcPort}`;
+const httpAddress = `127.0.0.1:${httpPort}`;
+const brokerArgs = ["--data-dir", dataDir, "--listen", grpcAddress, "--http-listen", httpAddress];
+const brokerEnv = (extra: Record<string, string> = {}) => ({
+  CREDBROKER_MASTER_KEY: Buffer.from(masterKey).toString("base64"),
+  CREDBROKER_ADMIN_TOKEN: adminToken,
+  ...extra,
+});
+const running: Running[] = [];
+const checked = async (broker: Running, work: () => Promise<LoadResult[]>, brokerRuns: number[]) => {
+  const before = broker.injectsOk();
+  const failuresBefore = broker.failures();
+  const results = await work();
+  // the broker logs one line per call: every h2load answer must be a logged "ok" (grpc-status 0)
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const expected = brokerRuns.length * requests * rounds + brokerRuns.length * Math.min(20_000, requests);
+  if (broker.injectsOk() - before !== expected || broker.failures() !== failuresBefore) {
+    throw new Error(`the broker logged ${broker.injectsOk() - before} ok Injects of ${expected}, and ${broker.failures() - failuresBefore} failures`);
+  }
+  return results;
+};
+
+try {
+  // --- 10 secrets of mixed types
+  progress("starting the broker and seeding 10 secrets");
+  let broker = await startBroker(brokerArgs, brokerEnv(), [grpcPort!, httpPort!]);
+  running.push(broker);
+  const small = Array.from({ length: 10 }, (_, i) => ({ name: secretName(i), credentials: mixedCredentials(i, tokens.url) }));
+  await seedOverApi(httpAddress, adminToken, small);
+  const staticName = secretName(0); // an API key
+  const oauthName = secretName(5); // OAuth2 client credentials
+  const inject = createClient(InjectService, createConnectTransport({ baseUrl: `http://${httpAddress}`, httpVersion: "2" }));
+  const responseFile = join(work, "response.bin");
+  await writeFile(responseFile, toBinary(InjectResponseSchema, await inject.inject({ mode: Mode.TEST, name: staticName })));
+  const noopGrpc = await startNoop("grpc", noopGrpcPort, responseFile);
+  const noopConnect = await startNoop("connect", noopConnectPort, responseFile);
+  running.push(noopGrpc, noopConnect);
+  await inject.inject({ mode: Mode.TEST, name: oauthName }); // fetches and caches the token
+
+  progress("Inject against the baselines");
+  const [grpcStatic, grpcNoop, connectStatic, connectNoop, grpcOAuth] = await checked(
+    broker,
+    () =>
+      alternate([
+        grpcTarget(grpcAddress, staticName),
+        grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName),
+        connectTarget(httpAddress, staticName),
+        connectTarget(`127.0.0.1:${noopConnectPort}`, staticName),
+        grpcTarget(grpcAddress, oauthName),
+      ]),
+    [0, 2, 4],
+  );
+  row("no-op @grpc/grpc-js (baseline)", grpcNoop, undefined, "");
+  row("Inject static, gRPC listener", grpcStatic, grpcStatic!.reqPerSec / grpcNoop!.reqPerSec, ">= 0.80x no-op grpc-js");
+  row("no-op connect-node, Connect binary (baseline)", connectNoop, undefined, "");
+  row("Inject static, Connect binary, HTTP listener", connectStatic, connectStatic!.reqPerSec / connectNoop!.reqPerSec, ">= 0.80x no-op connect-node");
+  row("Inject OAuth2 warm, gRPC listener", grpcOAuth, grpcOAuth!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.95x static Inject");
+
+  progress("1,000 concurrent cold OAuth2 Injects");
+  const cold = "cold-oauth2";
+  await seedOverApi(httpAddress, adminToken, [{ name: cold, credentials: mixedCredentials(5, tokens.url) }]);
+  const client = createGrpcJsClient(InjectService, grpcAddress);
+  const tokenRequestsBefore = tokens.requests();
+  const answers = await Promise.all(
+    Array.from({ length: 1000 }, () => client.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: cold })),
+  );
+  client.close();
+  const failedCold = answers.filter((a) => !a.ok).length;
+  rows.push(["token requests for 1,000 concurrent cold OAuth2 Injects", String(tokens.requests() - tokenRequestsBefore), "", "", "", `goal 1 (${failedCold} failed)`]);
+
+  // the same broker with the material cache off, and with the request log off
+  for (const [label, env] of [
+    ["Inject static, gRPC, material cache off", { CREDBROKER_MATERIAL_CACHE_SIZE: "0" }],
+    ["Inject static, gRPC, request log off (LOG_LEVEL=warn)", { LOG_LEVEL: "warn" }],
+  ] as const) {
+    progress(label);
+    await broker.stop();
+    broker = await startBroker(brokerArgs, brokerEnv(env), [grpcPort!, httpPort!]);
+    running.push(broker);
+    await inject.inject({ mode: Mode.TEST, name: staticName });
+    const [variant, baseline] = await alternate([grpcTarget(grpcAddress, staticName), grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName)]);
+    row(label, variant, variant!.reqPerSec / baseline!.reqPerSec, "ratio to no-op grpc-js, same run");
+  }
+  await broker.stop();
+
+  if (!quick) {
+    // --- 100,000 secrets
+    progress(`seeding ${fmt(bigCount)} secrets`);
+    const seeded = performance.now();
+    await seedDataDir(dataDir, masterKey, bigCount, tokens.url);
+    notes.push(`seeded ${fmt(bigCount)} more secrets through SecretService in ${fmt((performance.now() - seeded) / 1000, 1)} s`);
+    let bytes = 0;
+    for (const file of await readdir(dataDir)) bytes += (await stat(join(dataDir, file))).size;
+    const total = bigCount + small.length + 1;
+    broker = await startBroker(brokerArgs, brokerEnv(), [grpcPort!, httpPort!]);
+    running.push(broker);
+    rows.push([`start-up to serving, ${fmt(total)} secrets (spawn to listening)`, `${fmt(broker.startupMs)} ms`, "", "", "", "< 1000 ms"]);
+    rows.push(["data dir bytes per secret", fmt(bytes / total), "", "", "", `${fmt(bytes / 2 ** 20, 1)} MiB in all`]);
+    const admin = createClient(SecretService, createConnectTransport({ baseUrl: `http://${httpAddress}`, httpVersion: "2" }));
+    const headers = { authorization: `Bearer ${adminToken}` };
+    const pageTimes: number[] = [];
+    let pageToken = "";
+    do {
+      const t = performance.now();
+      const page = await admin.listSecrets({ mode: Mode.TEST, pageSize: 100, pageToken }, { headers });
+      pageTimes.push(performance.now() - t);
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    pageTimes.sort((a, b) => a - b);
+    rows.push([
+      `ListSecrets, page of 100, all ${fmt(pageTimes.length)} pages (Connect)`,
+      "",
+      fmt(pageTimes[Math.floor(pageTimes.length / 2)]!, 2),
+      fmt(pageTimes[Math.floor(pageTimes.length * 0.99)]!, 2),
+      "",
+      "p99 < 5 ms",
+    ]);
+    const deployNames = Array.from({ length: 1000 }, (_, i) => secretName(50_000 + i));
+    const deployStart = performance.now();
+    const deployed = await admin.deploySecrets({ names: deployNames }, { headers });
+    rows.push([`DeploySecrets of ${fmt(deployed.secrets.length)} names, one transaction`, `${fmt(performance.now() - deployStart)} ms`, "", "", "", "< 1000 ms"]);
+    const bigName = secretName(77_777 - (77_777 % 7)); // an API key deep in the store
+    await inject.inject({ mode: Mode.TEST, name: bigName });
+    const [bigInject] = await alternate([grpcTarget(grpcAddress, bigName)]);
+    row(`Inject static, gRPC, ${fmt(total)} secrets stored`, bigInject, bigInject!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.90x the 10-secret case");
+    rows.push(["broker RSS after the runs above", `${fmt(await broker.rssMiB(), 1)} MiB`, "", "", "", "< 150 MiB"]);
+    await broker.stop();
+  }
+} finally {
+  for (const process of running) await process.stop();
+  await tokens.close();
+  await rm(work, { recursive: true, force: true });
+}
+
+const header = ["case", "req/s", "p50 ms", "p99 ms", "ratio", "goal"];
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+console.log(`\ncredbroker bench${quick ? " --quick" : ""}: h2load -c${load.clients} -m${load.streams}, ${fmt(requests)} requests a run, ${rounds} alternating round(s), median kept`);
+console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}\n`);
+console.log(line(header));
+console.log(line(widths.map((w) => "-".repeat(w))));
+for (const r of rows) console.log(line(r));
+for (const note of notes) console.log(`\n${note}`);
