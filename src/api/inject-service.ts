@@ -17,7 +17,7 @@ import type { MaterialCache } from "../material/material-cache.ts";
 import { buildOAuth2Material } from "../material/oauth2-material.ts";
 import { buildStaticMaterial } from "../material/static-material.ts";
 import { resolveStep } from "../material/step.ts";
-import type { TokenCache } from "../oauth/token-cache-api.ts";
+import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { bindingOf, requireRecord, secretNotFound } from "./records.ts";
@@ -66,11 +66,41 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
     return response;
   }
 
+  // Ready OAuth2 answers live as long as their token: the token cache bounds
+  // them and drops them with the token on every change of the secret.
+  const oauth2Responses = new WeakMap<AccessToken, Map<StepKind, InjectResponse>>();
+
+  function oauth2Response(secret: Secret, token: AccessToken, step: StepKind): InjectResponse {
+    let bySteps = oauth2Responses.get(token);
+    if (bySteps === undefined) {
+      bySteps = new Map();
+      oauth2Responses.set(token, bySteps);
+    }
+    let response = bySteps.get(step);
+    if (response === undefined) {
+      response = deepFreeze(
+        create(InjectResponseSchema, {
+          secret,
+          material: buildOAuth2Material(token, step),
+          ...(token.expiresAt === undefined ? {} : { expireTime: timestampFromDate(token.expiresAt) }),
+        }),
+      );
+      bySteps.set(step, response);
+    }
+    return response;
+  }
+
   async function injectOAuth2(mode: Mode, name: string, requested: StepKind): Promise<InjectResponse> {
     for (let attempt = 1; ; attempt++) {
       const { record, secret } = requireRecord(store, mode, name);
       const step = resolveStep(secret.type, requested, name);
-      const token = await tokenCache.token({ mode, name, version: secret.version }, () => {
+      const key = { mode, name, version: secret.version };
+      const warm = tokenCache.peek(key);
+      if (warm !== undefined) {
+        // a token of this very version: nothing was awaited, nothing can have changed
+        return oauth2Response(secret, warm, step);
+      }
+      const token = await tokenCache.token(key, () => {
         const credentials = openCredentials(record, secret);
         return credentials.kind.value as OAuth2ClientCredentials;
       });
@@ -81,11 +111,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         throw secretNotFound(mode, name);
       }
       if (current.version === secret.version && current.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
-        return create(InjectResponseSchema, {
-          secret,
-          material: buildOAuth2Material(token, step),
-          ...(token.expiresAt === undefined ? {} : { expireTime: timestampFromDate(token.expiresAt) }),
-        });
+        return oauth2Response(secret, token, step);
       }
       if (attempt >= maxOAuth2Attempts || current.type !== SecretType.OAUTH2_CLIENT_CREDENTIALS) {
         throw new CredbrokerError("ERR_VERSION_MISMATCH", `secret "${name}" kept changing during Inject; retry`);

@@ -67,6 +67,11 @@ export interface TokenCache {
    */
   token(key: TokenCacheKey, credentials: () => OAuth2ClientCredentials): Promise<AccessToken>;
   /**
+   * The cached, unexpired token of a secret version, or undefined: the
+   * synchronous hit path of token(), counted and refreshing ahead the same way.
+   */
+  peek(key: TokenCacheKey): AccessToken | undefined;
+  /**
    * Drops every version's entry for the secret. A fetch in flight is not
    * cached; callers already waiting for it get its outcome, later callers
    * start a new fetch.

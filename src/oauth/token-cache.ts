@@ -40,23 +40,34 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
   const warnedNoExpiry = new Set<string>();
   let closed = false;
 
+  /** The cached, unexpired token of an entry (a hit), starting a due refresh; undefined on a miss. */
+  function hit(entry: Entry | undefined, t: number): AccessToken | undefined {
+    const cached = entry?.token;
+    if (entry === undefined || cached === undefined || t >= cached.expiresAtMs) {
+      return undefined;
+    }
+    entries.delete(entry.id);
+    entries.set(entry.id, entry);
+    counters.hits++;
+    entry.used = true;
+    if (t >= cached.refreshAtMs && t >= entry.retryAtMs) {
+      // Covers a timer that is late (or a clock that is not Date.now).
+      startFetch(entry);
+    }
+    return cached.value;
+  }
+
   function token(key: TokenCacheKey, credentials: () => OAuth2ClientCredentials): Promise<AccessToken> {
     const t = now();
     const id = entryId(key);
     let entry = entries.get(id);
+    const cached = hit(entry, t);
+    if (cached !== undefined) {
+      return Promise.resolve(cached);
+    }
     if (entry !== undefined) {
       entries.delete(id);
       entries.set(id, entry);
-      const cached = entry.token;
-      if (cached !== undefined && t < cached.expiresAtMs) {
-        counters.hits++;
-        entry.used = true;
-        if (t >= cached.refreshAtMs && t >= entry.retryAtMs) {
-          // Covers a timer that is late (or a clock that is not Date.now).
-          startFetch(entry);
-        }
-        return Promise.resolve(cached.value);
-      }
       // Never serve an expired token: from here the caller waits for a fetch.
       entry.token = undefined;
     } else {
@@ -221,6 +232,7 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
 
   return {
     token,
+    peek: (key) => hit(entries.get(entryId(key)), now()),
     invalidate(mode, name) {
       const target = secretId(mode, name);
       for (const entry of entries.values()) {
