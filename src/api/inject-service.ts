@@ -20,7 +20,7 @@ import { resolveStep } from "../material/step.ts";
 import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
-import { bindingOf, requireRecord, secretNotFound } from "./records.ts";
+import { bindingOf, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";
 
 /** What the inject service needs. */
@@ -55,50 +55,40 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
     }
   }
 
-  function injectStatic(record: SecretRecord, secret: Secret, step: StepKind): InjectResponse {
-    const cached = materialCache.get(secret.mode, secret.name, step, secret.version);
-    if (cached !== undefined) {
-      return cached;
-    }
-    const material = buildStaticMaterial(openCredentials(record, secret), step);
-    const response = deepFreeze(create(InjectResponseSchema, { secret, material }));
-    materialCache.set(secret.mode, secret.name, step, response);
-    return response;
+  function ready(mode: Mode, name: string, step: StepKind, response: InjectResponse, token?: AccessToken): InjectResponse {
+    const frozen = deepFreeze(response);
+    materialCache.set(mode, name, step, {
+      response: frozen,
+      version: frozen.secret?.version ?? 0n,
+      ...(token === undefined ? {} : { token }),
+    });
+    return frozen;
   }
 
-  // Ready OAuth2 answers live as long as their token: the token cache bounds
-  // them and drops them with the token on every change of the secret.
-  const oauth2Responses = new WeakMap<AccessToken, Map<StepKind, InjectResponse>>();
+  function injectStatic(record: SecretRecord, secret: Secret, requested: StepKind): InjectResponse {
+    const step = resolveStep(secret.type, requested, secret.name);
+    const material = buildStaticMaterial(openCredentials(record, secret), step);
+    return ready(secret.mode, secret.name, requested, create(InjectResponseSchema, { secret, material }));
+  }
 
   function oauth2Response(secret: Secret, token: AccessToken, step: StepKind): InjectResponse {
-    let bySteps = oauth2Responses.get(token);
-    if (bySteps === undefined) {
-      bySteps = new Map();
-      oauth2Responses.set(token, bySteps);
-    }
-    let response = bySteps.get(step);
-    if (response === undefined) {
-      response = deepFreeze(
-        create(InjectResponseSchema, {
-          secret,
-          material: buildOAuth2Material(token, step),
-          ...(token.expiresAt === undefined ? {} : { expireTime: timestampFromDate(token.expiresAt) }),
-        }),
-      );
-      bySteps.set(step, response);
-    }
-    return response;
+    return create(InjectResponseSchema, {
+      secret,
+      material: buildOAuth2Material(token, step),
+      ...(token.expiresAt === undefined ? {} : { expireTime: timestampFromDate(token.expiresAt) }),
+    });
   }
 
-  async function injectOAuth2(mode: Mode, name: string, requested: StepKind): Promise<InjectResponse> {
-    for (let attempt = 1; ; attempt++) {
-      const { record, secret } = requireRecord(store, mode, name);
+  async function injectOAuth2(first: LoadedRecord, requested: StepKind): Promise<InjectResponse> {
+    const { mode, name } = first.secret;
+    for (let attempt = 1, loaded = first; ; attempt++, loaded = requireRecord(store, mode, name)) {
+      const { record, secret } = loaded;
       const step = resolveStep(secret.type, requested, name);
       const key = { mode, name, version: secret.version };
       const warm = tokenCache.peek(key);
       if (warm !== undefined) {
         // a token of this very version: nothing was awaited, nothing can have changed
-        return oauth2Response(secret, warm, step);
+        return ready(mode, name, requested, oauth2Response(secret, warm, step), warm);
       }
       const token = await tokenCache.token(key, () => {
         const credentials = openCredentials(record, secret);
@@ -124,11 +114,22 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       const requested = checkStep(req.step);
-      const { record, secret } = requireRecord(store, mode, name);
-      if (secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
-        return injectOAuth2(mode, name, requested);
+      // the hot path: a ready answer whose version is still the stored one
+      // (checked without decoding the record) and, for OAuth2, whose token the
+      // token cache still serves
+      const cached = materialCache.get(mode, name, requested);
+      if (
+        cached !== undefined &&
+        store.isCurrent(mode, name, cached.version) &&
+        (cached.token === undefined || tokenCache.peek({ mode, name, version: cached.version }) === cached.token)
+      ) {
+        return cached.response;
       }
-      return injectStatic(record, secret, resolveStep(secret.type, requested, name));
+      const loaded = requireRecord(store, mode, name);
+      if (loaded.secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
+        return injectOAuth2(loaded, requested);
+      }
+      return injectStatic(loaded.record, loaded.secret, requested);
     },
   };
 }

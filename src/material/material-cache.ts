@@ -1,23 +1,32 @@
 import type { InjectResponse } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { StepKind, type Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import type { AccessToken } from "../oauth/token-cache-api.ts";
 
-/**
- * Inject's answer for one secret version and step, deeply frozen: it is
- * handed out again and again, and a frozen message may be encoded once
- * (see the gRPC adapter).
- */
-export type CachedMaterial = Readonly<InjectResponse>;
+/** Inject's ready answer for one secret version and requested step. */
+export interface CachedMaterial {
+  /**
+   * The answer, deeply frozen: it is handed out again and again, and a
+   * frozen message may be encoded once (see the gRPC adapter).
+   */
+  readonly response: Readonly<InjectResponse>;
+  /** The version it was built from. */
+  readonly version: bigint;
+  /** For OAuth2 material, the token it carries: the answer is good while the token cache still serves it. */
+  readonly token?: AccessToken;
+}
 
 /**
  * The one cache of ready material that DESIGN.md allows: bounded (least
- * recently used out first), keyed by mode, name, step and version, and
- * dropped on every change of the secret. It spares Inject the unsealing of
- * the same record on every call.
+ * recently used out first), keyed by mode, name and requested step, each
+ * entry bound to the version it was built from (the caller checks that it is
+ * still the stored one), and dropped on every change of the secret. It
+ * spares Inject the reading, unsealing and encoding of the same record on
+ * every call.
  */
 export interface MaterialCache {
-  /** The material of that exact version for a resolved step, if cached. */
-  get(mode: Mode, name: string, step: StepKind, version: bigint): CachedMaterial | undefined;
-  /** Caches the material of a version for a resolved step. */
+  /** The cached material for a requested step, of whatever version it was built from. */
+  get(mode: Mode, name: string, step: StepKind): CachedMaterial | undefined;
+  /** Caches material for a requested step. */
   set(mode: Mode, name: string, step: StepKind, entry: CachedMaterial): void;
   /** Drops every cached step of a secret. */
   drop(mode: Mode, name: string): void;
@@ -25,7 +34,7 @@ export interface MaterialCache {
   readonly size: number;
 }
 
-const resolvedSteps = [StepKind.HTTP, StepKind.SFTP, StepKind.CODE];
+const steps = [StepKind.UNSPECIFIED, StepKind.HTTP, StepKind.SFTP, StepKind.CODE];
 
 /** A cache holding up to maxEntries entries; 0 turns it off. */
 export function createMaterialCache(maxEntries: number): MaterialCache {
@@ -33,10 +42,10 @@ export function createMaterialCache(maxEntries: number): MaterialCache {
   const entries = new Map<string, CachedMaterial>();
   const keyOf = (mode: Mode, name: string, step: StepKind) => `${mode}/${step}/${name}`;
   return {
-    get(mode, name, step, version) {
+    get(mode, name, step) {
       const key = keyOf(mode, name, step);
       const entry = entries.get(key);
-      if (entry === undefined || entry.secret?.version !== version) {
+      if (entry === undefined) {
         return undefined;
       }
       entries.delete(key);
@@ -55,7 +64,7 @@ export function createMaterialCache(maxEntries: number): MaterialCache {
       }
     },
     drop(mode, name) {
-      for (const step of resolvedSteps) {
+      for (const step of steps) {
         entries.delete(keyOf(mode, name, step));
       }
     },

@@ -93,27 +93,38 @@ function createUnaryHandler(
       callback({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode ${method.input.typeName}` });
       return;
     }
-    const controller = new AbortController();
-    let finished = false;
-    call.once("cancelled", () => {
-      if (!finished) {
-        controller.abort(new ConnectError("the client cancelled the call", Code.Canceled));
-      }
-    });
     const deadline = Number(call.getDeadline());
-    const timer = Number.isFinite(deadline)
-      ? setTimeout(
-          () => controller.abort(new ConnectError("the deadline was exceeded", Code.DeadlineExceeded)),
-          Math.max(0, deadline - Date.now()),
-        )
-      : undefined;
+    // the signal is made when first asked for: most calls (a cached Inject) never look at it
+    let controller: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let finished = false;
+    const signal = () => {
+      if (controller === undefined) {
+        const made = new AbortController();
+        controller = made;
+        call.once("cancelled", () => {
+          if (!finished) {
+            made.abort(new ConnectError("the client cancelled the call", Code.Canceled));
+          }
+        });
+        if (Number.isFinite(deadline)) {
+          timer = setTimeout(
+            () => made.abort(new ConnectError("the deadline was exceeded", Code.DeadlineExceeded)),
+            Math.max(0, deadline - Date.now()),
+          );
+        }
+      }
+      return controller.signal;
+    };
     invoke({
       stream: false,
       service,
       method,
       requestMethod: "POST",
       url: path,
-      signal: controller.signal,
+      get signal() {
+        return signal();
+      },
       header: headersFromMetadata(call.metadata),
       contextValues: Number.isFinite(deadline) ? createContextValues().set(deadlineKey, deadline) : createContextValues(),
       message,
@@ -121,7 +132,10 @@ function createUnaryHandler(
       (res) => {
         finished = true;
         clearTimeout(timer);
-        call.sendMetadata(metadataFromHeaders(res.header));
+        const header = metadataFromHeaders(res.header);
+        if (header !== undefined) {
+          call.sendMetadata(header);
+        }
         callback(null, encode(method.output, res.message), metadataFromHeaders(res.trailer));
       },
       (error: unknown) => {
@@ -131,7 +145,7 @@ function createUnaryHandler(
         callback({
           code: connectError.code as number as grpc.status,
           details: connectError.rawMessage,
-          metadata: metadataFromHeaders(connectError.metadata),
+          metadata: metadataFromHeaders(connectError.metadata) ?? new grpc.Metadata(),
         });
       },
     );
@@ -208,8 +222,8 @@ function headersFromMetadata(metadata: grpc.Metadata): Headers {
   return headers;
 }
 
-function metadataFromHeaders(headers: Headers): grpc.Metadata {
-  const metadata = new grpc.Metadata();
-  headers.forEach((value, key) => metadata.add(key, value));
+function metadataFromHeaders(headers: Headers): grpc.Metadata | undefined {
+  let metadata: grpc.Metadata | undefined;
+  headers.forEach((value, key) => (metadata ??= new grpc.Metadata()).add(key, value));
   return metadata;
 }

@@ -16,7 +16,9 @@ type Key = string;
 /** Opens (or creates) the LMDB environment that holds secrets. */
 export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
   const root: RootDatabase = open({ path: options.path, maxDbs: 4 });
-  const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary" });
+  // each entry also carries the secret's version in LMDB's entry header, so
+  // that isCurrent() answers without decoding the record
+  const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary", useVersions: true });
   const meta: Database<Uint8Array, Key> = root.openDB({ name: "meta", encoding: "binary" });
   const listeners = new Set<(change: StoreChange) => void>();
 
@@ -31,6 +33,8 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
   return {
     get: (mode, name) => read(recordKey(mode, name)),
+
+    isCurrent: (mode, name, version) => secrets.doesExist(recordKey(mode, name), Number(version)),
 
     list(mode, afterName, limit) {
       const records: SecretRecord[] = [];
@@ -67,8 +71,9 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
               throw conflictAbort;
             }
             if (write.kind === "put") {
-              secrets.putSync(key, toBinary(SecretRecordSchema, write.record));
-              changes.push({ mode, name, version: write.record.secret?.version ?? 0n });
+              const version = write.record.secret?.version ?? 0n;
+              secrets.putSync(key, toBinary(SecretRecordSchema, write.record), Number(version));
+              changes.push({ mode, name, version });
             } else {
               secrets.removeSync(key);
               changes.push({ mode, name, version: 0n });

@@ -9,6 +9,8 @@ import type { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 export interface SecretStore {
   /** The record of a secret, or undefined. */
   get(mode: Mode, name: string): SecretRecord | undefined;
+  /** Whether the secret is stored at exactly this version: a check that decodes nothing. */
+  isCurrent(mode: Mode, name: string, version: bigint): boolean;
   /** Up to `limit` records of a mode ordered by name, starting after `afterName` ("" for the start). */
   list(mode: Mode, afterName: string, limit: number): SecretRecord[];
   /** How many secrets a mode holds. */

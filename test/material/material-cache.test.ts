@@ -5,34 +5,37 @@ import { Mode, SecretSchema, StepKind } from "../../src/gen/credbroker/v1/secret
 import { createMaterialCache } from "../../src/material/material-cache.ts";
 import { createTestServices } from "../support/services.ts";
 
-const entry = (name: string, version: bigint, value = "v") =>
-  create(InjectResponseSchema, {
+const entry = (name: string, version: bigint, value = "v") => ({
+  version,
+  response: create(InjectResponseSchema, {
     secret: create(SecretSchema, { name, mode: Mode.TEST, version }),
     material: { case: "code", value: { fields: { token: value } } },
-  });
+  }),
+});
 
 describe("material cache", () => {
-  it("answers only for the exact version and step, and drops every step of a secret", () => {
+  it("answers per mode, name and requested step, and drops every step of a secret", () => {
     const cache = createMaterialCache(10);
     cache.set(Mode.TEST, "a", StepKind.CODE, entry("a", 2n));
-    cache.set(Mode.TEST, "a", StepKind.HTTP, entry("a", 2n));
-    expect(cache.get(Mode.TEST, "a", StepKind.CODE, 2n)?.secret?.version).toBe(2n);
-    expect(cache.get(Mode.TEST, "a", StepKind.CODE, 3n)).toBeUndefined();
-    expect(cache.get(Mode.LIVE, "a", StepKind.CODE, 2n)).toBeUndefined();
-    expect(cache.get(Mode.TEST, "a", StepKind.SFTP, 2n)).toBeUndefined();
+    cache.set(Mode.TEST, "a", StepKind.UNSPECIFIED, entry("a", 2n));
+    cache.set(Mode.TEST, "b", StepKind.CODE, entry("b", 1n));
+    expect(cache.get(Mode.TEST, "a", StepKind.CODE)?.version).toBe(2n);
+    expect(cache.get(Mode.LIVE, "a", StepKind.CODE)).toBeUndefined();
+    expect(cache.get(Mode.TEST, "a", StepKind.SFTP)).toBeUndefined();
     cache.drop(Mode.TEST, "a");
-    expect(cache.size).toBe(0);
+    expect(cache.get(Mode.TEST, "a", StepKind.UNSPECIFIED)).toBeUndefined();
+    expect(cache.size).toBe(1);
   });
 
   it("is bounded, evicting the least recently used", () => {
     const cache = createMaterialCache(2);
     cache.set(Mode.TEST, "a", StepKind.CODE, entry("a", 1n));
     cache.set(Mode.TEST, "b", StepKind.CODE, entry("b", 1n));
-    cache.get(Mode.TEST, "a", StepKind.CODE, 1n);
+    cache.get(Mode.TEST, "a", StepKind.CODE);
     cache.set(Mode.TEST, "c", StepKind.CODE, entry("c", 1n));
     expect(cache.size).toBe(2);
-    expect(cache.get(Mode.TEST, "b", StepKind.CODE, 1n)).toBeUndefined();
-    expect(cache.get(Mode.TEST, "a", StepKind.CODE, 1n)).toBeDefined();
+    expect(cache.get(Mode.TEST, "b", StepKind.CODE)).toBeUndefined();
+    expect(cache.get(Mode.TEST, "a", StepKind.CODE)).toBeDefined();
   });
 
   it("holds nothing when its size is 0", () => {

@@ -17,7 +17,10 @@ import { createLogger } from "../../src/server/logger.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
-import { createTestServices, type TestServices } from "../support/services.ts";
+import { createTestServices, directClient, type TestServices } from "../support/services.ts";
+import { createSecretService } from "../../src/api/secret-service.ts";
+import { openKeyring } from "../../src/seal/keyring.ts";
+import { createSealer } from "../../src/seal/sealer.ts";
 import { Writable } from "node:stream";
 
 const apiKey = (value: string) => ({ kind: { case: "apiKey" as const, value: { keyName: "X-Api-Key", keyValue: value } } });
@@ -123,6 +126,23 @@ describe("real listeners on port 0", () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ http: { headers: [{ name: "X-Api-Key", value: "live-value" }] } });
     expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("notices a change written by another handle on the store, which sends it no change event", async () => {
+    await tb.connect(SecretService, tb.adminToken).createSecret({ mode: Mode.TEST, name: "elsewhere", credentials: apiKey("before") });
+    expect(headerOf(await tb.connect(InjectService).inject({ mode: Mode.TEST, name: "elsewhere" }))).toBe("before");
+    const other = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
+    try {
+      const sealer = createSealer(openKeyring(tb.masterKey, other.getMeta("keyring")!));
+      await directClient(SecretService, createSecretService({ store: other, sealer })).updateSecret({
+        mode: Mode.TEST,
+        name: "elsewhere",
+        credentials: apiKey("after"),
+      });
+    } finally {
+      await other.close();
+    }
+    expect(headerOf(await tb.connect(InjectService).inject({ mode: Mode.TEST, name: "elsewhere" }))).toBe("after");
   });
 
   it("answers DATA_LOSS for a record whose sealed payload was tampered with, on both listeners", async () => {

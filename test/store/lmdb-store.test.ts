@@ -34,8 +34,12 @@ describe("LMDB store", () => {
     expect(store.get(Mode.LIVE, "a")).toBeUndefined();
     expect(await store.commit([{ kind: "put", record: record(Mode.TEST, "a", 2n, "second"), expectVersion: 1n }])).toBeUndefined();
     expect(store.get(Mode.TEST, "a")?.secret?.description).toBe("second");
+    expect(store.isCurrent(Mode.TEST, "a", 2n)).toBe(true);
+    expect(store.isCurrent(Mode.TEST, "a", 1n)).toBe(false);
+    expect(store.isCurrent(Mode.LIVE, "a", 2n)).toBe(false);
     expect(await store.commit([{ kind: "delete", mode: Mode.TEST, name: "a", expectVersion: 2n }])).toBeUndefined();
     expect(store.get(Mode.TEST, "a")).toBeUndefined();
+    expect(store.isCurrent(Mode.TEST, "a", 2n)).toBe(false);
   });
 
   it("refuses a write whose expected version is stale, and writes nothing", async () => {
