@@ -18,7 +18,8 @@ import { mixedCredentials, secretName, seedDataDir, seedOverApi } from "./seed.t
 import { startTokenEndpoint } from "./token-endpoint.ts";
 
 const quick = process.argv.includes("--quick");
-const rounds = quick ? 1 : 3;
+const roundsFlag = process.argv.indexOf("--rounds");
+const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : quick ? 1 : 3;
 const requests = quick ? 15_000 : 100_000;
 const load = { requests, clients: 8, streams: 16 };
 const bigCount = 100_000;
@@ -48,7 +49,7 @@ function row(name: string, result: LoadResult | undefined, ratio: number | undef
 /** Runs each target once per round, alternating, and keeps each target's median run. */
 async function alternate(targets: LoadTarget[]): Promise<LoadResult[]> {
   for (const target of targets) {
-    await h2load(target, { ...load, requests: Math.min(20_000, requests) }); // warm-up, JIT included
+    await h2load(target, { ...load, requests: Math.min(50_000, requests) }); // warm-up, JIT included
   }
   const runs: LoadResult[][] = targets.map(() => []);
   for (let round = 0; round < rounds; round++) {
@@ -98,7 +99,7 @@ const checked = async (broker: Running, work: () => Promise<LoadResult[]>, broke
   const results = await work();
   // the broker logs one line per call: every h2load answer must be a logged "ok" (grpc-status 0)
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const expected = brokerRuns.length * requests * rounds + brokerRuns.length * Math.min(20_000, requests);
+  const expected = brokerRuns.length * requests * rounds + brokerRuns.length * Math.min(50_000, requests);
   if (broker.injectsOk() - before !== expected || broker.failures() !== failuresBefore) {
     throw new Error(`the broker logged ${broker.injectsOk() - before} ok Injects of ${expected}, and ${broker.failures() - failuresBefore} failures`);
   }
@@ -172,7 +173,7 @@ try {
     // --- 100,000 secrets
     progress(`seeding ${fmt(bigCount)} secrets`);
     const seeded = performance.now();
-    await seedDataDir(dataDir, masterKey, bigCount, tokens.url);
+    await seedDataDir(dataDir, masterKey, small.length, bigCount, tokens.url);
     notes.push(`seeded ${fmt(bigCount)} more secrets through SecretService in ${fmt((performance.now() - seeded) / 1000, 1)} s`);
     let bytes = 0;
     for (const file of await readdir(dataDir)) bytes += (await stat(join(dataDir, file))).size;
@@ -215,14 +216,18 @@ try {
   for (const process of running) await process.stop();
   await tokens.close();
   await rm(work, { recursive: true, force: true });
+  printTable();
 }
 
-const header = ["case", "req/s", "p50 ms", "p99 ms", "ratio", "goal"];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-console.log(`\ncredbroker bench${quick ? " --quick" : ""}: h2load -c${load.clients} -m${load.streams}, ${fmt(requests)} requests a run, ${rounds} alternating round(s), median kept`);
-console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}\n`);
-console.log(line(header));
-console.log(line(widths.map((w) => "-".repeat(w))));
-for (const r of rows) console.log(line(r));
-for (const note of notes) console.log(`\n${note}`);
+function printTable() {
+  const header = ["case", "req/s", "p50 ms", "p99 ms", "ratio", "goal"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  console.log(`\ncredbroker bench${quick ? " --quick" : ""}: h2load -c${load.clients} -m${load.streams}, ${fmt(requests)} requests a run, ${rounds} alternating round(s), median kept`);
+  console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}\n`);
+  console.log(line(header));
+  console.log(line(widths.map((w) => "-".repeat(w))));
+  for (const r of rows) console.log(line(r));
+  for (const note of notes) console.log(`\n${note}`);
+}
+

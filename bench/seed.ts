@@ -45,15 +45,15 @@ export async function seedOverApi(httpAddress: string, adminToken: string, secre
  * through the real SecretService (so records are exactly what the API
  * writes), many at a time so that LMDB batches the commits.
  */
-export async function seedDataDir(dataDir: string, masterKey: Uint8Array, count: number, tokenUrl: string): Promise<void> {
+export async function seedDataDir(dataDir: string, masterKey: Uint8Array, first: number, count: number, tokenUrl: string): Promise<void> {
   const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
   try {
     const keyring = openKeyring(masterKey, store.getMeta("keyring")!);
     const secrets = directClient(SecretService, createSecretService({ store, sealer: createSealer(keyring) }));
     const batch = 1000;
-    for (let start = 0; start < count; start += batch) {
+    for (let start = first; start < first + count; start += batch) {
       const writes = [];
-      for (let i = start; i < Math.min(count, start + batch); i++) {
+      for (let i = start; i < Math.min(first + count, start + batch); i++) {
         writes.push(secrets.createSecret({ mode: Mode.TEST, name: secretName(i), credentials: mixedCredentials(i, tokenUrl) }));
       }
       await Promise.all(writes);

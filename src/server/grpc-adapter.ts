@@ -19,6 +19,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import { headersFromMetadata, metadataFromHeaders } from "./grpc-metadata.ts";
 
 /** The call's deadline in epoch milliseconds (Infinity when none), for HandlerContext.timeoutMs. */
 const deadlineKey = createContextKey<number>(Number.POSITIVE_INFINITY, { description: "grpc deadline" });
@@ -206,24 +207,4 @@ function applyInterceptors(
     (next, interceptor) => interceptor(next as never) as never,
     inner,
   );
-}
-
-function headersFromMetadata(metadata: grpc.Metadata): Headers {
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (typeof value === "string") {
-      try {
-        headers.append(key, value);
-      } catch {
-        // a value that fetch's Headers refuses cannot be a token we accept
-      }
-    }
-  }
-  return headers;
-}
-
-function metadataFromHeaders(headers: Headers): grpc.Metadata | undefined {
-  let metadata: grpc.Metadata | undefined;
-  headers.forEach((value, key) => (metadata ??= new grpc.Metadata()).add(key, value));
-  return metadata;
 }

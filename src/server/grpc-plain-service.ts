@@ -4,6 +4,7 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from 
 import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { ServiceRegistration } from "./grpc-adapter.ts";
+import { headersFromMetadata } from "./grpc-metadata.ts";
 
 type AnyImpl = (input: unknown, context: HandlerContext) => unknown;
 
@@ -142,18 +143,4 @@ function encode(schema: DescMessage, message: unknown): Uint8Array {
 function toStatus(error: unknown): grpc.StatusObject {
   const known = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal);
   return { code: known.code as number as grpc.status, details: known.rawMessage, metadata: new grpc.Metadata() };
-}
-
-function headersFromMetadata(metadata: grpc.Metadata): Headers {
-  const headers = new Headers();
-  for (const [key, value] of Object.entries(metadata.getMap())) {
-    if (typeof value === "string") {
-      try {
-        headers.append(key, value);
-      } catch {
-        // a value that fetch's Headers refuses is dropped; nothing served here reads headers
-      }
-    }
-  }
-  return headers;
 }

@@ -14,29 +14,51 @@ const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
  * never a request's credentials or a response's material.
  */
 export function createLogInterceptor(logger: Logger): Interceptor {
+  // one string per method, not one per call
+  const methodNames = new WeakMap<object, string>();
   return (next) => async (req) => {
     const started = performance.now();
     const presented = req.header.get("x-request-id");
     const requestId = presented !== null && requestIdPattern.test(presented) ? presented : randomUUID();
-    const target = req.stream ? {} : describeTarget(req.message);
-    const method = `${req.service.typeName}/${req.method.name}`;
+    let method = methodNames.get(req.method);
+    if (method === undefined) {
+      method = `${req.service.typeName}/${req.method.name}`;
+      methodNames.set(req.method, method);
+    }
+    const line: LogLine = { requestId, method, ...(req.stream ? {} : describeTarget(req.message)) };
     try {
       const res = await next(req);
       res.header.set("x-request-id", requestId);
-      logger.info({ requestId, method, ...target, code: "ok", ms: elapsed(started) }, "call");
+      line.code = "ok";
+      line.ms = elapsed(started);
+      logger.info(line, "call");
       return res;
     } catch (error) {
       const connectError = toConnectError(error);
       connectError.metadata.set("x-request-id", requestId);
-      const line = { requestId, method, ...target, code: Code[connectError.code], ms: elapsed(started) };
+      line.code = Code[connectError.code];
+      line.ms = elapsed(started);
       if (isServerFault(connectError.code)) {
         logger.error({ ...line, err: error }, "call failed");
       } else {
-        logger.info({ ...line, reason: connectError.rawMessage }, "call");
+        line.reason = connectError.rawMessage;
+        logger.info(line, "call");
       }
       throw connectError;
     }
   };
+}
+
+/** What the log line of a call says: identifiers, outcome and duration only. */
+interface LogLine {
+  requestId: string;
+  method: string;
+  mode?: string;
+  name?: string;
+  names?: number;
+  code?: string;
+  ms?: number;
+  reason?: string;
 }
 
 /** The mode and name a request addresses, if it has such fields. */
