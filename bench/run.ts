@@ -7,7 +7,7 @@ import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
@@ -93,6 +93,7 @@ const brokerEnv = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 const running: Running[] = [];
+let noopGrpcRss: () => Promise<number> = async () => Number.NaN;
 const checked = async (broker: Running, work: () => Promise<LoadResult[]>, brokerRuns: number[]) => {
   const before = broker.injectsOk();
   const failuresBefore = broker.failures();
@@ -119,6 +120,7 @@ try {
   const responseFile = join(work, "response.bin");
   await writeFile(responseFile, toBinary(InjectResponseSchema, await inject.inject({ mode: Mode.TEST, name: staticName })));
   const noopGrpc = await startNoop("grpc", noopGrpcPort, responseFile);
+  noopGrpcRss = () => noopGrpc.rssMiB();
   const noopConnect = await startNoop("connect", noopConnectPort, responseFile);
   running.push(noopGrpc, noopConnect);
   await inject.inject({ mode: Mode.TEST, name: oauthName }); // fetches and caches the token
@@ -181,8 +183,10 @@ try {
     broker = await startBroker(brokerArgs, brokerEnv(), [grpcPort!, httpPort!]);
     running.push(broker);
     rows.push([`start-up to serving, ${fmt(total)} secrets (spawn to listening)`, `${fmt(broker.startupMs)} ms`, "", "", "", "< 1000 ms"]);
+    rows.push([`broker RSS, idle, ${fmt(total)} secrets`, `${fmt(await broker.rssMiB(), 1)} MiB`, "", "", "", "< 150 MiB"]);
     rows.push(["data dir bytes per secret", fmt(bytes / total), "", "", "", `${fmt(bytes / 2 ** 20, 1)} MiB in all`]);
-    const admin = createClient(SecretService, createConnectTransport({ baseUrl: `http://${httpAddress}`, httpVersion: "2" }));
+    // admin tooling's default transport (createCredbrokerClient): gRPC on the gRPC listener
+    const admin = createClient(SecretService, createGrpcTransport({ baseUrl: `http://${grpcAddress}` }));
     const headers = { authorization: `Bearer ${adminToken}` };
     const pageTimes: number[] = [];
     let pageToken = "";
@@ -194,7 +198,7 @@ try {
     } while (pageToken !== "");
     pageTimes.sort((a, b) => a - b);
     rows.push([
-      `ListSecrets, page of 100, all ${fmt(pageTimes.length)} pages (Connect)`,
+      `ListSecrets, page of 100, all ${fmt(pageTimes.length)} pages (gRPC, one client)`,
       "",
       fmt(pageTimes[Math.floor(pageTimes.length / 2)]!, 2),
       fmt(pageTimes[Math.floor(pageTimes.length * 0.99)]!, 2),
@@ -210,6 +214,7 @@ try {
     const [bigInject] = await alternate([grpcTarget(grpcAddress, bigName)]);
     row(`Inject static, gRPC, ${fmt(total)} secrets stored`, bigInject, bigInject!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.90x the 10-secret case");
     rows.push(["broker RSS after the runs above", `${fmt(await broker.rssMiB(), 1)} MiB`, "", "", "", "< 150 MiB"]);
+    rows.push(["no-op grpc-js RSS after its runs (baseline)", `${fmt(await noopGrpcRss(), 1)} MiB`, "", "", "", ""]);
     await broker.stop();
   }
 } finally {
