@@ -24,7 +24,7 @@ export interface Config {
   oauthDefaultTtlSeconds: number;
   /** The most one token fetch may take, retries included, in milliseconds. */
   oauthTimeoutMs: number;
-  /** The pino log level. */
+  /** The pino log level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
 }
 
@@ -88,7 +88,7 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
     oauthTokenCacheSize: count(env["CREDBROKER_OAUTH_TOKEN_CACHE_SIZE"], "CREDBROKER_OAUTH_TOKEN_CACHE_SIZE", 1000),
     oauthDefaultTtlSeconds: count(env["CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS"], "CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS", 300),
     oauthTimeoutMs: count(env["CREDBROKER_OAUTH_TIMEOUT_MS"], "CREDBROKER_OAUTH_TIMEOUT_MS", 10_000),
-    logLevel: nonEmpty(env["LOG_LEVEL"]) ?? "info",
+    logLevel: logLevel(env["LOG_LEVEL"]),
   };
 }
 
@@ -135,6 +135,17 @@ function count(value: string | undefined, name: string, fallback: number): numbe
     throw new ConfigError(`${name} must be a whole number`);
   }
   return Number(value);
+}
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** LOG_LEVEL, checked here so that a typo is a configuration error (exit 2), not an exception from pino. */
+function logLevel(value: string | undefined): string {
+  const level = nonEmpty(value)?.toLowerCase() ?? "info";
+  if (!logLevels.includes(level)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(", ")}`);
+  }
+  return level;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
