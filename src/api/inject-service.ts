@@ -33,6 +33,8 @@ export interface InjectServiceDeps {
   materialCache: MaterialCache;
   /** OAuth2 access tokens per secret version; the caller invalidates them on every store change. */
   tokenCache: TokenCache;
+  /** Told of every successful Inject, by type and mode only (e.g. to count it in the metrics); called on the hot path, so keep it cheap. */
+  onInject?: ((type: SecretType, mode: Mode) => void) | undefined;
 }
 
 /** How often an OAuth2 Inject starts over when its secret changed while a token was being fetched. */
@@ -41,6 +43,7 @@ const maxOAuth2Attempts = 3;
 /** Inject: ready-to-use material of one secret for one step. */
 export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof InjectService> {
   const { store, sealer, materialCache, tokenCache } = deps;
+  const onInject = deps.onInject ?? (() => {});
 
   function openCredentials(record: SecretRecord, secret: Secret): Credentials {
     const plaintext = sealer.open(bindingOf(secret), record.payload!);
@@ -123,13 +126,16 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         store.isCurrent(mode, name, cached.version) &&
         (cached.token === undefined || tokenCache.peek({ mode, name, version: cached.version }) === cached.token)
       ) {
+        onInject(cached.response.secret!.type, mode);
         return cached.response;
       }
       const loaded = requireRecord(store, mode, name);
-      if (loaded.secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
-        return injectOAuth2(loaded, requested);
-      }
-      return injectStatic(loaded.record, loaded.secret, requested);
+      const response =
+        loaded.secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS
+          ? await injectOAuth2(loaded, requested)
+          : injectStatic(loaded.record, loaded.secret, requested);
+      onInject(response.secret!.type, mode);
+      return response;
     },
   };
 }

@@ -10,6 +10,12 @@ export interface Config {
   listen: string;
   /** The Connect/HTTP listener: `host:port`, `unix:/path`, or "off". */
   httpListen: string;
+  /**
+   * The Prometheus metrics listener (`GET /metrics`): `host:port`,
+   * `unix:/path`, or "off". It serves counts and latencies, never a secret
+   * name or value, so it may listen beyond loopback for a scraper.
+   */
+  metricsListen: string;
   /** The master key, when configured; undefined means the data dir's generated `master.key`. */
   masterKey: ConfiguredSecret<Uint8Array> | undefined;
   /** The admin token, when configured; undefined means the data dir's generated `admin.token`. */
@@ -45,6 +51,7 @@ export const serveOptions = {
   "data-dir": { type: "string" },
   listen: { type: "string" },
   "http-listen": { type: "string" },
+  "metrics-listen": { type: "string" },
   "master-key-file": { type: "string" },
   "admin-token-file": { type: "string" },
   "inject-token-file": { type: "string" },
@@ -66,6 +73,7 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
     dataDir: resolve(values["data-dir"] ?? nonEmpty(env["CREDBROKER_DATA_DIR"]) ?? "./data"),
     listen: values.listen ?? nonEmpty(env["CREDBROKER_LISTEN"]) ?? "127.0.0.1:7390",
     httpListen: values["http-listen"] ?? nonEmpty(env["CREDBROKER_HTTP_LISTEN"]) ?? "127.0.0.1:7391",
+    metricsListen: values["metrics-listen"] ?? nonEmpty(env["CREDBROKER_METRICS_LISTEN"]) ?? "127.0.0.1:9464",
     masterKey:
       masterKeyFile !== undefined
         ? decodeMasterKey(await readSecret(masterKeyFile, "--master-key-file"), `--master-key-file ${masterKeyFile}`)

@@ -17,12 +17,16 @@ import { createSealer } from "../seal/sealer.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { createAuthInterceptor } from "./auth-interceptor.ts";
+import { createCallMetrics } from "./call-metrics.ts";
 import { registration, type ServiceRegistration } from "./grpc-adapter.ts";
 import { startGrpcListener, type Listener } from "./grpc-listener.ts";
 import { createHealthService } from "./health-service.ts";
 import { createHealthState } from "./health-state.ts";
 import { startHttpListener } from "./http-listener.ts";
+import { createInjectCounts } from "./inject-counts.ts";
 import { createLogInterceptor } from "./log-interceptor.ts";
+import { createMetricsRegistry } from "./metrics-registry.ts";
+import { startMetricsListener } from "./metrics-listener.ts";
 import { createReflectionServices } from "./reflection-service.ts";
 
 /** The largest request either listener accepts (1 MiB). */
@@ -35,11 +39,13 @@ export interface Broker {
   readonly grpcAddress: string;
   /** The HTTP listener's address, or undefined when it is off. */
   readonly httpAddress: string | undefined;
+  /** The metrics listener's address (`GET /metrics`), or undefined when it is off. */
+  readonly metricsAddress: string | undefined;
   /** Stops accepting, drains in-flight calls for up to graceMs, closes the store. */
   close(graceMs?: number): Promise<void>;
 }
 
-/** Opens the store and keyring, then starts both listeners. */
+/** Opens the store and keyring, then starts the listeners: gRPC, HTTP and metrics. */
 export async function startBroker(config: Config, logger: Logger): Promise<Broker> {
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
@@ -61,12 +67,16 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       materialCache.drop(change.mode, change.name);
       tokens.invalidate(change.mode, change.name);
     });
+    // the per-call counts exist only when something will read them
+    const metricsOn = config.metricsListen !== "off";
+    const calls = metricsOn ? createCallMetrics([SecretService, InjectService]) : undefined;
+    const injects = metricsOn ? createInjectCounts() : undefined;
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer })),
-      registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache })),
+      registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count })),
     ];
     const interceptors = [
-      createLogInterceptor(logger),
+      createLogInterceptor(logger, { calls }),
       createAuthInterceptor({
         adminToken,
         injectToken: config.injectToken?.value,
@@ -88,14 +98,31 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     if (httpListener !== undefined) {
       listeners.push(httpListener);
     }
+    const metricsListener =
+      calls === undefined || injects === undefined
+        ? undefined
+        : await startMetricsListener({
+            address: config.metricsListen,
+            registry: createMetricsRegistry({ calls, injects, tokenCache: tokens, store, materialCache }),
+            logger,
+          });
+    if (metricsListener !== undefined) {
+      listeners.push(metricsListener);
+    }
     health.set(ServingStatus.SERVING);
     logger.info(
-      { grpc: grpcListener.address, http: httpListener?.address ?? "off", dataDir: config.dataDir },
+      {
+        grpc: grpcListener.address,
+        http: httpListener?.address ?? "off",
+        metrics: metricsListener?.address ?? "off",
+        dataDir: config.dataDir,
+      },
       "credbroker serving",
     );
     return {
       grpcAddress: grpcListener.address,
       httpAddress: httpListener?.address,
+      metricsAddress: metricsListener?.address,
       async close(graceMs = 10_000) {
         // probes see NOT_SERVING before the listeners stop accepting; Watch streams end after sending it
         health.shutdown();

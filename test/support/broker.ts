@@ -33,7 +33,7 @@ function endpoint(address: string): { baseUrl: string } | { baseUrl: string; nod
     : { baseUrl: `http://${address}` };
 }
 
-/** Starts a real broker: real LMDB in a temp dir, both listeners on port 0. */
+/** Starts a real broker: real LMDB in a temp dir, every listener (gRPC, HTTP, metrics) on port 0. */
 export async function startTestBroker(overrides: Partial<Config> = {}): Promise<TestBroker> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "credbroker-test-")));
   const masterKey = overrides.masterKey?.value ?? new Uint8Array(randomBytes(32));
@@ -42,6 +42,7 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
     dataDir,
     listen: "127.0.0.1:0",
     httpListen: "127.0.0.1:0",
+    metricsListen: "127.0.0.1:0",
     masterKey: { value: masterKey, source: "test" },
     adminToken: { value: adminToken, source: "test" },
     injectToken: undefined,

@@ -1,0 +1,74 @@
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+import type { Listener } from "./grpc-listener.ts";
+import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
+
+/** Options of the metrics listener. */
+export interface MetricsListenerOptions {
+  /** `host:port` (port 0 picks a free one) or `unix:/path`. */
+  address: string;
+  /** The metrics to serve. */
+  registry: Registry;
+  /** Told when a scrape fails. */
+  logger: { warn(obj: Record<string, unknown>, msg: string): void };
+}
+
+/**
+ * Serves `GET /metrics` in the Prometheus text format, and nothing else.
+ * A listener of its own, apart from the API listeners, so that a scraper
+ * reaches it without reaching the services, and its port can be opened to
+ * the scraper alone.
+ */
+export async function startMetricsListener(options: MetricsListenerOptions): Promise<Listener> {
+  const address = parseListenAddress(options.address, "CREDBROKER_METRICS_LISTEN");
+  const { registry, logger } = options;
+  const server = http.createServer({ requestTimeout: 10_000 }, (req, res) => {
+    const path = (req.url ?? "").split("?", 1)[0];
+    if (path !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: metrics are at /metrics\n");
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("method not allowed\n");
+      return;
+    }
+    registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store" });
+        res.end(req.method === "HEAD" ? undefined : text);
+      },
+      (error: unknown) => {
+        logger.warn({ err: error }, "metrics scrape failed");
+        res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("metrics unavailable\n");
+      },
+    );
+  });
+  if (address.kind === "unix") {
+    await removeStaleSocket(address.path);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    const onListening = () => {
+      server.off("error", reject);
+      resolve();
+    };
+    if (address.kind === "unix") {
+      server.listen(address.path, onListening);
+    } else {
+      server.listen(address.port, address.host, onListening);
+    }
+  });
+  const bound = address.kind === "unix" ? address : { ...address, port: (server.address() as AddressInfo).port };
+  return {
+    address: formatListenAddress(bound),
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // a scraper keeps its connection alive between scrapes: close it once idle, and every connection after the grace
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
