@@ -12,6 +12,7 @@ Runs the broker until SIGTERM or SIGINT. Flags override the environment.
   --master-key-file FILE    CREDBROKER_MASTER_KEY    (default: generated master.key in the data dir)
   --admin-token-file FILE   CREDBROKER_ADMIN_TOKEN   (default: generated admin.token in the data dir)
   --inject-token-file FILE  CREDBROKER_INJECT_TOKEN  (default: none, Inject open to local callers)
+  --metrics-listen ADDR|off CREDBROKER_METRICS_LISTEN (default 127.0.0.1:9464)
 `;
 
 /** How long a shutdown waits for in-flight calls before closing connections. */
