@@ -95,6 +95,11 @@ function createUnaryHandler(
       return;
     }
     const deadline = Number(call.getDeadline());
+    if (deadline <= Date.now()) {
+      // an answer after the deadline is one the client has stopped waiting for
+      callback({ code: grpc.status.DEADLINE_EXCEEDED, details: "the deadline was exceeded" });
+      return;
+    }
     // the signal is made when first asked for: most calls (a cached Inject) never look at it
     let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;

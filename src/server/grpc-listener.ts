@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Interceptor } from "@connectrpc/connect";
 import { addConnectService, type ServiceRegistration } from "./grpc-adapter.ts";
 import { addPlainService } from "./grpc-plain-service.ts";
+import { defaultConnectionLimits, type ConnectionLimits } from "./connection-limits.ts";
 import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
 
 /** Options of the gRPC listener. */
@@ -16,6 +17,8 @@ export interface GrpcListenerOptions {
   maxRequestBytes: number;
   /** Services for probes and tools (health, reflection): served without the interceptors, streaming methods included. */
   systemServices?: readonly ServiceRegistration[];
+  /** Streams per connection and idle timeout; the broker's defaults unless a test shortens them. */
+  limits?: ConnectionLimits;
 }
 
 /** A running listener. */
@@ -29,10 +32,13 @@ export interface Listener {
 /** Serves the services over classic gRPC with @grpc/grpc-js: the step runners' hot path. */
 export async function startGrpcListener(options: GrpcListenerOptions): Promise<Listener> {
   const address = parseListenAddress(options.address, "CREDBROKER_LISTEN");
+  const limits = options.limits ?? defaultConnectionLimits;
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxRequestBytes,
     // answers are not capped: a full ListSecrets page can pass 1 MiB
     "grpc.max_send_message_length": -1,
+    "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
+    "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
   });
   for (const registration of options.services) {
     addConnectService(server, registration, options.interceptors);

@@ -2,11 +2,20 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
-import type { Interceptor } from "@connectrpc/connect";
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServiceRegistration } from "./grpc-adapter.ts";
 import type { Listener } from "./grpc-listener.ts";
+import { defaultConnectionLimits, type ConnectionLimits } from "./connection-limits.ts";
 import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
+
+/** A call whose Connect timeout (or gRPC deadline) has already passed when it arrives is not run. */
+const rejectExpiredDeadline: Interceptor = (next) => (req) => {
+  if (req.signal.aborted) {
+    throw ConnectError.from(req.signal.reason);
+  }
+  return next(req);
+};
 
 /** Options of the Connect/HTTP listener. */
 export interface HttpListenerOptions {
@@ -20,6 +29,8 @@ export interface HttpListenerOptions {
   maxRequestBytes: number;
   /** Services for probes and tools (health, reflection): served without the interceptors. */
   systemServices?: readonly ServiceRegistration[];
+  /** Streams per HTTP/2 connection and idle timeout; the broker's defaults unless a test shortens them. */
+  limits?: ConnectionLimits;
 }
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0");
@@ -42,10 +53,12 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
         router.service(service, impl, { interceptors: [] });
       }
     },
-    interceptors: [...options.interceptors],
+    // innermost, so that the refusal is authenticated and logged like any answer
+    interceptors: [...options.interceptors, rejectExpiredDeadline],
     readMaxBytes: options.maxRequestBytes,
   });
-  const h1 = http.createServer({ requestTimeout: 30_000 }, handler);
+  const limits = options.limits ?? defaultConnectionLimits;
+  const h1 = http.createServer({ requestTimeout: 30_000, keepAliveTimeout: limits.idleTimeoutMs }, handler);
   let closing = false;
   // a call still running at close (a health Watch) leaves an HTTP/1.1 keep-alive connection: close it once idle
   h1.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -55,18 +68,26 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
       }
     });
   });
-  const h2 = http2.createServer({}, handler);
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
+    // no frame for idleTimeoutMs: GOAWAY, calls still running finish
+    session.setTimeout(limits.idleTimeoutMs, () => session.close());
     session.once("close", () => sessions.delete(session));
   });
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.once("error", () => socket.destroy());
+    // a connection that never sends its first bytes is idle too
+    const onIdle = () => socket.destroy();
+    socket.setTimeout(limits.idleTimeoutMs);
+    socket.once("timeout", onIdle);
     socket.once("readable", () => {
+      socket.setTimeout(0);
+      socket.off("timeout", onIdle);
       const head: Buffer | null = socket.read(Math.min(socket.readableLength, http2Preface.length));
       if (head === null) {
         socket.destroy();
