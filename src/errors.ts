@@ -26,6 +26,8 @@ export type CredbrokerErrorCode =
   | "ERR_MASTER_KEY_MISMATCH"
   /** The caller's token is missing or wrong. */
   | "ERR_UNAUTHENTICATED"
+  /** The caller's token is valid but does not admit this call (e.g. an inject token of the other mode). */
+  | "ERR_PERMISSION_DENIED"
   /** An outside service (e.g. a token endpoint) cannot be reached. */
   | "ERR_UNAVAILABLE"
   /** The store could not take a write (map or disk full). */

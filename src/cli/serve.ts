@@ -12,6 +12,8 @@ Runs the broker until SIGTERM or SIGINT. Flags override the environment.
   --master-key-file FILE    CREDBROKER_MASTER_KEY    (default: generated master.key in the data dir)
   --admin-token-file FILE   CREDBROKER_ADMIN_TOKEN   (default: generated admin.token in the data dir)
   --inject-token-file FILE  CREDBROKER_INJECT_TOKEN  (default: none, Inject open to local callers)
+  --inject-token-test-file FILE  CREDBROKER_INJECT_TOKEN_TEST  (an inject token for test mode only)
+  --inject-token-live-file FILE  CREDBROKER_INJECT_TOKEN_LIVE  (an inject token for live mode only)
   --metrics-listen ADDR|off CREDBROKER_METRICS_LISTEN (default 127.0.0.1:9464)
 `;
 

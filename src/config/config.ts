@@ -20,8 +20,16 @@ export interface Config {
   masterKey: ConfiguredSecret<Uint8Array> | undefined;
   /** The admin token, when configured; undefined means the data dir's generated `admin.token`. */
   adminToken: ConfiguredSecret<string> | undefined;
-  /** The token Inject requires; undefined leaves Inject open to local callers. */
+  /**
+   * The inject token that admits both modes. When none of the three inject
+   * tokens is set, Inject is open to local callers; when any is, Inject
+   * requires one of them (never the admin token).
+   */
   injectToken: ConfiguredSecret<string> | undefined;
+  /** The inject token that admits test-mode Injects only. */
+  injectTokenTest: ConfiguredSecret<string> | undefined;
+  /** The inject token that admits live-mode Injects only. */
+  injectTokenLive: ConfiguredSecret<string> | undefined;
   /** How many ready materials Inject keeps (least recently used out first); 0 turns the cache off. */
   materialCacheSize: number;
   /** How many OAuth2 access tokens the broker keeps (least recently used out first). */
@@ -55,6 +63,8 @@ export const serveOptions = {
   "master-key-file": { type: "string" },
   "admin-token-file": { type: "string" },
   "inject-token-file": { type: "string" },
+  "inject-token-test-file": { type: "string" },
+  "inject-token-live-file": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -68,7 +78,13 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
   }
   const masterKeyFile = values["master-key-file"];
   const adminTokenFile = values["admin-token-file"];
-  const injectTokenFile = values["inject-token-file"];
+  const tokenSetting = async (flag: string, file: string | undefined, envName: string) =>
+    token(
+      file === undefined ? undefined : await readSecret(file, `--${flag}`),
+      file === undefined ? undefined : `--${flag} ${file}`,
+      env[envName],
+      envName,
+    );
   return {
     dataDir: resolve(values["data-dir"] ?? nonEmpty(env["CREDBROKER_DATA_DIR"]) ?? "./data"),
     listen: values.listen ?? nonEmpty(env["CREDBROKER_LISTEN"]) ?? "127.0.0.1:7390",
@@ -86,12 +102,9 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
       env["CREDBROKER_ADMIN_TOKEN"],
       "CREDBROKER_ADMIN_TOKEN",
     ),
-    injectToken: token(
-      injectTokenFile === undefined ? undefined : await readSecret(injectTokenFile, "--inject-token-file"),
-      injectTokenFile === undefined ? undefined : `--inject-token-file ${injectTokenFile}`,
-      env["CREDBROKER_INJECT_TOKEN"],
-      "CREDBROKER_INJECT_TOKEN",
-    ),
+    injectToken: await tokenSetting("inject-token-file", values["inject-token-file"], "CREDBROKER_INJECT_TOKEN"),
+    injectTokenTest: await tokenSetting("inject-token-test-file", values["inject-token-test-file"], "CREDBROKER_INJECT_TOKEN_TEST"),
+    injectTokenLive: await tokenSetting("inject-token-live-file", values["inject-token-live-file"], "CREDBROKER_INJECT_TOKEN_LIVE"),
     materialCacheSize: count(env["CREDBROKER_MATERIAL_CACHE_SIZE"], "CREDBROKER_MATERIAL_CACHE_SIZE", 10_000),
     oauthTokenCacheSize: count(env["CREDBROKER_OAUTH_TOKEN_CACHE_SIZE"], "CREDBROKER_OAUTH_TOKEN_CACHE_SIZE", 1000),
     oauthDefaultTtlSeconds: count(env["CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS"], "CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS", 300),

@@ -2,47 +2,97 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { CredbrokerError } from "../errors.ts";
+import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 
 /** Which token each service requires. */
 export interface AuthOptions {
-  /** The token of the admin services. */
+  /** The token of the admin services; never accepted by the inject services. */
   adminToken: string;
-  /** The token Inject requires; undefined leaves Inject open to local callers. */
+  /** The inject token that admits both modes; undefined when not configured. */
   injectToken: string | undefined;
+  /** The inject token that admits test-mode calls only. */
+  injectTokenTest?: string | undefined;
+  /** The inject token that admits live-mode calls only. */
+  injectTokenLive?: string | undefined;
   /** The services that require the admin token. */
   adminServices: readonly DescService[];
-  /** The services that require the inject token, when one is set. */
+  /** The services that require an inject token when any is set; their requests carry a `mode`. */
   injectServices: readonly DescService[];
+}
+
+/** Bit flags of the modes a token admits. */
+const admitsTest = 1;
+const admitsLive = 2;
+
+interface KnownToken {
+  readonly digest: Uint8Array;
+  readonly admits: number;
 }
 
 /**
  * Checks `authorization: Bearer <token>` before a call reaches its service.
  * Tokens are compared as SHA-256 digests in constant time, so neither their
- * content nor their length shows in the timing.
+ * content nor their length shows in the timing; the presented digest is
+ * compared with every token the service knows, without stopping at a match.
+ * An inject token scoped to one mode answers PERMISSION_DENIED for the other.
  */
 export function createAuthInterceptor(options: AuthOptions): Interceptor {
-  const required = new Map<string, Uint8Array | undefined>();
-  for (const service of options.adminServices) {
-    required.set(service.typeName, digest(options.adminToken));
+  const admin: KnownToken[] = [{ digest: digest(options.adminToken), admits: admitsTest | admitsLive }];
+  const inject: KnownToken[] = [];
+  for (const [token, admits] of [
+    [options.injectToken, admitsTest | admitsLive],
+    [options.injectTokenTest, admitsTest],
+    [options.injectTokenLive, admitsLive],
+  ] as const) {
+    if (token !== undefined) {
+      inject.push({ digest: digest(token), admits });
+    }
   }
-  for (const service of options.injectServices) {
-    required.set(service.typeName, options.injectToken === undefined ? undefined : digest(options.injectToken));
+  const required = new Map<string, { tokens: KnownToken[]; scoped: boolean }>();
+  for (const service of options.adminServices) {
+    required.set(service.typeName, { tokens: admin, scoped: false });
+  }
+  if (inject.length > 0) {
+    for (const service of options.injectServices) {
+      required.set(service.typeName, { tokens: inject, scoped: true });
+    }
   }
   return (next) => async (req) => {
-    const expected = required.get(req.service.typeName);
-    if (expected !== undefined) {
-      const presented = bearerToken(req.header.get("authorization"));
-      if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+    const rule = required.get(req.service.typeName);
+    if (rule === undefined) {
+      return next(req);
+    }
+    const presented = bearerToken(req.header.get("authorization"));
+    const admits = presented === undefined ? 0 : matchAll(digest(presented), rule.tokens);
+    if (admits === 0) {
+      throw new CredbrokerError(
+        "ERR_UNAUTHENTICATED",
+        presented === undefined
+          ? `${req.service.name} requires "authorization: Bearer <token>"`
+          : `${req.service.name}: the bearer token is not valid`,
+      );
+    }
+    if (rule.scoped) {
+      const mode = req.stream ? undefined : (req.message as { mode?: unknown }).mode;
+      const needed = mode === Mode.TEST ? admitsTest : mode === Mode.LIVE ? admitsLive : 0;
+      if ((admits & needed) === 0) {
         throw new CredbrokerError(
-          "ERR_UNAUTHENTICATED",
-          presented === undefined
-            ? `${req.service.name} requires "authorization: Bearer <token>"`
-            : `${req.service.name}: the bearer token is not valid`,
+          "ERR_PERMISSION_DENIED",
+          `${req.service.name}: the bearer token does not admit ${mode === Mode.TEST ? "test" : mode === Mode.LIVE ? "live" : "this"} mode`,
         );
       }
     }
     return next(req);
   };
+}
+
+/** The modes admitted by every token whose digest equals the presented one, each compared in constant time. */
+function matchAll(presented: Uint8Array, tokens: readonly KnownToken[]): number {
+  let admits = 0;
+  for (const token of tokens) {
+    admits |= timingSafeEqual(presented, token.digest) ? token.admits : 0;
+  }
+  return admits;
 }
 
 function bearerToken(header: string | null): string | undefined {

@@ -12,6 +12,7 @@ const codes: Record<CredbrokerErrorCode, Code> = {
   ERR_SEAL_OPEN_FAILED: Code.DataLoss,
   ERR_MASTER_KEY_MISMATCH: Code.DataLoss,
   ERR_UNAUTHENTICATED: Code.Unauthenticated,
+  ERR_PERMISSION_DENIED: Code.PermissionDenied,
   ERR_UNAVAILABLE: Code.Unavailable,
   ERR_STORE_FULL: Code.ResourceExhausted,
 };

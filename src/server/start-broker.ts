@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { createInjectService } from "../api/inject-service.ts";
 import { createSecretService } from "../api/secret-service.ts";
-import { decodeMasterKey, type Config } from "../config/config.ts";
+import { ConfigError, decodeMasterKey, type Config } from "../config/config.ts";
 import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
 import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
@@ -54,6 +54,7 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
   try {
     const keyring = await loadKeyring(config, store, logger);
     const adminToken = config.adminToken?.value ?? (await generatedAdminToken(config.dataDir, logger));
+    checkInjectTokens(config, adminToken);
     const sealer = createSealer(keyring);
     const materialCache = createMaterialCache(config.materialCacheSize);
     tokenCache = createTokenCache({
@@ -80,6 +81,8 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       createAuthInterceptor({
         adminToken,
         injectToken: config.injectToken?.value,
+        injectTokenTest: config.injectTokenTest?.value,
+        injectTokenLive: config.injectTokenLive?.value,
         adminServices: [SecretService],
         injectServices: [InjectService],
       }),
@@ -177,6 +180,15 @@ async function loadKeyring(config: Config, store: SecretStore, logger: Logger): 
     return openKeyring(masterKey, store.getMeta(keyringMetaKey)!);
   }
   return created.keyring;
+}
+
+/** An inject token equal to the admin token would let administrators read values: refused. */
+function checkInjectTokens(config: Config, adminToken: string): void {
+  for (const token of [config.injectToken, config.injectTokenTest, config.injectTokenLive]) {
+    if (token !== undefined && token.value === adminToken) {
+      throw new ConfigError(`${token.source} must differ from the admin token: administrators must not read values`);
+    }
+  }
 }
 
 async function generatedAdminToken(dataDir: string, logger: Logger): Promise<string> {

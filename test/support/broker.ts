@@ -46,6 +46,8 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
     masterKey: { value: masterKey, source: "test" },
     adminToken: { value: adminToken, source: "test" },
     injectToken: undefined,
+    injectTokenTest: undefined,
+    injectTokenLive: undefined,
     materialCacheSize: 100,
     oauthTokenCacheSize: 100,
     oauthDefaultTtlSeconds: 300,
