@@ -1,6 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { createSecureContext } from "node:tls";
 import { parseArgs } from "node:util";
+import type { TlsMaterial } from "../server/transport-security.ts";
 
 /** The broker's configuration, read once at start-up: flags over environment over defaults. */
 export interface Config {
@@ -30,6 +32,14 @@ export interface Config {
   injectTokenTest: ConfiguredSecret<string> | undefined;
   /** The inject token that admits live-mode Injects only. */
   injectTokenLive: ConfiguredSecret<string> | undefined;
+  /**
+   * TLS on the gRPC and HTTP listeners (not metrics), with client
+   * certificates required when a client CA is set; undefined serves
+   * cleartext, which the broker allows on loopback and unix sockets only.
+   */
+  tls: TlsMaterial | undefined;
+  /** The group (gid) of unix socket files, which are then 0660 instead of 0600. */
+  socketGroup: number | undefined;
   /** How many ready materials Inject keeps (least recently used out first); 0 turns the cache off. */
   materialCacheSize: number;
   /** How many OAuth2 access tokens the broker keeps (least recently used out first). */
@@ -65,6 +75,10 @@ export const serveOptions = {
   "inject-token-file": { type: "string" },
   "inject-token-test-file": { type: "string" },
   "inject-token-live-file": { type: "string" },
+  "tls-cert-file": { type: "string" },
+  "tls-key-file": { type: "string" },
+  "tls-client-ca-file": { type: "string" },
+  "socket-group": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -105,12 +119,67 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
     injectToken: await tokenSetting("inject-token-file", values["inject-token-file"], "CREDBROKER_INJECT_TOKEN"),
     injectTokenTest: await tokenSetting("inject-token-test-file", values["inject-token-test-file"], "CREDBROKER_INJECT_TOKEN_TEST"),
     injectTokenLive: await tokenSetting("inject-token-live-file", values["inject-token-live-file"], "CREDBROKER_INJECT_TOKEN_LIVE"),
+    tls: await tlsMaterial(
+      setting(values["tls-cert-file"], "--tls-cert-file", env, "CREDBROKER_TLS_CERT_FILE"),
+      setting(values["tls-key-file"], "--tls-key-file", env, "CREDBROKER_TLS_KEY_FILE"),
+      setting(values["tls-client-ca-file"], "--tls-client-ca-file", env, "CREDBROKER_TLS_CLIENT_CA_FILE"),
+    ),
+    socketGroup: await groupId(setting(values["socket-group"], "--socket-group", env, "CREDBROKER_SOCKET_GROUP")),
     materialCacheSize: count(env["CREDBROKER_MATERIAL_CACHE_SIZE"], "CREDBROKER_MATERIAL_CACHE_SIZE", 10_000),
     oauthTokenCacheSize: count(env["CREDBROKER_OAUTH_TOKEN_CACHE_SIZE"], "CREDBROKER_OAUTH_TOKEN_CACHE_SIZE", 1000),
     oauthDefaultTtlSeconds: count(env["CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS"], "CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS", 300),
     oauthTimeoutMs: count(env["CREDBROKER_OAUTH_TIMEOUT_MS"], "CREDBROKER_OAUTH_TIMEOUT_MS", 10_000),
     logLevel: logLevel(env["LOG_LEVEL"]),
   };
+}
+
+/** A setting's value and the flag or variable it came from. */
+type Setting = { value: string; source: string } | undefined;
+
+function setting(flagValue: string | undefined, flag: string, env: NodeJS.ProcessEnv, envName: string): Setting {
+  if (flagValue !== undefined) {
+    return { value: flagValue, source: flag };
+  }
+  const fromEnv = nonEmpty(env[envName]);
+  return fromEnv === undefined ? undefined : { value: fromEnv, source: envName };
+}
+
+/** Reads the listeners' certificate, key and client CA, checked by building a TLS context from them. */
+async function tlsMaterial(certFile: Setting, keyFile: Setting, clientCaFile: Setting): Promise<TlsMaterial | undefined> {
+  if (certFile === undefined && keyFile === undefined) {
+    if (clientCaFile !== undefined) {
+      throw new ConfigError(`${clientCaFile.source} needs CREDBROKER_TLS_CERT_FILE and CREDBROKER_TLS_KEY_FILE as well`);
+    }
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) {
+    throw new ConfigError("CREDBROKER_TLS_CERT_FILE (--tls-cert-file) and CREDBROKER_TLS_KEY_FILE (--tls-key-file) go together: set both");
+  }
+  const read = async (file: Setting) => (file === undefined ? undefined : Buffer.from(await readSecret(file.value, file.source)));
+  const material: TlsMaterial = { cert: (await read(certFile))!, key: (await read(keyFile))!, clientCa: await read(clientCaFile) };
+  try {
+    createSecureContext({ cert: material.cert, key: material.key, ...(material.clientCa === undefined ? {} : { ca: material.clientCa }) });
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new ConfigError(`${certFile.source}, ${keyFile.source}${clientCaFile === undefined ? "" : `, ${clientCaFile.source}`}: not a usable PEM certificate, key and CA (${reason})`);
+  }
+  return material;
+}
+
+/** A group name or gid, as a gid; a name is looked up in /etc/group. */
+async function groupId(group: Setting): Promise<number | undefined> {
+  if (group === undefined) {
+    return undefined;
+  }
+  if (/^\d{1,10}$/.test(group.value)) {
+    return Number(group.value);
+  }
+  const lines = (await readFile("/etc/group", "utf8").catch(() => "")).split("\n");
+  const entry = lines.map((line) => line.split(":")).find((fields) => fields[0] === group.value);
+  if (entry === undefined || !/^\d+$/.test(entry[2] ?? "")) {
+    throw new ConfigError(`${group.source}: no group named "${group.value}" in /etc/group; give a gid instead`);
+  }
+  return Number(entry[2]);
 }
 
 /** Decodes a master key: base64 of exactly 32 bytes. */

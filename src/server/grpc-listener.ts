@@ -3,7 +3,9 @@ import type { Interceptor } from "@connectrpc/connect";
 import { addConnectService, type ServiceRegistration } from "./grpc-adapter.ts";
 import { addPlainService } from "./grpc-plain-service.ts";
 import { defaultConnectionLimits, type ConnectionLimits } from "./connection-limits.ts";
-import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
+import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
+import type { TlsMaterial } from "./transport-security.ts";
+import { bindUnixSocket, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
 
 /** Options of the gRPC listener. */
 export interface GrpcListenerOptions {
@@ -17,6 +19,10 @@ export interface GrpcListenerOptions {
   maxRequestBytes: number;
   /** Services for probes and tools (health, reflection): served without the interceptors, streaming methods included. */
   systemServices?: readonly ServiceRegistration[];
+  /** TLS (and client certificates when a client CA is set); undefined serves cleartext HTTP/2. */
+  tls?: TlsMaterial | undefined;
+  /** Who may connect to a unix socket; undefined: the broker's user only (0600). */
+  socketAccess?: SocketAccess | undefined;
   /** Streams per connection and idle timeout; the broker's defaults unless a test shortens them. */
   limits?: ConnectionLimits;
 }
@@ -46,24 +52,43 @@ export async function startGrpcListener(options: GrpcListenerOptions): Promise<L
   for (const registration of options.systemServices ?? []) {
     addPlainService(server, registration);
   }
-  if (address.kind === "unix") {
-    await removeStaleSocket(address.path);
+  const tls = options.tls;
+  // Node's default minimum, TLS 1.2, applies: grpc-js builds its context with tls.createSecureContext
+  const credentials =
+    tls === undefined
+      ? grpc.ServerCredentials.createInsecure()
+      : grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ cert_chain: tls.cert, private_key: tls.key }], tls.clientCa !== undefined);
+  const bind = (target: string) =>
+    new Promise<number>((resolve, reject) => {
+      server.bindAsync(target, credentials, (error, port) => (error === null ? resolve(port) : reject(error)));
+    });
+  let port = 0;
+  try {
+    if (address.kind === "unix") {
+      await bindUnixSocket(address.path, options.socketAccess ?? { group: undefined }, async (path) => {
+        await bind(`unix:${path}`);
+      });
+    } else {
+      port = await bind(formatListenAddress(address));
+    }
+  } catch (error) {
+    server.forceShutdown();
+    throw error;
   }
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(formatListenAddress(address), grpc.ServerCredentials.createInsecure(), (error, port) =>
-      error === null ? resolve(port) : reject(error),
-    );
-  });
   const bound = address.kind === "unix" ? address : { ...address, port };
   return {
     address: formatListenAddress(bound),
-    close: (graceMs) =>
-      new Promise<void>((resolve) => {
+    close: async (graceMs) => {
+      await new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.forceShutdown(), graceMs);
         server.tryShutdown(() => {
           clearTimeout(timer);
           resolve();
         });
-      }),
+      });
+      if (address.kind === "unix") {
+        await removeSocketFile(address.path);
+      }
+    },
   };
 }

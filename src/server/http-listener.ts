@@ -1,13 +1,16 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServiceRegistration } from "./grpc-adapter.ts";
 import type { Listener } from "./grpc-listener.ts";
 import { defaultConnectionLimits, type ConnectionLimits } from "./connection-limits.ts";
-import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
+import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
+import type { TlsMaterial } from "./transport-security.ts";
+import { bindUnixSocket, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
 
 /** A call whose Connect timeout (or gRPC deadline) has already passed when it arrives is not run. */
 const rejectExpiredDeadline: Interceptor = (next) => (req) => {
@@ -29,6 +32,10 @@ export interface HttpListenerOptions {
   maxRequestBytes: number;
   /** Services for probes and tools (health, reflection): served without the interceptors. */
   systemServices?: readonly ServiceRegistration[];
+  /** TLS (and client certificates when a client CA is set); undefined serves cleartext. */
+  tls?: TlsMaterial | undefined;
+  /** Who may connect to a unix socket; undefined: the broker's user only (0600). */
+  socketAccess?: SocketAccess | undefined;
   /** Streams per HTTP/2 connection and idle timeout; the broker's defaults unless a test shortens them. */
   limits?: ConnectionLimits;
 }
@@ -39,7 +46,9 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0");
  * Serves the Connect protocol, gRPC-Web and gRPC through connect-node, over
  * HTTP/1.1 and cleartext HTTP/2 on one port: Node's cleartext HTTP/2 server
  * ignores allowHTTP1, so a net.Server reads the first bytes of each
- * connection and hands it to the HTTP/2 or the HTTP/1.1 server.
+ * connection and hands it to the HTTP/2 or the HTTP/1.1 server. With TLS,
+ * a tls.Server offers both by ALPN and hands each secure socket to the
+ * server of the protocol the client chose.
  */
 export async function startHttpListener(options: HttpListenerOptions): Promise<Listener> {
   const address = parseListenAddress(options.address, "CREDBROKER_HTTP_LISTEN");
@@ -77,7 +86,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
     session.setTimeout(limits.idleTimeoutMs, () => session.close());
     session.once("close", () => sessions.delete(session));
   });
-  const server = net.createServer((socket) => {
+  const acceptCleartext = (socket: net.Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.once("error", () => socket.destroy());
@@ -97,25 +106,49 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
       const isHttp2 = head.equals(http2Preface.subarray(0, head.length));
       (isHttp2 ? h2 : h1).emit("connection", socket);
     });
-  });
+  };
+  const tls = options.tls;
+  const acceptSecure = (socket: TLSSocket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.once("error", () => socket.destroy());
+    // a client that offered no ALPN (alpnProtocol false) speaks HTTP/1.1
+    (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket);
+  };
+  const server: net.Server =
+    tls === undefined
+      ? net.createServer(acceptCleartext)
+      : createTlsServer(
+          {
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: "TLSv1.2",
+            ALPNProtocols: ["h2", "http/1.1"],
+            ...(tls.clientCa === undefined ? {} : { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true }),
+          },
+          acceptSecure,
+        );
+  const listen = (target: { path: string } | { port: number; host: string }) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(target, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
   if (address.kind === "unix") {
-    await removeStaleSocket(address.path);
+    await bindUnixSocket(address.path, options.socketAccess ?? { group: undefined }, (path) => listen({ path })).catch(
+      (error: unknown) => {
+        server.close();
+        throw error;
+      },
+    );
+  } else {
+    await listen({ port: address.port, host: address.host });
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    const onListening = () => {
-      server.off("error", reject);
-      // the HTTP/1.1 server never listens itself; 'listening' starts its connection
-      // tracking, which requestTimeout and closeIdleConnections() rely on
-      h1.emit("listening");
-      resolve();
-    };
-    if (address.kind === "unix") {
-      server.listen(address.path, onListening);
-    } else {
-      server.listen(address.port, address.host, onListening);
-    }
-  });
+  // the HTTP/1.1 server never listens itself; 'listening' starts its connection
+  // tracking, which requestTimeout and closeIdleConnections() rely on
+  h1.emit("listening");
   const bound =
     address.kind === "unix" ? address : { ...address, port: (server.address() as AddressInfo).port };
   return {
@@ -134,6 +167,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
       }, graceMs);
       await closed;
       clearTimeout(timer);
+      if (address.kind === "unix") {
+        await removeSocketFile(address.path);
+      }
     },
   };
 }

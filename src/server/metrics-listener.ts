@@ -2,7 +2,8 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Listener } from "./grpc-listener.ts";
-import { formatListenAddress, parseListenAddress, removeStaleSocket } from "./listen-address.ts";
+import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
+import { bindUnixSocket, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
 
 /** Options of the metrics listener. */
 export interface MetricsListenerOptions {
@@ -12,6 +13,8 @@ export interface MetricsListenerOptions {
   registry: Registry;
   /** Told when a scrape fails. */
   logger: { warn(obj: Record<string, unknown>, msg: string): void };
+  /** Who may connect to a unix socket; undefined: the broker's user only (0600). */
+  socketAccess?: SocketAccess | undefined;
 }
 
 /**
@@ -44,21 +47,24 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
       },
     );
   });
+  const listen = (target: { path: string } | { port: number; host: string }) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(target, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
   if (address.kind === "unix") {
-    await removeStaleSocket(address.path);
+    await bindUnixSocket(address.path, options.socketAccess ?? { group: undefined }, (path) => listen({ path })).catch(
+      (error: unknown) => {
+        server.close();
+        throw error;
+      },
+    );
+  } else {
+    await listen({ port: address.port, host: address.host });
   }
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    const onListening = () => {
-      server.off("error", reject);
-      resolve();
-    };
-    if (address.kind === "unix") {
-      server.listen(address.path, onListening);
-    } else {
-      server.listen(address.port, address.host, onListening);
-    }
-  });
   const bound = address.kind === "unix" ? address : { ...address, port: (server.address() as AddressInfo).port };
   return {
     address: formatListenAddress(bound),
@@ -69,6 +75,9 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
       await closed;
       clearTimeout(timer);
+      if (address.kind === "unix") {
+        await removeSocketFile(address.path);
+      }
     },
   };
 }

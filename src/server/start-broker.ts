@@ -27,6 +27,7 @@ import { createInjectCounts } from "./inject-counts.ts";
 import { createLogInterceptor } from "./log-interceptor.ts";
 import { createMetricsRegistry } from "./metrics-registry.ts";
 import { startMetricsListener } from "./metrics-listener.ts";
+import { checkListenerSecurity } from "./transport-security.ts";
 import { createReflectionServices } from "./reflection-service.ts";
 
 /** The largest request either listener accepts (1 MiB). */
@@ -47,6 +48,13 @@ export interface Broker {
 
 /** Opens the store and keyring, then starts the listeners: gRPC, HTTP and metrics. */
 export async function startBroker(config: Config, logger: Logger): Promise<Broker> {
+  checkListenerSecurity(
+    [
+      { address: config.listen, setting: "CREDBROKER_LISTEN" },
+      ...(config.httpListen === "off" ? [] : [{ address: config.httpListen, setting: "CREDBROKER_HTTP_LISTEN" }]),
+    ],
+    config.tls,
+  );
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const store = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
   const listeners: Listener[] = [];
@@ -92,12 +100,28 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
       registration(Health, createHealthService(health)),
       ...createReflectionServices([SecretService, InjectService, Health]),
     ];
-    const grpcListener = await startGrpcListener({ address: config.listen, services, interceptors, maxRequestBytes, systemServices });
+    const grpcListener = await startGrpcListener({
+      address: config.listen,
+      services,
+      interceptors,
+      maxRequestBytes,
+      systemServices,
+      tls: config.tls,
+      socketAccess: { group: config.socketGroup },
+    });
     listeners.push(grpcListener);
     const httpListener =
       config.httpListen === "off"
         ? undefined
-        : await startHttpListener({ address: config.httpListen, services, interceptors, maxRequestBytes, systemServices });
+        : await startHttpListener({
+            address: config.httpListen,
+            services,
+            interceptors,
+            maxRequestBytes,
+            systemServices,
+            tls: config.tls,
+            socketAccess: { group: config.socketGroup },
+          });
     if (httpListener !== undefined) {
       listeners.push(httpListener);
     }
@@ -106,6 +130,7 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
         ? undefined
         : await startMetricsListener({
             address: config.metricsListen,
+            socketAccess: { group: config.socketGroup },
             registry: createMetricsRegistry({ calls, injects, tokenCache: tokens, store, materialCache }),
             logger,
           });

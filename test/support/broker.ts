@@ -48,6 +48,8 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
     injectToken: undefined,
     injectTokenTest: undefined,
     injectTokenLive: undefined,
+    tls: undefined,
+    socketGroup: undefined,
     materialCacheSize: 100,
     oauthTokenCacheSize: 100,
     oauthDefaultTtlSeconds: 300,
