@@ -1,6 +1,7 @@
 import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { commitAudited, type AuditTarget } from "../audit/audit-scope.ts";
 import { SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, Mode, SecretSchema, type Credentials, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
@@ -35,15 +36,20 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
     }
   }
 
-  async function commitOrAbort(writes: StoreWrite[]): Promise<void> {
-    const conflict = await store.commit(writes);
+  async function commitOrAbort(
+    context: HandlerContext,
+    writes: StoreWrite[],
+    mode: Mode,
+    targets: readonly AuditTarget[],
+  ): Promise<void> {
+    const conflict = await commitAudited(store, context, writes, mode, targets);
     if (conflict !== undefined) {
       throw concurrentChange(conflict);
     }
   }
 
   return {
-    async createSecret(req) {
+    async createSecret(req, context) {
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       const description = checkDescription(req.description);
@@ -54,9 +60,13 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       const now = timestampNow();
       const secret = create(SecretSchema, { name, mode, type, description, version: 1n, createTime: now, updateTime: now });
       const payload = sealCredentials(bindingOf(secret), req.credentials as Credentials);
-      const conflict = await store.commit([
-        { kind: "put", record: create(SecretRecordSchema, { secret, payload }), expectVersion: 0n },
-      ]);
+      const conflict = await commitAudited(
+        store,
+        context,
+        [{ kind: "put", record: create(SecretRecordSchema, { secret, payload }), expectVersion: 0n }],
+        mode,
+        [{ name, version: secret.version }],
+      );
       if (conflict !== undefined) {
         throw secretExists(mode, name);
       }
@@ -85,7 +95,7 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       };
     },
 
-    async updateSecret(req) {
+    async updateSecret(req, context) {
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       const description = req.description === undefined ? undefined : checkDescription(req.description);
@@ -117,27 +127,36 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
         req.credentials === undefined
           ? sealer.reseal(bindingOf(current), bindingOf(secret), record.payload!)
           : sealCredentials(bindingOf(secret), req.credentials);
-      await commitOrAbort([
-        { kind: "put", record: create(SecretRecordSchema, { secret, payload }), expectVersion: current.version },
-      ]);
+      await commitOrAbort(
+        context,
+        [{ kind: "put", record: create(SecretRecordSchema, { secret, payload }), expectVersion: current.version }],
+        mode,
+        [{ name, version: secret.version }],
+      );
       return { secret };
     },
 
-    async deleteSecret(req) {
+    async deleteSecret(req, context) {
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       if (mode !== Mode.TEST) {
         throw new CredbrokerError("ERR_FAILED_PRECONDITION", `secret "${name}": live secrets cannot be deleted`);
       }
       const { secret } = requireRecord(store, mode, name);
-      const conflict = await store.commit([{ kind: "delete", mode, name, expectVersion: secret.version }]);
+      const conflict = await commitAudited(
+        store,
+        context,
+        [{ kind: "delete", mode, name, expectVersion: secret.version }],
+        mode,
+        [{ name, version: secret.version }],
+      );
       if (conflict !== undefined) {
         throw conflict.actualVersion === 0n ? secretNotFound(mode, name) : concurrentChange(conflict);
       }
       return {};
     },
 
-    async deploySecrets(req) {
+    async deploySecrets(req, context) {
       if (req.names.length === 0) {
         throw invalidField("names", "name at least one test secret");
       }
@@ -182,7 +201,12 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
         });
         deployed.push(secret);
       }
-      await commitOrAbort(writes);
+      await commitOrAbort(
+        context,
+        writes,
+        Mode.LIVE,
+        deployed.map((secret) => ({ name: secret.name, version: secret.version })),
+      );
       return { secrets: deployed };
     },
   };

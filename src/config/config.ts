@@ -50,6 +50,12 @@ export interface Config {
   oauthTimeoutMs: number;
   /** The pino log level: fatal, error, warn, info, debug, trace or silent. */
   logLevel: string;
+  /** The most audit events kept (oldest removed first); default 1,000,000. */
+  auditMaxEvents?: number | undefined;
+  /** The oldest an audit event may get, in days; default 90. */
+  auditMaxAgeDays?: number | undefined;
+  /** How often audit retention runs, in milliseconds; default one minute (tests shorten it). */
+  auditRetentionIntervalMs?: number | undefined;
 }
 
 /** A secret value and where it came from (for messages; never the value). */
@@ -130,6 +136,8 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
     oauthDefaultTtlSeconds: count(env["CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS"], "CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS", 300),
     oauthTimeoutMs: count(env["CREDBROKER_OAUTH_TIMEOUT_MS"], "CREDBROKER_OAUTH_TIMEOUT_MS", 10_000),
     logLevel: logLevel(env["LOG_LEVEL"]),
+    auditMaxEvents: count(env["CREDBROKER_AUDIT_MAX_EVENTS"], "CREDBROKER_AUDIT_MAX_EVENTS", 1_000_000),
+    auditMaxAgeDays: count(env["CREDBROKER_AUDIT_MAX_AGE_DAYS"], "CREDBROKER_AUDIT_MAX_AGE_DAYS", 90),
   };
 }
 

@@ -3,6 +3,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import { CredbrokerError } from "../errors.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import { CallerKind } from "../gen/credbroker/v1/audit_service_pb.ts";
+import { callerKindKey } from "./call-context.ts";
 
 /** Which token each service requires. */
 export interface AuthOptions {
@@ -82,9 +84,18 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
         );
       }
     }
+    // for the audit log: which kind of token, never the token
+    req.contextValues.set(callerKindKey, !rule.scoped ? CallerKind.ADMIN : (injectKinds[admits] ?? CallerKind.INJECT));
     return next(req);
   };
 }
+
+/** The caller kind of an inject token by the modes it admits. */
+const injectKinds: Record<number, CallerKind> = {
+  [admitsTest]: CallerKind.INJECT_TEST,
+  [admitsLive]: CallerKind.INJECT_LIVE,
+  [admitsTest | admitsLive]: CallerKind.INJECT,
+};
 
 /** The modes admitted by every token whose digest equals the presented one, each compared in constant time. */
 function matchAll(presented: Uint8Array, tokens: readonly KnownToken[]): number {

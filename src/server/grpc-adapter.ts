@@ -19,6 +19,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
+import { grpcPeer, peerKey } from "./call-context.ts";
 import { headersFromMetadata, metadataFromHeaders } from "./grpc-metadata.ts";
 
 /** The call's deadline in epoch milliseconds (Infinity when none), for HandlerContext.timeoutMs. */
@@ -132,7 +133,10 @@ function createUnaryHandler(
         return signal();
       },
       header: headersFromMetadata(call.metadata),
-      contextValues: Number.isFinite(deadline) ? createContextValues().set(deadlineKey, deadline) : createContextValues(),
+      contextValues: (Number.isFinite(deadline) ? createContextValues().set(deadlineKey, deadline) : createContextValues()).set(
+        peerKey,
+        () => grpcPeer(call),
+      ),
       message,
     }).then(
       (res) => {

@@ -3,7 +3,8 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
-import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { nodePeer, peerKey } from "./call-context.ts";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServiceRegistration } from "./grpc-adapter.ts";
 import type { Listener } from "./grpc-listener.ts";
@@ -65,6 +66,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
     // innermost, so that the refusal is authenticated and logged like any answer
     interceptors: [...options.interceptors, rejectExpiredDeadline],
     readMaxBytes: options.maxRequestBytes,
+    contextValues: (req) => createContextValues().set(peerKey, () => nodePeer(req.socket)),
   });
   const limits = options.limits ?? defaultConnectionLimits;
   const h1 = http.createServer({ requestTimeout: 30_000, keepAliveTimeout: limits.idleTimeoutMs }, handler);

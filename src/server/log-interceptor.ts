@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { isValidName } from "../api/validate-request.ts";
 import { ModeSchema, type Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import type { CallMetrics, MethodCalls } from "./call-metrics.ts";
+import { requestIdKey } from "./call-context.ts";
 import { isServerFault, toConnectError } from "./connect-error.ts";
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
@@ -34,6 +35,7 @@ export function createLogInterceptor(logger: Logger, options: LogInterceptorOpti
     const started = performance.now();
     const presented = req.header.get("x-request-id");
     const requestId = presented !== null && requestIdPattern.test(presented) ? presented : randomUUID();
+    req.contextValues.set(requestIdKey, requestId);
     let entry = methods.get(req.method);
     if (entry === undefined) {
       entry = { name: `${req.service.typeName}/${req.method.name}`, calls: options.calls?.of(req.service, req.method) };

@@ -1,12 +1,16 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
+import { createAuditInterceptor } from "../audit/audit-interceptor.ts";
+import { startAuditRetention, type AuditRetention } from "../audit/audit-retention.ts";
 import { createSecretService } from "../api/secret-service.ts";
 import { ConfigError, decodeMasterKey, type Config } from "../config/config.ts";
 import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
 import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
+import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/health/v1/health_pb.ts";
@@ -46,8 +50,14 @@ export interface Broker {
   close(graceMs?: number): Promise<void>;
 }
 
+/** Tuning that is not configuration: for tests and tools. */
+export interface BrokerOptions {
+  /** Wraps the opened store (a test double that refuses audit writes, built on the real store). */
+  wrapStore?: ((store: SecretStore) => SecretStore) | undefined;
+}
+
 /** Opens the store and keyring, then starts the listeners: gRPC, HTTP and metrics. */
-export async function startBroker(config: Config, logger: Logger): Promise<Broker> {
+export async function startBroker(config: Config, logger: Logger, options: BrokerOptions = {}): Promise<Broker> {
   checkListenerSecurity(
     [
       { address: config.listen, setting: "CREDBROKER_LISTEN" },
@@ -56,7 +66,9 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     config.tls,
   );
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
+  const opened = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
+  const store = options.wrapStore?.(opened) ?? opened;
+  let retention: AuditRetention | undefined;
   const listeners: Listener[] = [];
   let tokenCache: TokenCache | undefined;
   try {
@@ -82,23 +94,25 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     const injects = metricsOn ? createInjectCounts() : undefined;
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer })),
+      registration(AuditService, createAuditService({ store })),
       registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count })),
     ];
     const interceptors = [
       createLogInterceptor(logger, { calls }),
+      createAuditInterceptor({ store, logger }),
       createAuthInterceptor({
         adminToken,
         injectToken: config.injectToken?.value,
         injectTokenTest: config.injectTokenTest?.value,
         injectTokenLive: config.injectTokenLive?.value,
-        adminServices: [SecretService],
+        adminServices: [SecretService, AuditService],
         injectServices: [InjectService],
       }),
     ];
     const health = createHealthState([SecretService, InjectService]);
     const systemServices = [
       registration(Health, createHealthService(health)),
-      ...createReflectionServices([SecretService, InjectService, Health]),
+      ...createReflectionServices([SecretService, InjectService, AuditService, Health]),
     ];
     const grpcListener = await startGrpcListener({
       address: config.listen,
@@ -137,6 +151,14 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
     if (metricsListener !== undefined) {
       listeners.push(metricsListener);
     }
+    retention = startAuditRetention({
+      store,
+      maxEvents: config.auditMaxEvents ?? 1_000_000,
+      maxAgeMs: (config.auditMaxAgeDays ?? 90) * 24 * 3600 * 1000,
+      intervalMs: config.auditRetentionIntervalMs ?? 60_000,
+      logger,
+    });
+    void retention.runOnce().catch((err: unknown) => logger.error({ err }, "audit retention pass failed"));
     health.set(ServingStatus.SERVING);
     logger.info(
       {
@@ -155,12 +177,14 @@ export async function startBroker(config: Config, logger: Logger): Promise<Broke
         // probes see NOT_SERVING before the listeners stop accepting; Watch streams end after sending it
         health.shutdown();
         await Promise.all(listeners.map((listener) => listener.close(graceMs)));
+        await retention?.stop();
         tokenCache?.close();
         await store.close();
       },
     };
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close(0)));
+    await retention?.stop();
     tokenCache?.close();
     await store.close();
     throw error;

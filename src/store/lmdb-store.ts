@@ -1,7 +1,7 @@
-import { setTimeout as delay } from "node:timers/promises";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
 import type { SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
@@ -16,14 +16,17 @@ type Key = string;
 
 /** Opens (or creates) the LMDB environment that holds secrets. */
 export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
-  // no event-turn batching: its internal commit promise is awaited by nobody, so a failed
-  // commit (a full disk) became an unhandled rejection that ended the process; writes are
-  // still batched, by the commit that lmdb starts on the next turn
-  const root: RootDatabase = open({ path: options.path, maxDbs: 4, eventTurnBatching: false });
+  const root: RootDatabase = open({ path: options.path, maxDbs: 4 });
   // each entry also carries the secret's version in LMDB's entry header, so
   // that isCurrent() answers without decoding the record
   const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary", useVersions: true });
   const meta: Database<Uint8Array, Key> = root.openDB({ name: "meta", encoding: "binary" });
+  // audit events keyed by sequence: microseconds since the epoch, bumped to stay unique, so time-ordered
+  const audit: Database<Uint8Array, number> = root.openDB({ name: "audit", encoding: "binary" });
+  let lastSequence = 0;
+  for (const key of audit.getKeys({ reverse: true, limit: 1 })) {
+    lastSequence = key;
+  }
   const listeners = new Set<(change: StoreChange) => void>();
 
   function read(key: Key): SecretRecord | undefined {
@@ -33,6 +36,14 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
   function storedVersion(key: Key): bigint {
     return read(key)?.secret?.version ?? 0n;
+  }
+
+  /** Gives the event its sequence and returns its key and bytes. */
+  function sequenced(event: AuditEvent): [number, Uint8Array] {
+    const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
+    lastSequence = Math.max(lastSequence + 1, micros);
+    event.sequence = BigInt(lastSequence);
+    return [lastSequence, toBinary(AuditEventSchema, event)];
   }
 
   return {
@@ -60,11 +71,15 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
       return secrets.getKeysCount({ start: prefix, end: prefixEnd(prefix) });
     },
 
-    async commit(writes) {
+    async commit(writes, events = []) {
       let conflict: StoreConflict | undefined;
       const changes: StoreChange[] = [];
+      const entries = events.map(sequenced);
       try {
         await root.childTransaction(() => {
+          for (const [key, bytes] of entries) {
+            audit.putSync(key, bytes);
+          }
           for (const write of writes) {
             const mode = write.kind === "put" ? (write.record.secret?.mode ?? Mode.UNSPECIFIED) : write.mode;
             const name = write.kind === "put" ? (write.record.secret?.name ?? "") : write.name;
@@ -88,7 +103,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
         if (cause === conflictAbort) {
           return conflict;
         }
-        throw await storeWriteError(cause);
+        throw storeWriteError(cause);
       }
       for (const change of changes) {
         for (const listener of listeners) {
@@ -96,6 +111,51 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
         }
       }
       return undefined;
+    },
+
+    async appendEvents(events) {
+      try {
+        await Promise.all(events.map((event) => audit.put(...sequenced(event))));
+      } catch (cause) {
+        throw await storeWriteError(cause);
+      }
+    },
+
+    listEvents(from, limit, name) {
+      const events: AuditEvent[] = [];
+      for (const { value } of audit.getRange({ start: Number(from) })) {
+        const event = fromBinary(AuditEventSchema, value);
+        if (name === undefined || event.secrets.some((secret) => secret.name === name)) {
+          events.push(event);
+          if (events.length >= limit) {
+            break;
+          }
+        }
+      }
+      return events;
+    },
+
+    eventCount: () => (audit.getStats() as { entryCount: number }).entryCount,
+
+    async pruneEvents(before, keep, limit) {
+      try {
+        return await root.childTransaction(() => {
+          const excess = Math.max(0, (audit.getStats() as { entryCount: number }).entryCount - keep);
+          const doomed: number[] = [];
+          for (const key of audit.getKeys({ limit })) {
+            if (doomed.length >= excess && key >= Number(before)) {
+              break;
+            }
+            doomed.push(key);
+          }
+          for (const key of doomed) {
+            audit.removeSync(key);
+          }
+          return doomed.length;
+        });
+      } catch (cause) {
+        throw await storeWriteError(cause);
+      }
     },
 
     getMeta: (key) => meta.get(key),
@@ -110,7 +170,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
           return true;
         });
       } catch (cause) {
-        throw await storeWriteError(cause);
+        throw storeWriteError(cause);
       }
     },
 
@@ -149,18 +209,9 @@ function recordKey(mode: Mode, name: string): Key {
 }
 
 /** A full map or disk becomes ERR_STORE_FULL; anything else stays as it is (an internal error). */
-async function storeWriteError(cause: unknown): Promise<unknown> {
-  // lmdb rejects a failed commit with "Commit failed" and its reason in a promise, which
-  // would also be an unhandled rejection (a crash) if nobody awaited it
-  const commitError = (cause as { commitError?: unknown } | null)?.commitError;
-  const reason =
-    commitError instanceof Promise
-      ? await Promise.race([commitError.then(() => cause, (error: unknown) => error), delay(2000, cause, { ref: false })])
-      : cause;
-  const full =
-    reason instanceof Error &&
-    (/MDB_MAP_FULL|ENOSPC|No space left on device/.test(reason.message) || (reason as { code?: unknown }).code === 28);
+function storeWriteError(cause: unknown): unknown {
+  const full = cause instanceof Error && /MDB_MAP_FULL|ENOSPC/.test(cause.message);
   return full
-    ? new CredbrokerError("ERR_STORE_FULL", "the store is full; writes are refused, reads keep serving", { cause: reason })
+    ? new CredbrokerError("ERR_STORE_FULL", "the store is full; writes are refused, reads keep serving", { cause })
     : cause;
 }

@@ -1,4 +1,5 @@
 import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import type { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 
 /**
@@ -18,9 +19,26 @@ export interface SecretStore {
   /**
    * Applies writes atomically: all or none. Each write states the version it
    * expects to replace (0n: the secret must not exist); when any expectation
-   * fails nothing is written and the returned conflict names it.
+   * fails nothing is written and the returned conflict names it. The audit
+   * events are appended in the same transaction: written with the writes or
+   * not at all.
    */
-  commit(writes: readonly StoreWrite[]): Promise<StoreConflict | undefined>;
+  commit(writes: readonly StoreWrite[], events?: readonly AuditEvent[]): Promise<StoreConflict | undefined>;
+  /**
+   * Appends audit events; resolves once they are committed. Events appended
+   * in one event-loop turn share one transaction (group commit).
+   */
+  appendEvents(events: readonly AuditEvent[]): Promise<void>;
+  /** Up to `limit` audit events from sequence `from` on, oldest first; only those naming `name` when set. */
+  listEvents(from: bigint, limit: number, name?: string): AuditEvent[];
+  /** How many audit events are stored. */
+  eventCount(): number;
+  /**
+   * Removes up to `limit` of the oldest audit events that are older than
+   * `before` (a sequence, i.e. microseconds since the epoch) or beyond the
+   * newest `keep`, in one transaction; resolves to how many it removed.
+   */
+  pruneEvents(before: bigint, keep: number, limit: number): Promise<number>;
   /** A value from the store's metadata (e.g. the sealed keyring). */
   getMeta(key: string): Uint8Array | undefined;
   /** Writes a metadata value only if the key is absent; false if it was present. */

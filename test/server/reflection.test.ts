@@ -26,6 +26,7 @@ type Answer = v1.ServerReflectionResponse;
 
 const injectToken = { value: "inject-token-for-reflection-tests", source: "test" };
 const servedServices = [
+  "credbroker.v1.AuditService",
   "credbroker.v1.InjectService",
   "credbroker.v1.SecretService",
   "grpc.health.v1.Health",

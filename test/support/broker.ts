@@ -8,7 +8,7 @@ import { createConnectTransport, createGrpcTransport, type ConnectTransportOptio
 import { randomBytes } from "node:crypto";
 import type { Config } from "../../src/config/config.ts";
 import { createLogger } from "../../src/server/logger.ts";
-import { startBroker, type Broker } from "../../src/server/start-broker.ts";
+import { startBroker, type Broker, type BrokerOptions } from "../../src/server/start-broker.ts";
 
 /** A broker on port 0 in a temp dir, with its log lines captured. */
 export interface TestBroker {
@@ -34,7 +34,7 @@ function endpoint(address: string): { baseUrl: string } | { baseUrl: string; nod
 }
 
 /** Starts a real broker: real LMDB in a temp dir, every listener (gRPC, HTTP, metrics) on port 0. */
-export async function startTestBroker(overrides: Partial<Config> = {}): Promise<TestBroker> {
+export async function startTestBroker(overrides: Partial<Config> = {}, brokerOptions: BrokerOptions = {}): Promise<TestBroker> {
   const dataDir = overrides.dataDir ?? (await mkdtemp(join(tmpdir(), "credbroker-test-")));
   const masterKey = overrides.masterKey?.value ?? new Uint8Array(randomBytes(32));
   const adminToken = overrides.adminToken?.value ?? randomBytes(24).toString("base64url");
@@ -64,7 +64,7 @@ export async function startTestBroker(overrides: Partial<Config> = {}): Promise<
       callback();
     },
   });
-  const broker = await startBroker(config, createLogger(config.logLevel, sink));
+  const broker = await startBroker(config, createLogger(config.logLevel, sink), brokerOptions);
   const headers = (token: string | undefined): Record<string, string> =>
     token === undefined ? {} : { authorization: `Bearer ${token}` };
   return {

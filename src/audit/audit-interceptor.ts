@@ -1,0 +1,103 @@
+import { Code, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { isValidName } from "../api/validate-request.ts";
+import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import { CredbrokerError } from "../errors.ts";
+import { callerKindKey, peerKey, requestIdKey } from "../server/call-context.ts";
+import { toConnectError } from "../server/connect-error.ts";
+import type { SecretStore } from "../store/secret-store.ts";
+import { auditEvent, auditScopeKey, type AuditScope, type AuditTarget, type EventBasis } from "./audit-scope.ts";
+
+/** Options of the audit interceptor. */
+export interface AuditInterceptorOptions {
+  /** Where events are appended. */
+  store: SecretStore;
+  /** Told when the event of an already failed call could not be written (that call fails anyway). */
+  logger: Logger;
+}
+
+/**
+ * Sits right inside the log interceptor, where a call's final code is known,
+ * and appends one audit event per call. A service that commits a change
+ * writes its own `ok` event in the change's transaction (see commitAudited);
+ * every other outcome is written here: successful reads and Injects before
+ * their answer is returned (fail closed: an event that cannot be written
+ * fails the call), failures after the fact. Appends of one event-loop turn
+ * share one LMDB transaction, so Injects cost a commit per batch.
+ */
+export function createAuditInterceptor({ store, logger }: AuditInterceptorOptions): Interceptor {
+  return (next) => async (req) => {
+    const values = req.contextValues;
+    const basis: EventBasis = {
+      method: `${req.service.typeName}/${req.method.name}`,
+      requestId: values.get(requestIdKey),
+      caller: () => {
+        const peer = values.get(peerKey)();
+        return { kind: values.get(callerKindKey), peerAddress: peer.address, tlsSubject: peer.tlsSubject };
+      },
+    };
+    const scope: AuditScope = {
+      event: (code, mode, targets) => auditEvent(basis, code, mode, targets),
+      recorded: false,
+    };
+    values.set(auditScopeKey, scope);
+    const target = req.stream ? { mode: Mode.UNSPECIFIED, names: [] } : describeTarget(req.message);
+    let res;
+    try {
+      res = await next(req);
+    } catch (error) {
+      if (!scope.recorded) {
+        const code = codeNames[toConnectError(error).code] ?? "unknown";
+        try {
+          await store.appendEvents([scope.event(code, target.mode, target.names.map((name) => ({ name, version: 0n })))]);
+        } catch (cause) {
+          logger.error({ method: basis.method, requestId: basis.requestId, code, err: cause }, "audit event not written");
+        }
+      }
+      throw error;
+    }
+    if (!scope.recorded) {
+      const targets = withVersions(target.names, req.stream ? undefined : res.message);
+      try {
+        await store.appendEvents([scope.event("ok", target.mode, targets)]);
+      } catch (cause) {
+        throw cause instanceof CredbrokerError && cause.code === "ERR_STORE_FULL"
+          ? cause
+          : new CredbrokerError("ERR_UNAVAILABLE", "the audit log cannot be written; the call is refused", { cause });
+      }
+    }
+    return res;
+  };
+}
+
+/** gRPC code names in lower snake case (`not_found`), as events store them. */
+const codeNames: Record<number, string> = Object.fromEntries(
+  Object.entries(Code)
+    .filter(([, value]) => typeof value === "number")
+    .map(([name, value]) => [value, name.replace(/[A-Z]/g, (c, i: number) => (i === 0 ? "" : "_") + c.toLowerCase())]),
+);
+codeNames[0] = "ok";
+
+/** The mode and names a request addresses; a malformed name is not echoed, it may be a misplaced value. */
+function describeTarget(message: unknown): { mode: Mode; names: string[] } {
+  const fields = message as { mode?: unknown; name?: unknown; names?: unknown };
+  const safe = (name: unknown) => (typeof name === "string" && isValidName(name) ? name : "(invalid)");
+  if (Array.isArray(fields.names)) {
+    return { mode: Mode.LIVE, names: fields.names.map(safe) };
+  }
+  const mode = typeof fields.mode === "number" ? (fields.mode as Mode) : Mode.UNSPECIFIED;
+  return { mode, names: typeof fields.name === "string" && fields.name !== "" ? [safe(fields.name)] : [] };
+}
+
+/** The targets with the versions a successful answer names (its `secret`, or its `secrets` for a deploy). */
+function withVersions(names: readonly string[], answer: unknown): AuditTarget[] {
+  const fields = (answer ?? {}) as { secret?: { name: string; version: bigint }; secrets?: { name: string; version: bigint }[] };
+  const known = new Map<string, bigint>();
+  if (fields.secret !== undefined) {
+    known.set(fields.secret.name, fields.secret.version);
+  }
+  for (const secret of Array.isArray(fields.secrets) && names.length > 0 ? fields.secrets : []) {
+    known.set(secret.name, secret.version);
+  }
+  return names.map((name) => ({ name, version: known.get(name) ?? 0n }));
+}

@@ -1,0 +1,131 @@
+/**
+ * The audit database of the LMDB store: events commit with the change or
+ * not at all, sequences stay time-ordered across a reopen, and retention
+ * removes by count and by age in bounded batches.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { startAuditRetention } from "../../src/audit/audit-retention.ts";
+import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
+import { AuditEventSchema, type AuditEvent } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
+import { Mode, SecretSchema } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { openLmdbStore } from "../../src/store/lmdb-store.ts";
+import type { SecretStore } from "../../src/store/secret-store.ts";
+
+let dir: string;
+let store: SecretStore;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "credbroker-audit-"));
+  store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function event(name: string, at = new Date()): AuditEvent {
+  return create(AuditEventSchema, { time: timestampFromDate(at), method: "m", secrets: [{ name }], code: "ok" });
+}
+
+function record(name: string, version: bigint, mode: Mode = Mode.TEST) {
+  return create(SecretRecordSchema, { secret: create(SecretSchema, { name, mode, version }) });
+}
+
+describe("audit events in the store", () => {
+  it("commits a change and its event together, and neither when the commit fails", async () => {
+    expect(await store.commit([{ kind: "put", record: record("a", 1n), expectVersion: 0n }], [event("a")])).toBeUndefined();
+    expect(store.get(Mode.TEST, "a")?.secret?.version).toBe(1n);
+    expect(store.eventCount()).toBe(1);
+
+    // a conflict: nothing written, neither the other write nor the event
+    const conflict = await store.commit(
+      [
+        { kind: "put", record: record("b", 1n), expectVersion: 0n },
+        { kind: "put", record: record("a", 2n), expectVersion: 5n },
+      ],
+      [event("a")],
+    );
+    expect(conflict?.actualVersion).toBe(1n);
+    expect(store.get(Mode.TEST, "b")).toBeUndefined();
+    expect(store.eventCount()).toBe(1);
+
+    // a write that throws after the event was put in the transaction: the event is rolled back
+    await expect(
+      store.commit([{ kind: "put", record: record("c", 1n, Mode.UNSPECIFIED), expectVersion: 0n }], [event("c")]),
+    ).rejects.toMatchObject({ code: "ERR_INVALID_FIELD" });
+    expect(store.eventCount()).toBe(1);
+    expect(store.listEvents(0n, 10).map((e) => e.secrets[0]?.name)).toEqual(["a"]);
+  });
+
+  it("appends concurrent events with unique, increasing sequences that survive a reopen", async () => {
+    const now = new Date();
+    await Promise.all(Array.from({ length: 200 }, (_, i) => store.appendEvents([event(`e${i}`, now)])));
+    const events = store.listEvents(0n, 1000);
+    expect(events.length).toBe(200);
+    const sequences = events.map((e) => e.sequence);
+    expect(new Set(sequences).size).toBe(200);
+    expect(sequences[0]).toBeGreaterThanOrEqual(BigInt(now.getTime()) * 1000n);
+    await store.close();
+    store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
+    // an event stamped earlier still sorts after everything stored
+    await store.appendEvents([event("later", new Date(now.getTime() - 60_000))]);
+    const last = store.listEvents(0n, 1000).at(-1)!;
+    expect(last.secrets[0]?.name).toBe("later");
+    expect(last.sequence).toBeGreaterThan(sequences.at(-1)!);
+  });
+
+  it("retention removes the oldest beyond the count, in bounded batches", async () => {
+    for (let i = 0; i < 20; i++) {
+      await store.appendEvents([event(`e${i}`)]);
+    }
+    expect(await store.pruneEvents(0n, 5, 4)).toBe(4);
+    expect(store.eventCount()).toBe(16);
+    const retention = startAuditRetention({
+      store,
+      maxEvents: 5,
+      maxAgeMs: 90 * 86_400_000,
+      intervalMs: 3_600_000,
+      batchSize: 4,
+      logger: pino({ level: "silent" }),
+    });
+    expect(await retention.runOnce()).toBe(11);
+    await retention.stop();
+    expect(store.listEvents(0n, 100).map((e) => e.secrets[0]?.name)).toEqual(["e15", "e16", "e17", "e18", "e19"]);
+  });
+
+  it("retention removes events older than the configured age", async () => {
+    const old = new Date(Date.now() - 100 * 86_400_000);
+    for (let i = 0; i < 10; i++) {
+      await store.appendEvents([event(`old${i}`, old)]);
+    }
+    for (let i = 0; i < 3; i++) {
+      await store.appendEvents([event(`new${i}`)]);
+    }
+    const retention = startAuditRetention({
+      store,
+      maxEvents: 1_000_000,
+      maxAgeMs: 90 * 86_400_000,
+      intervalMs: 3_600_000,
+      batchSize: 3,
+      logger: pino({ level: "silent" }),
+    });
+    expect(await retention.runOnce()).toBe(10);
+    await retention.stop();
+    expect(store.listEvents(0n, 100).map((e) => e.secrets[0]?.name)).toEqual(["new0", "new1", "new2"]);
+  });
+
+  it("lists from a sequence, filtered by name", async () => {
+    for (const name of ["a", "b", "a", "c", "a"]) {
+      await store.appendEvents([event(name)]);
+    }
+    const all = store.listEvents(0n, 100);
+    expect(store.listEvents(0n, 100, "a").length).toBe(3);
+    expect(store.listEvents(all[2]!.sequence, 100).map((e) => e.secrets[0]?.name)).toEqual(["a", "c", "a"]);
+    expect(store.listEvents(0n, 2, "a").length).toBe(2);
+  });
+});
