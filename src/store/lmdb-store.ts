@@ -1,3 +1,4 @@
+import { setTimeout as delay } from "node:timers/promises";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { open, type Database, type RootDatabase } from "lmdb";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
@@ -16,7 +17,10 @@ type Key = string;
 
 /** Opens (or creates) the LMDB environment that holds secrets. */
 export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
-  const root: RootDatabase = open({ path: options.path, maxDbs: 4 });
+  // no event-turn batching: its internal commit promise is awaited by nobody, so a failed
+  // commit (a full disk) became an unhandled rejection that ended the process; writes are
+  // still batched, by the commit that lmdb starts on the next turn
+  const root: RootDatabase = open({ path: options.path, maxDbs: 4, eventTurnBatching: false });
   // each entry also carries the secret's version in LMDB's entry header, so
   // that isCurrent() answers without decoding the record
   const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary", useVersions: true });
@@ -103,7 +107,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
         if (cause === conflictAbort) {
           return conflict;
         }
-        throw storeWriteError(cause);
+        throw await storeWriteError(cause);
       }
       for (const change of changes) {
         for (const listener of listeners) {
@@ -170,7 +174,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
           return true;
         });
       } catch (cause) {
-        throw storeWriteError(cause);
+        throw await storeWriteError(cause);
       }
     },
 
@@ -209,9 +213,18 @@ function recordKey(mode: Mode, name: string): Key {
 }
 
 /** A full map or disk becomes ERR_STORE_FULL; anything else stays as it is (an internal error). */
-function storeWriteError(cause: unknown): unknown {
-  const full = cause instanceof Error && /MDB_MAP_FULL|ENOSPC/.test(cause.message);
+async function storeWriteError(cause: unknown): Promise<unknown> {
+  // lmdb rejects a failed commit with "Commit failed" and its reason in a promise, which
+  // would also be an unhandled rejection (a crash) if nobody awaited it
+  const commitError = (cause as { commitError?: unknown } | null)?.commitError;
+  const reason =
+    commitError instanceof Promise
+      ? await Promise.race([commitError.then(() => cause, (error: unknown) => error), delay(2000, cause, { ref: false })])
+      : cause;
+  const full =
+    reason instanceof Error &&
+    (/MDB_MAP_FULL|ENOSPC|No space left on device/.test(reason.message) || (reason as { code?: unknown }).code === 28);
   return full
-    ? new CredbrokerError("ERR_STORE_FULL", "the store is full; writes are refused, reads keep serving", { cause })
+    ? new CredbrokerError("ERR_STORE_FULL", "the store is full; writes are refused, reads keep serving", { cause: reason })
     : cause;
 }
