@@ -9,6 +9,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ServiceRegistration } from "./grpc-adapter.ts";
 import type { Listener } from "./grpc-listener.ts";
 import { defaultConnectionLimits, type ConnectionLimits } from "./connection-limits.ts";
+import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import type { TlsMaterial } from "./transport-security.ts";
 import { bindUnixSocket, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
@@ -62,6 +63,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
         // probes and tools carry no token, and a probe every few seconds is no request worth a log line
         router.service(service, impl, { interceptors: [] });
       }
+      router.handlers.splice(0, router.handlers.length, ...router.handlers.map(answerUndecodableAsInvalidArgument));
     },
     // innermost, so that the refusal is authenticated and logged like any answer
     interceptors: [...options.interceptors, rejectExpiredDeadline],
