@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError } from "../config/config.ts";
+import { audit } from "./audit.ts";
 import { globalUsage, leadingGlobalFlags, UsageError, type CliContext } from "./command.ts";
 import { deploy } from "./deploy.ts";
 import { health } from "./health.ts";
@@ -18,6 +19,7 @@ Commands:
   deploy NAME...        copy test secrets to live
   inject NAME           show the material a step would get (values hidden)
   health                check that the broker serves
+  audit                 list the audit log: every admin call and Inject
 
 Run 'credbroker <command> --help' for a command's flags.
 Exit status: 0 success, 1 error, 2 usage error.
@@ -28,6 +30,7 @@ const commands: Record<string, (args: string[], ctx: CliContext) => Promise<numb
   deploy,
   inject,
   health,
+  audit,
 };
 
 /** The credbroker command line: exit 0 on success, 1 on an error, 2 on a usage error. */

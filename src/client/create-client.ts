@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { Health } from "../gen/health/v1/health_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
@@ -28,6 +29,8 @@ export interface CredbrokerClient {
   readonly secrets: Client<typeof SecretService>;
   /** The step runners' service: ready-to-use auth material. */
   readonly inject: Client<typeof InjectService>;
+  /** The audit log: one event per admin call and Inject (admin token). */
+  readonly audit: Client<typeof AuditService>;
   /** grpc.health.v1.Health, which needs no token. */
   readonly health: Client<typeof Health>;
   /** Closes the connection; an open HTTP/2 connection otherwise keeps the process alive. */
@@ -78,6 +81,7 @@ export function createCredbrokerClient(options: CredbrokerClientOptions): Credbr
   return {
     secrets: createClient(SecretService, transport),
     inject: createClient(InjectService, transport),
+    audit: createClient(AuditService, transport),
     health: createClient(Health, transport),
     close: () => sessionManager.abort(),
   };
@@ -88,6 +92,7 @@ function bearerTokens(adminToken: string | undefined, injectToken: string | unde
   const tokens = new Map([
     [SecretService.typeName, adminToken],
     [InjectService.typeName, injectToken],
+    [AuditService.typeName, adminToken],
   ]);
   return (next) => (req) => {
     const token = tokens.get(req.service.typeName);
