@@ -86,7 +86,7 @@ const tokens = await startTokenEndpoint();
 const [grpcPort, httpPort, noopGrpcPort, noopConnectPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
 const grpcAddress = `127.0.0.1:${grpcPort}`;
 const httpAddress = `127.0.0.1:${httpPort}`;
-const brokerArgs = ["--data-dir", dataDir, "--listen", grpcAddress, "--http-listen", httpAddress];
+const brokerArgs = ["--data-dir", dataDir, "--listen", grpcAddress, "--http-listen", httpAddress, "--metrics-listen", "127.0.0.1:0"];
 const brokerEnv = (extra: Record<string, string> = {}) => ({
   CREDBROKER_MASTER_KEY: Buffer.from(masterKey).toString("base64"),
   CREDBROKER_ADMIN_TOKEN: adminToken,

@@ -15,7 +15,7 @@ interface Run {
 /** Starts `credbroker serve`; stops it with SIGTERM once it serves (or lets it exit on its own). */
 function serve(args: string[], env: Record<string, string> = {}): Promise<Run & { served: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", ...args], {
+    const child = spawn(process.execPath, [main, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", ...args], {
       env: { PATH: process.env["PATH"] ?? "", ...env },
       stdio: ["ignore", "ignore", "pipe"],
     });
