@@ -37,7 +37,7 @@ interface Running {
 /** Starts `credbroker serve` as a child process and waits for its "credbroker serving" line. */
 function serve(dataDir: string, masterKey: string): Promise<Running> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [main, "serve", "--listen", "127.0.0.1:0", "--http-listen", "off", "--data-dir", dataDir], {
+    const child = spawn(process.execPath, [main, "serve", "--listen", "127.0.0.1:0", "--http-listen", "off", "--metrics-listen", "off", "--data-dir", dataDir], {
       env: { PATH: process.env["PATH"] ?? "", CREDBROKER_MASTER_KEY: masterKey, CREDBROKER_METRICS_LISTEN: "off", LOG_LEVEL: "info" },
       stdio: ["ignore", "ignore", "pipe"],
     });
