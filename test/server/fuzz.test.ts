@@ -36,7 +36,7 @@ function createRandom(seed: number) {
 type Random = ReturnType<typeof createRandom>;
 
 const seed = Number(process.env["FUZZ_SEED"] ?? randomBytes(4).readUInt32BE(0));
-const casesPerListenerAndEncoding = 400;
+const casesPerListenerAndEncoding = 300;
 const apiKey = (value: string) => ({ kind: { case: "apiKey" as const, value: { keyName: "X-Api-Key", keyValue: value } } });
 
 interface Method {
@@ -210,6 +210,26 @@ function jsonBody(random: Random): Uint8Array {
   }
 }
 
+/** A gRPC(-Web) length-prefixed frame around a message. */
+function grpcFrame(message: Uint8Array): Uint8Array {
+  const head = Buffer.alloc(5);
+  head.writeUInt32BE(message.length, 1);
+  return Uint8Array.from(Buffer.concat([head, message]));
+}
+
+/** The status of a gRPC-Web answer: from the headers, or from the trailer frame. */
+function grpcWebCode(headers: Headers, body: Uint8Array): string {
+  let status = headers.get("grpc-status");
+  for (let offset = 0; status === null && offset + 5 <= body.length; ) {
+    const length = Buffer.from(body.subarray(offset + 1, offset + 5)).readUInt32BE(0);
+    if ((body[offset]! & 0x80) !== 0) {
+      status = /grpc-status:\s*(\d+)/i.exec(Buffer.from(body.subarray(offset + 5, offset + 5 + length)).toString())?.[1] ?? null;
+    }
+    offset += 5 + length;
+  }
+  return status === null ? "grpc-web without status" : status === "0" ? "ok" : grpc.status[Number(status)]!.toLowerCase();
+}
+
 describe("fuzzing both listeners", () => {
   let tb: TestBroker;
   const seeded = new Map<string, { mode: Mode; value: string }>();
@@ -239,41 +259,46 @@ describe("fuzzing both listeners", () => {
     const faults: string[] = [];
     const count = (listener: string, code: string, what: string, body: Uint8Array) => {
       histogram.set(`${listener} ${code}`, (histogram.get(`${listener} ${code}`) ?? 0) + 1);
-      if (code === "internal" || code === "unknown" || code.startsWith("transport") || code === "http 500") {
+      if (code === "internal" || code === "unknown" || code.startsWith("transport") || code === "http 500" || code.startsWith("grpc-web without")) {
         faults.push(`${listener} ${what}: ${code} for ${Buffer.from(body).toString("base64").slice(0, 200)}`);
       }
     };
     let sent = 0;
 
-    // gRPC listener: mutated protobuf in gRPC frames, through a raw grpc-js client with identity serializers
-    const client = new grpc.Client(tb.broker.grpcAddress, grpc.credentials.createInsecure());
-    const grpcCall = (method: Method, body: Uint8Array) =>
-      new Promise<string>((resolve) => {
-        const metadata = new grpc.Metadata();
-        if (method.admin) {
-          metadata.set("authorization", `Bearer ${tb.adminToken}`);
-        }
-        client.makeUnaryRequest(
-          `/${method.service}/${method.name}`,
-          (b: Buffer) => b,
-          (b: Buffer) => b,
-          Buffer.from(body),
-          metadata,
-          { deadline: Date.now() + 10_000 },
-          (error) => resolve(error === null ? "ok" : grpc.status[error.code]!.toLowerCase()),
+    // gRPC on both listeners: mutated protobuf in gRPC frames, through a raw grpc-js client with identity serializers
+    for (const [listener, address] of [
+      ["grpc", tb.broker.grpcAddress],
+      ["http-listener grpc", tb.broker.httpAddress!],
+    ] as const) {
+      const client = new grpc.Client(address, grpc.credentials.createInsecure());
+      const grpcCall = (method: Method, body: Uint8Array) =>
+        new Promise<string>((resolve) => {
+          const metadata = new grpc.Metadata();
+          if (method.admin) {
+            metadata.set("authorization", `Bearer ${tb.adminToken}`);
+          }
+          client.makeUnaryRequest(
+            `/${method.service}/${method.name}`,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.from(body),
+            metadata,
+            { deadline: Date.now() + 10_000 },
+            (error) => resolve(error === null ? "ok" : grpc.status[error.code]!.toLowerCase()),
+          );
+        });
+      for (let i = 0; i < casesPerListenerAndEncoding; i += 20) {
+        await Promise.all(
+          Array.from({ length: 20 }, async () => {
+            const method = random.pick(methods);
+            const body = mutateBinary(random, random.pick(method.bases));
+            sent++;
+            count(listener, await grpcCall(method, body), `${method.name}`, body);
+          }),
         );
-      });
-    for (let i = 0; i < casesPerListenerAndEncoding; i += 20) {
-      await Promise.all(
-        Array.from({ length: 20 }, async () => {
-          const method = random.pick(methods);
-          const body = mutateBinary(random, random.pick(method.bases));
-          sent++;
-          count("grpc", await grpcCall(method, body), `${method.name}`, body);
-        }),
-      );
+      }
+      client.close();
     }
-    client.close();
 
     // HTTP listener: the Connect protocol with application/proto and application/json bodies
     const httpCall = async (method: Method, contentType: string, body: Uint8Array): Promise<string> => {
@@ -284,6 +309,9 @@ describe("fuzzing both listeners", () => {
           body,
           signal: AbortSignal.timeout(10_000),
         });
+        if (contentType.startsWith("application/grpc-web")) {
+          return grpcWebCode(res.headers, new Uint8Array(await res.arrayBuffer()));
+        }
         const text = await res.text();
         if (res.status === 200) {
           return "ok";
@@ -300,6 +328,7 @@ describe("fuzzing both listeners", () => {
     for (const [contentType, make] of [
       ["application/proto", (method: Method) => mutateBinary(random, random.pick(method.bases))],
       ["application/json", () => jsonBody(random)],
+      ["application/grpc-web+proto", (method: Method) => grpcFrame(mutateBinary(random, random.pick(method.bases)))],
     ] as const) {
       for (let i = 0; i < casesPerListenerAndEncoding; i += 20) {
         await Promise.all(
@@ -307,7 +336,7 @@ describe("fuzzing both listeners", () => {
             const method = random.pick(methods);
             const body = make(method);
             sent++;
-            count(`connect ${contentType.slice("application/".length)}`, await httpCall(method, contentType, body), method.name, body);
+            count(`http-listener ${contentType.slice("application/".length)}`, await httpCall(method, contentType, body), method.name, body);
           }),
         );
       }
