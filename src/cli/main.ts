@@ -5,6 +5,7 @@ import { globalUsage, leadingGlobalFlags, UsageError, type CliContext } from "./
 import { deploy } from "./deploy.ts";
 import { health } from "./health.ts";
 import { inject } from "./inject.ts";
+import { keys } from "./keys.ts";
 import { secrets, secretsCommands } from "./secrets.ts";
 
 const usage = `Usage: credbroker <command> [flags]
@@ -19,7 +20,9 @@ Commands:
   deploy NAME...        copy test secrets to live
   inject NAME           show the material a step would get (values hidden)
   health                check that the broker serves
+  keys rotate|status    rotate the keyring; show what each key still wraps
   audit                 list the audit log: every admin call and Inject
+  rekey                 re-wrap the keyring under a new master key (broker stopped)
 
 Run 'credbroker <command> --help' for a command's flags.
 Exit status: 0 success, 1 error, 2 usage error.
@@ -30,6 +33,7 @@ const commands: Record<string, (args: string[], ctx: CliContext) => Promise<numb
   deploy,
   inject,
   health,
+  keys,
   audit,
 };
 
@@ -46,6 +50,11 @@ async function main(argv: string[], ctx: CliContext): Promise<number> {
       }
       await serve([...args, ...globals]);
       return 0;
+    }
+    case "rekey": {
+      // like serve, loads LMDB only when asked
+      const { rekey } = await import("./rekey.ts");
+      return rekey([...args, ...globals], ctx);
     }
     case "--help":
     case "-h":

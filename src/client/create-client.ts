@@ -3,6 +3,7 @@ import { createClient, type Client, type Interceptor, type Transport } from "@co
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
+import { KeyService } from "../gen/credbroker/v1/key_service_pb.ts";
 import { Health } from "../gen/health/v1/health_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 
@@ -27,6 +28,8 @@ export interface CredbrokerClientOptions {
 export interface CredbrokerClient {
   /** The admin service: create, get, list, update, delete and deploy secrets. */
   readonly secrets: Client<typeof SecretService>;
+  /** The keyring: rotate keys and see what each still wraps (admin token). */
+  readonly keys: Client<typeof KeyService>;
   /** The step runners' service: ready-to-use auth material. */
   readonly inject: Client<typeof InjectService>;
   /** The audit log: one event per admin call and Inject (admin token). */
@@ -81,6 +84,7 @@ export function createCredbrokerClient(options: CredbrokerClientOptions): Credbr
   return {
     secrets: createClient(SecretService, transport),
     inject: createClient(InjectService, transport),
+    keys: createClient(KeyService, transport),
     audit: createClient(AuditService, transport),
     health: createClient(Health, transport),
     close: () => sessionManager.abort(),
@@ -91,8 +95,9 @@ export function createCredbrokerClient(options: CredbrokerClientOptions): Credbr
 function bearerTokens(adminToken: string | undefined, injectToken: string | undefined): Interceptor {
   const tokens = new Map([
     [SecretService.typeName, adminToken],
-    [InjectService.typeName, injectToken],
+    [KeyService.typeName, adminToken],
     [AuditService.typeName, adminToken],
+    [InjectService.typeName, injectToken],
   ]);
   return (next) => (req) => {
     const token = tokens.get(req.service.typeName);

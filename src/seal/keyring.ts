@@ -12,29 +12,45 @@ import { aeadOpen, aeadSeal } from "./aead.ts";
 const keyringFormat = 1;
 const keyringAad = new TextEncoder().encode("credbroker keyring v1");
 
-/** The keys that wrap data keys: one active key seals, every key opens. */
+/** One key of the keyring (a term). */
+export interface KeyringTerm {
+  /** Unique, growing from 1. */
+  readonly id: number;
+  /** When the key was added. */
+  readonly createTime: Date;
+}
+
+/**
+ * The keys that wrap data keys: one active key seals, every key opens. The
+ * object is shared by the sealer and the key service; `rotate` switches the
+ * active key for every seal that starts after it.
+ */
 export interface Keyring {
   /** The id of the key that wraps new data keys. */
   readonly activeKeyId: number;
-  /** The active key. */
-  readonly activeKey: Uint8Array;
+  /** The active key's id and key, read together so that a rotation cannot split them. */
+  active(): { readonly id: number; readonly key: Uint8Array };
   /** The key of that id, if the keyring has it. */
   keyById(id: number): Uint8Array | undefined;
+  /** Every term, oldest first. */
+  terms(): KeyringTerm[];
+  /**
+   * Adds a new random key that becomes active once `persist` has stored the
+   * sealed keyring; if `persist` throws or returns false, nothing changes.
+   */
+  rotate(masterKey: Uint8Array, now: Date, persist: (sealed: Uint8Array) => Promise<boolean>): Promise<KeyringTerm | undefined>;
+  /** The keyring sealed under a master key, for the store. */
+  seal(masterKey: Uint8Array): Uint8Array;
 }
 
 /** A new keyring with one random key, and its sealed form to store. */
 export function createKeyring(masterKey: Uint8Array, now: Date): { keyring: Keyring; sealed: Uint8Array } {
   const message = create(KeyringSchema, {
-    keys: [{ id: 1, key: randomBytes(32), createTimeSeconds: BigInt(Math.floor(now.getTime() / 1000)) }],
+    keys: [{ id: 1, key: randomBytes(32), createTimeSeconds: seconds(now) }],
     activeKeyId: 1,
   });
-  const plaintext = toBinary(KeyringSchema, message);
-  const sealed = toBinary(
-    SealedKeyringSchema,
-    create(SealedKeyringSchema, { format: keyringFormat, ciphertext: aeadSeal(masterKey, plaintext, keyringAad) }),
-  );
-  plaintext.fill(0);
-  return { keyring: keyringFromMessage(message), sealed };
+  const keyring = keyringFromMessage(message);
+  return { keyring, sealed: keyring.seal(masterKey) };
 }
 
 /**
@@ -58,27 +74,82 @@ export function openKeyring(masterKey: Uint8Array, sealedBytes: Uint8Array): Key
       "the master key does not open this data directory's keyring (wrong CREDBROKER_MASTER_KEY or --master-key-file?)",
     );
   }
-  const keyring = keyringFromMessage(fromBinary(KeyringSchema, plaintext));
-  plaintext.fill(0);
-  return keyring;
+  try {
+    return keyringFromMessage(fromBinary(KeyringSchema, plaintext));
+  } finally {
+    plaintext.fill(0);
+  }
+}
+
+/** Seals the keyring bytes under a master key (the stored SealedKeyring). */
+function sealKeyring(masterKey: Uint8Array, message: KeyringMessage): Uint8Array {
+  const plaintext = toBinary(KeyringSchema, message);
+  try {
+    return toBinary(
+      SealedKeyringSchema,
+      create(SealedKeyringSchema, { format: keyringFormat, ciphertext: aeadSeal(masterKey, plaintext, keyringAad) }),
+    );
+  } finally {
+    plaintext.fill(0);
+  }
 }
 
 function keyringFromMessage(message: KeyringMessage): Keyring {
   const keys = new Map<number, Uint8Array>();
+  const terms: KeyringTerm[] = [];
   for (const key of message.keys) {
     if (key.key.length !== 32) {
       throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `keyring key ${key.id} is not 32 bytes`);
     }
     // a copy: fromBinary returns views into the plaintext, which the caller zeroes
     keys.set(key.id, key.key.slice());
+    terms.push({ id: key.id, createTime: new Date(Number(key.createTimeSeconds) * 1000) });
   }
-  const activeKey = keys.get(message.activeKeyId);
-  if (activeKey === undefined) {
+  let active = { id: message.activeKeyId, key: keys.get(message.activeKeyId)! };
+  if (active.key === undefined) {
     throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the keyring lacks its active key ${message.activeKeyId}`);
   }
+  // the message the keyring is sealed from; its key bytes are the map's own copies
+  const toMessage = (extra: { id: number; key: Uint8Array; createTimeSeconds: bigint }[], activeKeyId: number) =>
+    create(KeyringSchema, {
+      keys: [
+        ...terms.map((term) => ({ id: term.id, key: keys.get(term.id)!, createTimeSeconds: seconds(term.createTime) })),
+        ...extra,
+      ],
+      activeKeyId,
+    });
+  let rotating = Promise.resolve<unknown>(undefined);
   return {
-    activeKeyId: message.activeKeyId,
-    activeKey,
+    get activeKeyId() {
+      return active.id;
+    },
+    active: () => active,
     keyById: (id) => keys.get(id),
+    terms: () => terms.slice(),
+    seal: (masterKey) => sealKeyring(masterKey, toMessage([], active.id)),
+    rotate(masterKey, now, persist) {
+      // one rotation at a time within this process; the store's compare-and-swap covers others
+      const result = rotating.then(async () => {
+        const id = Math.max(...keys.keys()) + 1;
+        const key = randomBytes(32);
+        const createTime = new Date(Math.floor(now.getTime() / 1000) * 1000);
+        const sealed = sealKeyring(masterKey, toMessage([{ id, key, createTimeSeconds: seconds(createTime) }], id));
+        if (!(await persist(sealed))) {
+          key.fill(0);
+          return undefined;
+        }
+        keys.set(id, key);
+        const term = { id, createTime };
+        terms.push(term);
+        active = { id, key };
+        return term;
+      });
+      rotating = result.catch(() => undefined);
+      return result;
+    },
   };
+}
+
+function seconds(date: Date): bigint {
+  return BigInt(Math.floor(date.getTime() / 1000));
 }

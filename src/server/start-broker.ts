@@ -5,6 +5,7 @@ import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
 import { createAuditInterceptor } from "../audit/audit-interceptor.ts";
 import { startAuditRetention, type AuditRetention } from "../audit/audit-retention.ts";
+import { createKeyService } from "../api/key-service.ts";
 import { createSecretService } from "../api/secret-service.ts";
 import { ConfigError, decodeMasterKey, type Config } from "../config/config.ts";
 import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
@@ -12,11 +13,13 @@ import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
 import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
+import { KeyService } from "../gen/credbroker/v1/key_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/health/v1/health_pb.ts";
 import { createTokenCache, type TokenCache } from "../oauth/token-cache.ts";
 import { createTokenFetcher } from "../oauth/token-fetch.ts";
 import { createKeyring, openKeyring, type Keyring } from "../seal/keyring.ts";
+import { createRewrapper, type Rewrapper } from "../seal/rewrapper.ts";
 import { createSealer } from "../seal/sealer.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import type { SecretStore } from "../store/secret-store.ts";
@@ -52,6 +55,8 @@ export interface Broker {
 
 /** Tuning that is not configuration: for tests and tools. */
 export interface BrokerOptions {
+  /** Records per transaction of the background rewrap after a key rotation (default 500). */
+  rewrapBatchSize?: number | undefined;
   /** Wraps the opened store (a test double that refuses audit writes, built on the real store). */
   wrapStore?: ((store: SecretStore) => SecretStore) | undefined;
 }
@@ -71,11 +76,14 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
   let retention: AuditRetention | undefined;
   const listeners: Listener[] = [];
   let tokenCache: TokenCache | undefined;
+  let rewrapper: Rewrapper | undefined;
   try {
-    const keyring = await loadKeyring(config, store, logger);
+    const { keyring, masterKey, sealedKeyring } = await loadKeyring(config, store, logger);
     const adminToken = config.adminToken?.value ?? (await generatedAdminToken(config.dataDir, logger));
     checkInjectTokens(config, adminToken);
     const sealer = createSealer(keyring);
+    const rewrap = createRewrapper({ store, sealer, keyring, logger, batchSize: options.rewrapBatchSize });
+    rewrapper = rewrap;
     const materialCache = createMaterialCache(config.materialCacheSize);
     tokenCache = createTokenCache({
       fetchToken: createTokenFetcher({ timeoutMs: config.oauthTimeoutMs }),
@@ -94,6 +102,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const injects = metricsOn ? createInjectCounts() : undefined;
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer })),
+      registration(KeyService, createKeyService({ store, keyring, masterKey, sealedKeyring, keyringMetaKey, rewrapper: rewrap })),
       registration(AuditService, createAuditService({ store })),
       registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count })),
     ];
@@ -105,14 +114,14 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         injectToken: config.injectToken?.value,
         injectTokenTest: config.injectTokenTest?.value,
         injectTokenLive: config.injectTokenLive?.value,
-        adminServices: [SecretService, AuditService],
+        adminServices: [SecretService, KeyService, AuditService],
         injectServices: [InjectService],
       }),
     ];
     const health = createHealthState([SecretService, InjectService]);
     const systemServices = [
       registration(Health, createHealthService(health)),
-      ...createReflectionServices([SecretService, InjectService, AuditService, Health]),
+      ...createReflectionServices([SecretService, InjectService, KeyService, AuditService, Health]),
     ];
     const grpcListener = await startGrpcListener({
       address: config.listen,
@@ -160,6 +169,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     });
     void retention.runOnce().catch((err: unknown) => logger.error({ err }, "audit retention pass failed"));
     health.set(ServingStatus.SERVING);
+    // records still wrapped by an older key (a rotation interrupted by a stop): resume moving them
+    rewrap.kick();
     logger.info(
       {
         grpc: grpcListener.address,
@@ -177,6 +188,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         // probes see NOT_SERVING before the listeners stop accepting; Watch streams end after sending it
         health.shutdown();
         await Promise.all(listeners.map((listener) => listener.close(graceMs)));
+        await rewrap.close();
         await retention?.stop();
         tokenCache?.close();
         await store.close();
@@ -184,6 +196,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     };
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close(0)));
+    await rewrapper?.close();
     await retention?.stop();
     tokenCache?.close();
     await store.close();
@@ -196,7 +209,11 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
  * dir's generated `master.key`. A key is generated only for a store that has
  * no keyring yet, so sealed data is never paired with a fresh key.
  */
-async function loadKeyring(config: Config, store: SecretStore, logger: Logger): Promise<Keyring> {
+async function loadKeyring(
+  config: Config,
+  store: SecretStore,
+  logger: Logger,
+): Promise<{ keyring: Keyring; masterKey: Uint8Array; sealedKeyring: Uint8Array }> {
   const sealed = store.getMeta(keyringMetaKey);
   let masterKey = config.masterKey?.value;
   if (masterKey === undefined) {
@@ -221,14 +238,15 @@ async function loadKeyring(config: Config, store: SecretStore, logger: Logger): 
     }
   }
   if (sealed !== undefined) {
-    return openKeyring(masterKey, sealed);
+    return { keyring: openKeyring(masterKey, sealed), masterKey, sealedKeyring: sealed };
   }
   const created = createKeyring(masterKey, new Date());
   if (!(await store.putMetaIfAbsent(keyringMetaKey, created.sealed))) {
     // another process initialised the store first: use its keyring
-    return openKeyring(masterKey, store.getMeta(keyringMetaKey)!);
+    const theirs = store.getMeta(keyringMetaKey)!;
+    return { keyring: openKeyring(masterKey, theirs), masterKey, sealedKeyring: theirs };
   }
-  return created.keyring;
+  return { keyring: created.keyring, masterKey, sealedKeyring: created.sealed };
 }
 
 /** An inject token equal to the admin token would let administrators read values: refused. */

@@ -38,10 +38,6 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
     return bytes === undefined ? undefined : fromBinary(SecretRecordSchema, bytes);
   }
 
-  function storedVersion(key: Key): bigint {
-    return read(key)?.secret?.version ?? 0n;
-  }
-
   /** Gives the event its sequence and returns its key and bytes. */
   function sequenced(event: AuditEvent): [number, Uint8Array] {
     const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
@@ -88,8 +84,14 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
             const mode = write.kind === "put" ? (write.record.secret?.mode ?? Mode.UNSPECIFIED) : write.mode;
             const name = write.kind === "put" ? (write.record.secret?.name ?? "") : write.name;
             const key = recordKey(mode, name);
-            const actualVersion = storedVersion(key);
-            if (actualVersion !== write.expectVersion) {
+            const stored = read(key);
+            const actualVersion = stored?.secret?.version ?? 0n;
+            if (
+              actualVersion !== write.expectVersion ||
+              (write.kind === "put" &&
+                write.expectWrappedKey !== undefined &&
+                !sameBytes(stored?.payload?.wrappedKey, write.expectWrappedKey))
+            ) {
               conflict = { mode, name, actualVersion };
               throw conflictAbort;
             }
@@ -178,6 +180,20 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
       }
     },
 
+    async replaceMeta(key, expected, value) {
+      try {
+        return await root.childTransaction(() => {
+          if (!sameBytes(meta.get(key), expected)) {
+            return false;
+          }
+          meta.putSync(key, value);
+          return true;
+        });
+      } catch (cause) {
+        throw await storeWriteError(cause);
+      }
+    },
+
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
@@ -191,6 +207,10 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
 /** Thrown inside a child transaction to abort it on a version conflict. */
 const conflictAbort = new Error("version conflict");
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && Buffer.compare(a, b) === 0;
+}
 
 function modePrefix(mode: Mode): string {
   switch (mode) {

@@ -43,6 +43,8 @@ export interface SecretStore {
   getMeta(key: string): Uint8Array | undefined;
   /** Writes a metadata value only if the key is absent; false if it was present. */
   putMetaIfAbsent(key: string, value: Uint8Array): Promise<boolean>;
+  /** Replaces a metadata value in one transaction only if it still holds `expected`; false otherwise. */
+  replaceMeta(key: string, expected: Uint8Array, value: Uint8Array): Promise<boolean>;
   /** Calls the listener after every committed change, until the returned function is called. */
   onChange(listener: (change: StoreChange) => void): () => void;
   /** Closes the store; pending writes are committed first. */
@@ -57,6 +59,8 @@ export type StoreWrite =
       readonly record: SecretRecord;
       /** The version being replaced; 0n when the secret must not exist yet. */
       readonly expectVersion: bigint;
+      /** When set, the stored payload's wrapped data key must be exactly this (a rewrap of what was read). */
+      readonly expectWrappedKey?: Uint8Array | undefined;
     }
   | {
       readonly kind: "delete";

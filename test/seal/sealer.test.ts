@@ -6,6 +6,7 @@ import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../../src/errors.ts";
 import { createKeyring, openKeyring } from "../../src/seal/keyring.ts";
 import { createSealer, type RecordBinding } from "../../src/seal/sealer.ts";
+import { aeadSeal } from "../../src/seal/aead.ts";
 
 const masterKey = () => new Uint8Array(randomBytes(32));
 const binding: RecordBinding = { mode: Mode.TEST, name: "stripe-api-key", type: SecretType.API_KEY, version: 3n };
@@ -25,7 +26,7 @@ describe("sealer", () => {
 
   it("round-trips a payload and never stores it in clear", () => {
     const sealed = sealer.seal(binding, canary);
-    expect(sealed.format).toBe(1);
+    expect(sealed.format).toBe(2);
     expect(sealed.keyId).toBe(1);
     expect(Buffer.from(sealed.ciphertext).includes(Buffer.from(canary))).toBe(false);
     expect(new TextDecoder().decode(sealer.open(binding, sealed))).toBe("canary-sealed-plaintext-6b1f");
@@ -66,7 +67,7 @@ describe("sealer", () => {
 
   it("refuses an unknown format or key id", () => {
     const sealed = sealer.seal(binding, canary);
-    expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...sealed, format: 2 })))).toBe(
+    expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...sealed, format: 3 })))).toBe(
       "ERR_SEAL_OPEN_FAILED",
     );
     expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...sealed, keyId: 9 })))).toBe(
@@ -114,5 +115,89 @@ describe("keyring", () => {
     flipped[flipped.length - 1]! ^= 0x80;
     expect(codeOf(() => openKeyring(key, flipped))).toBe("ERR_MASTER_KEY_MISMATCH");
     expect(codeOf(() => openKeyring(key, new Uint8Array([0xff, 0xff])))).toBe("ERR_SEAL_OPEN_FAILED");
+  });
+});
+
+describe("key rotation", () => {
+  const rotated = async () => {
+    const key = masterKey();
+    const { keyring, sealed } = createKeyring(key, new Date());
+    const sealer = createSealer(keyring);
+    const old = sealer.seal(binding, canary);
+    let stored = sealed;
+    const term = await keyring.rotate(key, new Date(), async (next) => {
+      stored = next;
+      return true;
+    });
+    return { key, keyring, sealer, old, stored, term };
+  };
+
+  it("seals new payloads under the new key at once; the old key still opens older ones", async () => {
+    const { keyring, sealer, old, term } = await rotated();
+    expect(term?.id).toBe(2);
+    expect(keyring.activeKeyId).toBe(2);
+    expect(keyring.terms().map((t) => t.id)).toEqual([1, 2]);
+    expect(sealer.seal(binding, canary).keyId).toBe(2);
+    expect(old.keyId).toBe(1);
+    expect(new TextDecoder().decode(sealer.open(binding, old))).toBe("canary-sealed-plaintext-6b1f");
+  });
+
+  it("persists the rotation: the stored keyring reopens with both keys and the new one active", async () => {
+    const { key, old, stored } = await rotated();
+    const reopened = createSealer(openKeyring(key, stored));
+    expect(new TextDecoder().decode(reopened.open(binding, old))).toBe("canary-sealed-plaintext-6b1f");
+    expect(reopened.seal(binding, canary).keyId).toBe(2);
+  });
+
+  it("changes nothing when the keyring cannot be stored", async () => {
+    const key = masterKey();
+    const { keyring } = createKeyring(key, new Date());
+    expect(await keyring.rotate(key, new Date(), async () => false)).toBeUndefined();
+    expect(keyring.activeKeyId).toBe(1);
+    expect(keyring.terms()).toHaveLength(1);
+  });
+
+  it("rewraps the data key only: the payload ciphertext stays byte for byte", async () => {
+    const { sealer, old } = await rotated();
+    const moved = sealer.rewrap(binding, old)!;
+    expect(moved.keyId).toBe(2);
+    expect(Buffer.from(moved.ciphertext).equals(Buffer.from(old.ciphertext))).toBe(true);
+    expect(Buffer.from(moved.wrappedKey).equals(Buffer.from(old.wrappedKey))).toBe(false);
+    expect(new TextDecoder().decode(sealer.open(binding, moved))).toBe("canary-sealed-plaintext-6b1f");
+    expect(sealer.rewrap(binding, moved)).toBeUndefined();
+    // the rewrapped data key is still bound to its record and its key id
+    expect(codeOf(() => sealer.open({ ...binding, version: 4n }, moved))).toBe("ERR_SEAL_OPEN_FAILED");
+    expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...moved, keyId: 1 })))).toBe(
+      "ERR_SEAL_OPEN_FAILED",
+    );
+  });
+
+  it("refuses to rewrap a tampered data key", async () => {
+    const { sealer, old } = await rotated();
+    const bytes = new Uint8Array(old.wrappedKey);
+    bytes[30]! ^= 0x01;
+    expect(codeOf(() => sealer.rewrap(binding, create(SealedPayloadSchema, { ...old, wrappedKey: bytes })))).toBe(
+      "ERR_SEAL_OPEN_FAILED",
+    );
+  });
+
+  it("still opens format 1 envelopes and upgrades them to format 2 when rewrapping", async () => {
+    const { keyring, sealer } = await rotated();
+    // format 1 as earlier builds wrote it: one AAD, naming the key id, for both layers
+    const aad = new TextEncoder().encode(
+      `credbroker record\0${1}\0${1}\0${binding.mode}\0${binding.name}\0${binding.type}\0${binding.version}`,
+    );
+    const dataKey = new Uint8Array(randomBytes(32));
+    const v1 = create(SealedPayloadSchema, {
+      format: 1,
+      keyId: 1,
+      wrappedKey: aeadSeal(keyring.keyById(1)!, dataKey, aad),
+      ciphertext: aeadSeal(dataKey, canary, aad),
+    });
+    expect(new TextDecoder().decode(sealer.open(binding, v1))).toBe("canary-sealed-plaintext-6b1f");
+    const upgraded = sealer.rewrap(binding, v1)!;
+    expect(upgraded.format).toBe(2);
+    expect(upgraded.keyId).toBe(2);
+    expect(new TextDecoder().decode(sealer.open(binding, upgraded))).toBe("canary-sealed-plaintext-6b1f");
   });
 });

@@ -28,6 +28,7 @@ const injectToken = { value: "inject-token-for-reflection-tests", source: "test"
 const servedServices = [
   "credbroker.v1.AuditService",
   "credbroker.v1.InjectService",
+  "credbroker.v1.KeyService",
   "credbroker.v1.SecretService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
