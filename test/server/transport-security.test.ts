@@ -18,6 +18,7 @@ import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { isLoopbackHost } from "../../src/server/transport-security.ts";
+import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 
 const main = join(import.meta.dirname, "../../src/cli/main.ts");
@@ -300,6 +301,28 @@ describe("client certificates (mTLS)", () => {
     expect(await grpcInject(grpcAddress, grpc.credentials.createSsl(pki.ca, pki.clientKey, pki.clientCert))).toBe("ok");
     for (const version of ["2", "1.1"] as const) {
       expect(await connectInject(httpAddress, version, { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey })).toBe("ok");
+    }
+  });
+
+  it("records the client certificate's subject and the peer in the audit log", async () => {
+    expect(await grpcInject(grpcAddress, grpc.credentials.createSsl(pki.ca, pki.clientKey, pki.clientCert))).toBe("ok");
+    expect(await connectInject(httpAddress, "2", { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey })).toBe("ok");
+    expect(await connectInject(httpAddress, "1.1", { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey })).toBe("ok");
+    const audit = createClient(
+      AuditService,
+      createConnectTransport({
+        baseUrl: `https://${httpAddress}`,
+        httpVersion: "2",
+        nodeOptions: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey },
+      }),
+    );
+    const { events } = await audit.listAuditEvents({ name: "tls-key" }, { headers: { authorization: `Bearer ${tb.adminToken}` } });
+    const injects = events.filter((e) => e.method.endsWith("/Inject"));
+    expect(injects.length).toBeGreaterThanOrEqual(3);
+    for (const event of injects.slice(-3)) {
+      expect(event.code).toBe("ok");
+      expect(event.caller?.tlsSubject).toBe("CN=client");
+      expect(event.caller?.peerAddress).toMatch(/127\.0\.0\.1:\d+$/);
     }
   });
 
