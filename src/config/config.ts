@@ -197,7 +197,10 @@ export function decodeMasterKey(text: string, source: string): ConfiguredSecret<
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(trimmed) || bytes.length !== 32) {
     throw new ConfigError(`${source} must be the base64 encoding of 32 random bytes`);
   }
-  return { value: new Uint8Array(bytes), source };
+  const value = new Uint8Array(bytes);
+  // the key lives on in `value` only
+  bytes.fill(0);
+  return { value, source };
 }
 
 function token(

@@ -155,15 +155,21 @@ function ed25519ToOpenSsh(key: KeyObject): string {
   const checkInt = randomBytes(4);
   // As OpenSSH writes it: the public fields again, then seed || public, then
   // the comment, padded to the 8-byte block of the "none" cipher.
-  const keys = Buffer.concat([
-    checkInt, checkInt, publicBlob, sshString(Buffer.concat([seed, pub])), sshString(""),
-  ]);
+  const secret = Buffer.concat([seed, pub]);
+  const secretString = sshString(secret);
+  const keys = Buffer.concat([checkInt, checkInt, publicBlob, secretString, sshString("")]);
   const padding = Buffer.from(Array.from({ length: (8 - (keys.length % 8)) % 8 }, (_, i) => i + 1));
+  const padded = Buffer.concat([keys, padding]);
+  const paddedString = sshString(padded);
   const body = Buffer.concat([
     Buffer.from(OPENSSH_MAGIC, "latin1"), sshString("none"), sshString("none"), sshString(""),
-    uint32(1), sshString(publicBlob), sshString(Buffer.concat([keys, padding])),
+    uint32(1), sshString(publicBlob), paddedString,
   ]);
   const text = body.toString("base64").replace(/.{1,70}/g, "$&\n");
+  // every buffer that held the private seed; the returned string cannot be zeroed
+  for (const buffer of [seed, secret, secretString, keys, padded, paddedString, body]) {
+    buffer.fill(0);
+  }
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${text}-----END OPENSSH PRIVATE KEY-----\n`;
 }
 

@@ -50,6 +50,8 @@ export function createKeyring(masterKey: Uint8Array, now: Date): { keyring: Keyr
     activeKeyId: 1,
   });
   const keyring = keyringFromMessage(message);
+  // the keyring holds a copy; the message's key is not needed again
+  message.keys[0]!.key.fill(0);
   return { keyring, sealed: keyring.seal(masterKey) };
 }
 
