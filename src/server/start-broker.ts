@@ -93,6 +93,10 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     });
     const tokens = tokenCache;
     store.onChange((change) => {
+      if (change.sealOnly === true) {
+        // a rewrap: same contents, same version; cached material and tokens stay valid
+        return;
+      }
       materialCache.drop(change.mode, change.name);
       tokens.invalidate(change.mode, change.name);
     });

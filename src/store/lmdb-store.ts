@@ -98,7 +98,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
             if (write.kind === "put") {
               const version = write.record.secret?.version ?? 0n;
               secrets.putSync(key, toBinary(SecretRecordSchema, write.record), Number(version));
-              changes.push({ mode, name, version });
+              changes.push(write.expectWrappedKey === undefined ? { mode, name, version } : { mode, name, version, sealOnly: true });
             } else {
               secrets.removeSync(key);
               changes.push({ mode, name, version: 0n });

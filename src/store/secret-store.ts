@@ -84,4 +84,6 @@ export interface StoreChange {
   readonly name: string;
   /** The version now stored; 0n after a delete. */
   readonly version: bigint;
+  /** True when only the seal changed (a put with expectWrappedKey: a rewrap); contents and version are as before. */
+  readonly sealOnly?: boolean;
 }
