@@ -200,10 +200,17 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
     },
 
     async close() {
-      await root.close();
+      // after a commit failed for a full disk, lmdb's close never settles:
+      // bounded, so that a broker on a full disk still shuts down
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([root.close(), new Promise((resolve) => (timer = setTimeout(resolve, closeTimeoutMs)))]);
+      clearTimeout(timer);
     },
   };
 }
+
+/** How long close() waits for LMDB to finish pending commits. */
+const closeTimeoutMs = 5_000;
 
 /** Thrown inside a child transaction to abort it on a version conflict. */
 const conflictAbort = new Error("version conflict");
