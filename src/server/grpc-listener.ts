@@ -7,8 +7,8 @@ import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import type { TlsMaterial } from "./transport-security.ts";
 import { bindUnixSocket, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
 
-/** Options of the gRPC listener. */
-export interface GrpcListenerOptions {
+/** Options of a listener serving the broker's services (the gRPC and the HTTP listener alike). */
+export interface ServiceListenerOptions {
   /** `host:port` (port 0 picks a free one) or `unix:/path`. */
   address: string;
   /** The services to serve. */
@@ -19,11 +19,11 @@ export interface GrpcListenerOptions {
   maxRequestBytes: number;
   /** Services for probes and tools (health, reflection): served without the interceptors, streaming methods included. */
   systemServices?: readonly ServiceRegistration[];
-  /** TLS (and client certificates when a client CA is set); undefined serves cleartext HTTP/2. */
+  /** TLS (and client certificates when a client CA is set); undefined serves cleartext. */
   tls?: TlsMaterial | undefined;
   /** Who may connect to a unix socket; undefined: the broker's user only (0600). */
   socketAccess?: SocketAccess | undefined;
-  /** Streams per connection and idle timeout; the broker's defaults unless a test shortens them. */
+  /** Streams per HTTP/2 connection and idle timeout; the broker's defaults unless a test shortens them. */
   limits?: ConnectionLimits;
 }
 
@@ -36,7 +36,7 @@ export interface Listener {
 }
 
 /** Serves the services over classic gRPC with @grpc/grpc-js: the step runners' hot path. */
-export async function startGrpcListener(options: GrpcListenerOptions): Promise<Listener> {
+export async function startGrpcListener(options: ServiceListenerOptions): Promise<Listener> {
   const address = parseListenAddress(options.address, "CREDBROKER_LISTEN");
   const limits = options.limits ?? defaultConnectionLimits;
   const server = new grpc.Server({

@@ -6,13 +6,11 @@ import type { AddressInfo } from "node:net";
 import { ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
 import { nodePeer, peerKey } from "./call-context.ts";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { ServiceRegistration } from "./grpc-adapter.ts";
-import type { Listener } from "./grpc-listener.ts";
-import { defaultConnectionLimits, type ConnectionLimits } from "./connection-limits.ts";
+import type { Listener, ServiceListenerOptions } from "./grpc-listener.ts";
+import { defaultConnectionLimits } from "./connection-limits.ts";
 import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
-import type { TlsMaterial } from "./transport-security.ts";
-import { bindUnixSocket, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
+import { listenOn, removeSocketFile } from "./unix-socket.ts";
 
 /** A call whose Connect timeout (or gRPC deadline) has already passed when it arrives is not run. */
 const rejectExpiredDeadline: Interceptor = (next) => (req) => {
@@ -22,25 +20,6 @@ const rejectExpiredDeadline: Interceptor = (next) => (req) => {
   return next(req);
 };
 
-/** Options of the Connect/HTTP listener. */
-export interface HttpListenerOptions {
-  /** `host:port` (port 0 picks a free one) or `unix:/path`. */
-  address: string;
-  /** The services to serve. */
-  services: readonly ServiceRegistration[];
-  /** Interceptors, outermost first. */
-  interceptors: readonly Interceptor[];
-  /** The largest request accepted, in bytes. */
-  maxRequestBytes: number;
-  /** Services for probes and tools (health, reflection): served without the interceptors. */
-  systemServices?: readonly ServiceRegistration[];
-  /** TLS (and client certificates when a client CA is set); undefined serves cleartext. */
-  tls?: TlsMaterial | undefined;
-  /** Who may connect to a unix socket; undefined: the broker's user only (0600). */
-  socketAccess?: SocketAccess | undefined;
-  /** Streams per HTTP/2 connection and idle timeout; the broker's defaults unless a test shortens them. */
-  limits?: ConnectionLimits;
-}
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0");
 
@@ -52,7 +31,7 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0");
  * a tls.Server offers both by ALPN and hands each secure socket to the
  * server of the protocol the client chose.
  */
-export async function startHttpListener(options: HttpListenerOptions): Promise<Listener> {
+export async function startHttpListener(options: ServiceListenerOptions): Promise<Listener> {
   const address = parseListenAddress(options.address, "CREDBROKER_HTTP_LISTEN");
   const handler = connectNodeAdapter({
     routes(router) {
@@ -132,24 +111,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
           },
           acceptSecure,
         );
-  const listen = (target: { path: string } | { port: number; host: string }) =>
-    new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(target, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  if (address.kind === "unix") {
-    await bindUnixSocket(address.path, options.socketAccess ?? { group: undefined }, (path) => listen({ path })).catch(
-      (error: unknown) => {
-        server.close();
-        throw error;
-      },
-    );
-  } else {
-    await listen({ port: address.port, host: address.host });
-  }
+  await listenOn(server, address, options.socketAccess);
   // the HTTP/1.1 server never listens itself; 'listening' starts its connection
   // tracking, which requestTimeout and closeIdleConnections() rely on
   h1.emit("listening");

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Listener } from "./grpc-listener.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
-import { bindUnixSocket, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
+import { listenOn, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
 
 /** Options of the metrics listener. */
 export interface MetricsListenerOptions {
@@ -47,24 +47,7 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
       },
     );
   });
-  const listen = (target: { path: string } | { port: number; host: string }) =>
-    new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(target, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-  if (address.kind === "unix") {
-    await bindUnixSocket(address.path, options.socketAccess ?? { group: undefined }, (path) => listen({ path })).catch(
-      (error: unknown) => {
-        server.close();
-        throw error;
-      },
-    );
-  } else {
-    await listen({ port: address.port, host: address.host });
-  }
+  await listenOn(server, address, options.socketAccess);
   const bound = address.kind === "unix" ? address : { ...address, port: (server.address() as AddressInfo).port };
   return {
     address: formatListenAddress(bound),

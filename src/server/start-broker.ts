@@ -127,28 +127,20 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       registration(Health, createHealthService(health)),
       ...createReflectionServices([SecretService, InjectService, KeyService, AuditService, Health]),
     ];
-    const grpcListener = await startGrpcListener({
-      address: config.listen,
+    const serving = {
       services,
       interceptors,
       maxRequestBytes,
       systemServices,
       tls: config.tls,
       socketAccess: { group: config.socketGroup },
-    });
+    };
+    const grpcListener = await startGrpcListener({ ...serving, address: config.listen });
     listeners.push(grpcListener);
     const httpListener =
       config.httpListen === "off"
         ? undefined
-        : await startHttpListener({
-            address: config.httpListen,
-            services,
-            interceptors,
-            maxRequestBytes,
-            systemServices,
-            tls: config.tls,
-            socketAccess: { group: config.socketGroup },
-          });
+        : await startHttpListener({ ...serving, address: config.httpListen });
     if (httpListener !== undefined) {
       listeners.push(httpListener);
     }

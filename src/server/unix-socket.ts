@@ -1,6 +1,7 @@
 import { chmod, chown, link, mkdtemp, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { removeStaleSocket } from "./listen-address.ts";
+import type { Server } from "node:net";
+import { removeStaleSocket, type ListenAddress } from "./listen-address.ts";
 
 /** Who may connect to a listener's unix socket file. */
 export interface SocketAccess {
@@ -47,4 +48,24 @@ export async function bindUnixSocket(path: string, access: SocketAccess, bind: (
 /** Removes the socket file of a listener that has closed (the server unlinks only its private path). */
 export async function removeSocketFile(path: string): Promise<void> {
   await rm(path, { force: true });
+}
+
+/** Puts a net (or TLS) server on a TCP address or a unix socket made with `access`; the server is closed when that fails. */
+export async function listenOn(server: Server, address: ListenAddress, access: SocketAccess | undefined): Promise<void> {
+  const listen = (target: { path: string } | { port: number; host: string }) =>
+    new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(target, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  if (address.kind === "unix") {
+    await bindUnixSocket(address.path, access ?? { group: undefined }, (path) => listen({ path })).catch((error: unknown) => {
+      server.close();
+      throw error;
+    });
+  } else {
+    await listen({ port: address.port, host: address.host });
+  }
 }
