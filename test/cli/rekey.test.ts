@@ -1,35 +1,21 @@
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { serveOnce } from "../support/serve-once.ts";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { KeyService } from "../../src/gen/credbroker/v1/key_service_pb.ts";
 import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError } from "../../src/errors.ts";
 import { startTestBroker } from "../support/broker.ts";
-import { cliMain, runCli } from "./run-cli.ts";
+import { runCli } from "./run-cli.ts";
 
 /** Starts `credbroker serve`; stops it with SIGTERM once it serves (or lets it exit on its own). */
-function serve(args: string[]): Promise<{ code: number | null; served: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [cliMain, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--metrics-listen", "off", ...args],
-      { env: { PATH: process.env["PATH"] ?? "" }, stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    let served = false;
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (!served && stderr.includes('"credbroker serving"')) {
-        served = true;
-        child.kill("SIGTERM");
-      }
-    });
-    child.on("exit", (code) => resolve({ code, served }));
-  });
+/** serve's exit code and whether it served. */
+async function serve(args: string[]): Promise<{ code: number | null; served: boolean }> {
+  const { code, served } = await serveOnce(args);
+  return { code, served };
 }
 
 const newKey = () => new Uint8Array(randomBytes(32));

@@ -1,36 +1,11 @@
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, stat, unlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { serveOnce } from "../support/serve-once.ts";
 
-const main = join(import.meta.dirname, "../../src/cli/main.ts");
-
-interface Run {
-  code: number | null;
-  stderr: string;
-}
-
-/** Starts `credbroker serve`; stops it with SIGTERM once it serves (or lets it exit on its own). */
-function serve(args: string[], env: Record<string, string> = {}): Promise<Run & { served: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [main, "serve", "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", ...args], {
-      env: { PATH: process.env["PATH"] ?? "", ...env },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-    let stderr = "";
-    let served = false;
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-      if (!served && stderr.includes('"credbroker serving"')) {
-        served = true;
-        child.kill("SIGTERM");
-      }
-    });
-    child.on("exit", (code) => resolve({ code, stderr, served }));
-  });
-}
+const serve = serveOnce;
 
 async function sha256(path: string): Promise<string> {
   return createHash("sha256").update(await readFile(path)).digest("hex");
