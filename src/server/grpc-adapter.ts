@@ -21,6 +21,7 @@ import {
 import * as grpc from "@grpc/grpc-js";
 import { grpcPeer, peerKey } from "./call-context.ts";
 import { headersFromMetadata, metadataFromHeaders } from "./grpc-metadata.ts";
+import { bytesMethodDefinition } from "./grpc-plain-service.ts";
 
 /** The call's deadline in epoch milliseconds (Infinity when none), for HandlerContext.timeoutMs. */
 const deadlineKey = createContextKey<number>(Number.POSITIVE_INFINITY, { description: "grpc deadline" });
@@ -54,15 +55,7 @@ export function addConnectService(
     }
     const method = described as DescMethodUnary;
     const path = `/${service.typeName}/${method.name}`;
-    definition[method.name] = {
-      path,
-      requestStream: false,
-      responseStream: false,
-      requestSerialize: (bytes: Buffer) => bytes,
-      requestDeserialize: (bytes: Buffer) => bytes,
-      responseSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      responseDeserialize: (bytes: Buffer) => bytes,
-    };
+    definition[method.name] = bytesMethodDefinition(path, method);
     const methodImpl = impl[method.localName] as (req: unknown, ctx: HandlerContext) => unknown;
     const invoke = applyInterceptors(async (req: UnaryRequest): Promise<UnaryResponse> => {
       const context = grpcHandlerContext(req);

@@ -29,20 +29,28 @@ export function addPlainService(server: grpc.Server, { service, impl }: ServiceR
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const path = `/${service.typeName}/${method.name}`;
-    definition[method.name] = {
-      path,
-      requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
-      responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
-      // decoded in the handler, so that a malformed body answers INVALID_ARGUMENT
-      requestSerialize: (bytes: Buffer) => bytes,
-      requestDeserialize: (bytes: Buffer) => bytes,
-      responseSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-      responseDeserialize: (bytes: Buffer) => bytes,
-    };
+    definition[method.name] = bytesMethodDefinition(path, method);
     const run = (impl[method.localName] as AnyImpl).bind(impl);
     handlers[method.name] = createHandler(method, path, run);
   }
   server.addService(definition as grpc.ServiceDefinition, handlers);
+}
+
+/**
+ * A grpc-js method definition that moves bytes only: requests are decoded in
+ * the handler, so that a malformed body answers INVALID_ARGUMENT rather than
+ * grpc-js's INTERNAL, and answers arrive encoded.
+ */
+export function bytesMethodDefinition(path: string, method: DescMethod): grpc.MethodDefinition<Buffer, Uint8Array> {
+  return {
+    path,
+    requestStream: method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming",
+    responseStream: method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming",
+    requestSerialize: (bytes: Buffer) => bytes,
+    requestDeserialize: (bytes: Buffer) => bytes,
+    responseSerialize: (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    responseDeserialize: (bytes: Buffer) => bytes,
+  };
 }
 
 function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.UntypedHandleCall {
