@@ -1,0 +1,136 @@
+import { useState } from "react";
+import { OAuth2AuthMethod } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import type { FieldSpec } from "./secret-types.ts";
+
+interface CredentialFieldProps {
+  /** The element id; also prefixes the ids of the hint and the error. */
+  id: string;
+  field: FieldSpec;
+  value: string | string[];
+  error: string | undefined;
+  onChange(value: string | string[]): void;
+}
+
+/** One credential field with its label, hint and error; secret values are masked. */
+export function CredentialField({ id, field, value, error, onChange }: CredentialFieldProps) {
+  const describedBy = [field.hint === undefined ? "" : `${id}-hint`, error === undefined ? "" : `${id}-error`].filter(Boolean).join(" ");
+  const common = {
+    id,
+    "aria-invalid": error !== undefined,
+    "aria-required": !field.optional,
+    ...(describedBy === "" ? {} : { "aria-describedby": describedBy }),
+  };
+  return (
+    <div className="field">
+      <label htmlFor={id}>
+        {field.label}
+        {field.optional && <span className="optional"> (optional)</span>}
+      </label>
+      {Array.isArray(value) ? (
+        <ListInput {...common} label={field.label} values={value} onChange={onChange} />
+      ) : (
+        <SingleInput {...common} field={field} value={value} onChange={onChange} />
+      )}
+      {field.hint !== undefined && (
+        <p className="hint" id={`${id}-hint`}>
+          {field.hint}
+        </p>
+      )}
+      {error !== undefined && (
+        <p className="field-error" id={`${id}-error`}>
+          {error}
+        </p>
+      )}
+    </div>
+  );
+}
+
+interface InputAttributes {
+  id: string;
+  "aria-invalid": boolean;
+  "aria-required": boolean;
+  "aria-describedby"?: string;
+}
+
+function SingleInput({ field, value, onChange, ...attributes }: InputAttributes & { field: FieldSpec; value: string; onChange(value: string): void }) {
+  const [shown, setShown] = useState(false);
+  const plain = { ...attributes, value, autoComplete: "off", spellCheck: false, onChange: (event: { target: { value: string } }) => onChange(event.target.value) };
+  switch (field.input) {
+    case "text":
+      return <input type="text" {...plain} />;
+    case "password":
+      // new-password keeps browsers from filling in the operator's own saved passwords
+      return <input type="password" {...plain} autoComplete="new-password" />;
+    case "textarea":
+      return <textarea rows={8} {...plain} />;
+    case "secret-text":
+      return (
+        <div className="secret-text">
+          <textarea rows={8} className={shown ? undefined : "masked"} {...plain} />
+          <button type="button" className="link-button" aria-pressed={shown} aria-controls={attributes.id} onClick={() => setShown(!shown)}>
+            {shown ? `Hide ${field.label.toLowerCase()}` : `Show ${field.label.toLowerCase()}`}
+          </button>
+        </div>
+      );
+    case "auth-method":
+      return (
+        <select {...attributes} value={value} onChange={(event) => onChange(event.target.value)}>
+          <option value={OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_BASIC}>client_secret_basic (Authorization header)</option>
+          <option value={OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST}>client_secret_post (request body)</option>
+        </select>
+      );
+    case "list":
+      throw new Error(`field ${field.name} holds a list`);
+  }
+}
+
+/** A list of short values: an input with an Add button, and each value with its Remove button. */
+function ListInput({ label, values, onChange, ...attributes }: InputAttributes & { label: string; values: string[]; onChange(values: string[]): void }) {
+  const [draft, setDraft] = useState("");
+  const noun = label.toLowerCase().replace(/s$/, "");
+  const add = () => {
+    const words = draft.split(/\s+/).filter((word) => word !== "" && !values.includes(word));
+    if (words.length > 0) {
+      onChange([...values, ...words]);
+    }
+    setDraft("");
+  };
+  return (
+    <div className="list-input">
+      {values.length > 0 && (
+        <ul aria-label={label}>
+          {values.map((item) => (
+            <li key={item}>
+              <span>{item}</span>
+              <button type="button" className="link-button" aria-label={`Remove ${noun} ${item}`} onClick={() => onChange(values.filter((v) => v !== item))}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div className="list-add">
+        <input
+          type="text"
+          {...attributes}
+          autoComplete="off"
+          spellCheck={false}
+          value={draft}
+          onChange={(event) => setDraft(event.target.value)}
+          // a value typed but not added yet is not lost when the operator moves on to Save
+          onBlur={add}
+          onKeyDown={(event) => {
+            // Enter adds the value instead of submitting the whole form
+            if (event.key === "Enter") {
+              event.preventDefault();
+              add();
+            }
+          }}
+        />
+        <button type="button" onClick={add}>
+          Add {noun}
+        </button>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,46 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** What the page shows for a failed call: a message, and the field it belongs to when the server named one. */
+export interface CallProblem {
+  /** The server's field path (`credentials.apiKey.keyName`), when the error names one. */
+  field: string | undefined;
+  message: string;
+  code: Code | undefined;
+}
+
+// The server's INVALID_ARGUMENT messages read "<field path>: <problem>" (src/errors.ts).
+const fieldMessage = /^([A-Za-z][A-Za-z0-9_.]*(?:\[\d+\])?(?:\.[A-Za-z0-9_]+)*): (.+)$/s;
+
+/** Turns any error of a call into what the page shows; never includes request values. */
+export function describeError(error: unknown): CallProblem {
+  const err = ConnectError.from(error);
+  const message = err.rawMessage;
+  switch (err.code) {
+    case Code.InvalidArgument: {
+      const match = fieldMessage.exec(message);
+      if (match !== null) {
+        // scopes[2] belongs to the scopes field
+        return { field: match[1]!.replace(/\[\d+\]$/, ""), message: capitalize(match[2]!), code: err.code };
+      }
+      return { field: undefined, message: capitalize(message), code: err.code };
+    }
+    case Code.Unauthenticated:
+      return { field: undefined, message: "The admin token was not accepted. Sign in again.", code: err.code };
+    case Code.PermissionDenied:
+      return { field: undefined, message: "This token may not manage secrets.", code: err.code };
+    case Code.AlreadyExists:
+      return { field: "name", message: "A secret of this name exists in this mode already.", code: err.code };
+    case Code.Aborted:
+      return { field: undefined, message: "The secret changed since this page read it. Reload and try again.", code: err.code };
+    case Code.Unavailable:
+    case Code.Unknown:
+      return { field: undefined, message: `The broker could not be reached (${message}).`, code: err.code };
+    default:
+      return { field: undefined, message: capitalize(message), code: err.code };
+  }
+}
+
+function capitalize(text: string): string {
+  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
+}

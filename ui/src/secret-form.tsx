@@ -1,0 +1,244 @@
+import { Code } from "@connectrpc/connect";
+import { useEffect, useRef, useState, type FormEvent, type RefObject } from "react";
+import { Mode, SecretType, type Secret } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import type { AdminClient } from "./admin-client.ts";
+import { CredentialField } from "./credential-field.tsx";
+import { describeError } from "./errors.ts";
+import { modeLabel } from "./mode-switch.tsx";
+import { emptyValues, toCredentials, typeSpecOf, typeSpecs, type FieldValues, type TypeSpec } from "./secret-types.ts";
+import { credentialProblems, descriptionProblem, fieldPath, nameProblem, type Problems } from "./validate.ts";
+
+interface SecretFormProps {
+  headingRef: RefObject<HTMLHeadingElement | null>;
+  client: AdminClient;
+  mode: Mode;
+  /** The secret to edit; absent to create one. */
+  secret?: Secret;
+  /** Saved: back to the list with this message. */
+  onDone(message: string): void;
+  onCancel(): void;
+  onTokenRejected(): void;
+}
+
+/**
+ * Create a secret, or edit one (new values and description; the type is
+ * fixed). Values typed here live only in this component's state and are
+ * gone when it closes; the API never sends them back.
+ */
+export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel, onTokenRejected }: SecretFormProps) {
+  const editing = secret !== undefined;
+  const [name, setName] = useState(secret?.name ?? "");
+  const [type, setType] = useState<SecretType>(secret?.type ?? SecretType.UNSPECIFIED);
+  const [description, setDescription] = useState(secret?.description ?? "");
+  const spec = typeSpecOf(type);
+  const [values, setValues] = useState<FieldValues>(spec === undefined ? {} : emptyValues(spec));
+  const [replaceValues, setReplaceValues] = useState(!editing);
+  const [problems, setProblems] = useState<Problems>({});
+  const [formError, setFormError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [attempt, setAttempt] = useState(0);
+  const form = useRef<HTMLFormElement>(null);
+
+  // after a failed save, the first field in error gets the focus (and the summary is announced)
+  useEffect(() => {
+    if (attempt > 0) {
+      form.current?.querySelector<HTMLElement>("[aria-invalid='true']")?.focus();
+    }
+  }, [attempt]);
+
+  const chooseType = (next: SecretType) => {
+    setType(next);
+    const nextSpec = typeSpecOf(next);
+    setValues(nextSpec === undefined ? {} : emptyValues(nextSpec));
+    setProblems({});
+  };
+
+  const check = (): Problems => {
+    const found: Problems = {};
+    const nameFault = editing ? undefined : nameProblem(name);
+    if (nameFault !== undefined) {
+      found.name = nameFault;
+    }
+    if (spec === undefined) {
+      found.type = "Choose a type.";
+    } else if (replaceValues) {
+      Object.assign(found, credentialProblems(spec, values));
+    }
+    const descriptionFault = descriptionProblem(description);
+    if (descriptionFault !== undefined) {
+      found.description = descriptionFault;
+    }
+    return found;
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setFormError(undefined);
+    const found = check();
+    setProblems(found);
+    if (Object.keys(found).length > 0 || spec === undefined) {
+      setAttempt((n) => n + 1);
+      return;
+    }
+    setBusy(true);
+    try {
+      const credentials = replaceValues ? toCredentials(spec, values) : undefined;
+      if (editing) {
+        await client.updateSecret({
+          mode,
+          name,
+          description,
+          ...(credentials === undefined ? {} : { credentials }),
+          expectedVersion: secret.version,
+        });
+        onDone(`Saved ${name} in ${modeLabel(mode)}.`);
+      } else {
+        await client.createSecret({ mode, name, description, credentials });
+        onDone(`Created ${name} in ${modeLabel(mode)}.`);
+      }
+    } catch (error) {
+      const problem = describeError(error);
+      if (problem.code === Code.Unauthenticated) {
+        onTokenRejected();
+        return;
+      }
+      if (problem.field !== undefined && hasFieldFor(problem.field, spec)) {
+        setProblems({ [problem.field]: problem.message });
+      } else {
+        setProblems({});
+        setFormError(problem.message);
+      }
+      setAttempt((n) => n + 1);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const problemCount = Object.keys(problems).length;
+  return (
+    <section aria-labelledby="secret-form-title">
+      <h1 id="secret-form-title" ref={headingRef} tabIndex={-1}>
+        {editing ? `Edit ${secret.name}` : `Create a secret in ${modeLabel(mode)}`}
+      </h1>
+      <div role="alert" className={problemCount > 0 || formError !== undefined ? "error-panel" : undefined}>
+        {formError !== undefined && <p>{formError}</p>}
+        {problemCount > 0 && (
+          <p>
+            {problemCount === 1 ? "One field needs" : `${problemCount} fields need`} attention: {Object.values(problems).join(" ")}
+          </p>
+        )}
+      </div>
+      <form ref={form} onSubmit={submit} noValidate className="secret-form">
+        <div className="field">
+          <label htmlFor="secret-name">Name</label>
+          <input
+            id="secret-name"
+            type="text"
+            value={name}
+            readOnly={editing}
+            autoComplete="off"
+            spellCheck={false}
+            onChange={(event) => setName(event.target.value)}
+            aria-required
+            aria-invalid={problems.name !== undefined}
+            aria-describedby={problems.name === undefined ? "secret-name-hint" : "secret-name-hint secret-name-error"}
+          />
+          <p className="hint" id="secret-name-hint">
+            {editing ? "A secret keeps its name." : "Lowercase letters, digits, '.', '_' and '-'; steps refer to it by this name."}
+          </p>
+          {problems.name !== undefined && (
+            <p className="field-error" id="secret-name-error">
+              {problems.name}
+            </p>
+          )}
+        </div>
+        <div className="field">
+          <label htmlFor="secret-type">Type</label>
+          <select
+            id="secret-type"
+            value={type}
+            disabled={editing}
+            onChange={(event) => chooseType(Number(event.target.value) as SecretType)}
+            aria-required
+            aria-invalid={problems.type !== undefined}
+            {...(problems.type === undefined ? {} : { "aria-describedby": "secret-type-error" })}
+          >
+            <option value={SecretType.UNSPECIFIED} disabled>
+              Choose a type
+            </option>
+            {typeSpecs.map((option) => (
+              <option key={option.type} value={option.type}>
+                {option.label}
+              </option>
+            ))}
+          </select>
+          {problems.type !== undefined && (
+            <p className="field-error" id="secret-type-error">
+              {problems.type}
+            </p>
+          )}
+        </div>
+        <div className="field">
+          <label htmlFor="secret-description">
+            Description<span className="optional"> (optional)</span>
+          </label>
+          <input
+            id="secret-description"
+            type="text"
+            value={description}
+            onChange={(event) => setDescription(event.target.value)}
+            aria-invalid={problems.description !== undefined}
+            {...(problems.description === undefined ? {} : { "aria-describedby": "secret-description-error" })}
+          />
+          {problems.description !== undefined && (
+            <p className="field-error" id="secret-description-error">
+              {problems.description}
+            </p>
+          )}
+        </div>
+        {editing && (
+          <div className="field checkbox">
+            <input id="replace-values" type="checkbox" checked={replaceValues} onChange={(event) => setReplaceValues(event.target.checked)} />
+            <label htmlFor="replace-values">Replace the credential values</label>
+            <p className="hint">Stored values are never shown. Leave this off to change only the description.</p>
+          </div>
+        )}
+        {spec !== undefined && replaceValues && (
+          <fieldset className="credentials">
+            <legend>{spec.label} values</legend>
+            {problems.credentials !== undefined && <p className="field-error">{problems.credentials}</p>}
+            {spec.fields.map((field) => {
+              const path = fieldPath(spec, field.name);
+              return (
+                <CredentialField
+                  key={path}
+                  id={`field-${spec.credentialsCase}-${field.name}`}
+                  field={field}
+                  value={values[field.name] ?? ""}
+                  error={problems[path]}
+                  onChange={(value) => setValues({ ...values, [field.name]: value })}
+                />
+              );
+            })}
+          </fieldset>
+        )}
+        <div className="toolbar">
+          <button type="submit" className="primary" disabled={busy}>
+            {busy ? "Saving…" : editing ? "Save" : "Create secret"}
+          </button>
+          <button type="button" onClick={onCancel} disabled={busy}>
+            Cancel
+          </button>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+/** Whether the form has a field of its own for a server field path, to show the server's error there. */
+function hasFieldFor(path: string, spec: TypeSpec | undefined): boolean {
+  if (path === "name" || path === "description" || path === "credentials") {
+    return true;
+  }
+  return spec !== undefined && spec.fields.some((field) => fieldPath(spec, field.name) === path);
+}
