@@ -3,7 +3,8 @@
 # credbroker as a sidecar image: `docker build -t credbroker .`
 #
 # The broker runs its TypeScript sources directly under Node 24's type
-# stripping: no build step, and no npm at run time. .ci/image-layout reads
+# stripping: no build step for it, and no npm at run time; only the admin
+# page is built, in a stage of its own. .ci/image-layout reads
 # this file and .dockerignore, reproduces the build in a temp dir and runs
 # the result read-only as the USER below (no Docker engine runs where CI
 # does); it understands the instructions used here and refuses others, so
@@ -22,6 +23,17 @@ RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --no-audit --no-fund
 # the mount point of the /data volume, copied below with the broker's owner
 RUN mkdir data
 
+# The admin page: `npm run build:ui` bundles ui/ with Vite, a
+# devDependency, so this stage installs them all; only its output, dist/ui,
+# reaches the image. The page imports the generated clients from src/gen.
+FROM node:24-bookworm-slim AS ui
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+COPY ui ./ui
+COPY src/gen ./src/gen
+RUN npm run build:ui
+
 # No shell, no npm, no package manager: Node 24 at /nodejs/bin/node and a
 # `nonroot` user (65532).
 FROM gcr.io/distroless/nodejs24-debian12:nonroot
@@ -34,6 +46,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY src ./src
+# the broker serves it under /ui/ from the package's dist/ui (CREDBROKER_UI)
+COPY --from=ui /app/dist/ui ./dist/ui
 # The one place the broker writes: the LMDB environment (and, when no key or
 # token is configured, the generated development master.key and admin.token).
 COPY --from=deps --chown=65532:65532 /app/data /data

@@ -15,6 +15,7 @@ Runs the broker until SIGTERM or SIGINT. Flags override the environment.
   --inject-token-test-file FILE  CREDBROKER_INJECT_TOKEN_TEST  (an inject token for test mode only)
   --inject-token-live-file FILE  CREDBROKER_INJECT_TOKEN_LIVE  (an inject token for live mode only)
   --metrics-listen ADDR|off CREDBROKER_METRICS_LISTEN (default 127.0.0.1:9464)
+  --ui on|off               CREDBROKER_UI            (default on: the admin page at /ui/ on the HTTP listener)
   --tls-cert-file FILE      CREDBROKER_TLS_CERT_FILE (TLS on the gRPC and HTTP listeners, with --tls-key-file)
   --tls-key-file FILE       CREDBROKER_TLS_KEY_FILE
   --tls-client-ca-file FILE CREDBROKER_TLS_CLIENT_CA_FILE (require client certificates from this CA)

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { createSecureContext } from "node:tls";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { TlsMaterial } from "../server/transport-security.ts";
 
@@ -18,6 +19,11 @@ export interface Config {
    * name or value, so it may listen beyond loopback for a scraper.
    */
   metricsListen: string;
+  /**
+   * The built admin page that the HTTP listener serves under /ui/ (the
+   * package's `dist/ui/`); undefined when CREDBROKER_UI is off.
+   */
+  uiDir: string | undefined;
   /** The master key, when configured; undefined means the data dir's generated `master.key`. */
   masterKey: ConfiguredSecret<Uint8Array> | undefined;
   /** The admin token, when configured; undefined means the data dir's generated `admin.token`. */
@@ -70,12 +76,20 @@ export class ConfigError extends Error {
   override name = "ConfigError";
 }
 
+/**
+ * Where `npm run build:ui` writes the admin page: the package's own
+ * `dist/ui/`, found from this module rather than the working directory, so
+ * that the broker serves its page wherever it is started from.
+ */
+export const packageUiDir = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
+
 /** The `serve` flags, as util.parseArgs options. */
 export const serveOptions = {
   "data-dir": { type: "string" },
   listen: { type: "string" },
   "http-listen": { type: "string" },
   "metrics-listen": { type: "string" },
+  ui: { type: "string" },
   "master-key-file": { type: "string" },
   "admin-token-file": { type: "string" },
   "inject-token-file": { type: "string" },
@@ -110,6 +124,7 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
     listen: values.listen ?? nonEmpty(env["CREDBROKER_LISTEN"]) ?? "127.0.0.1:7390",
     httpListen: values["http-listen"] ?? nonEmpty(env["CREDBROKER_HTTP_LISTEN"]) ?? "127.0.0.1:7391",
     metricsListen: values["metrics-listen"] ?? nonEmpty(env["CREDBROKER_METRICS_LISTEN"]) ?? "127.0.0.1:9464",
+    uiDir: uiSwitch(setting(values.ui, "--ui", env, "CREDBROKER_UI")) ? packageUiDir : undefined,
     masterKey:
       masterKeyFile !== undefined
         ? decodeMasterKey(await readSecret(masterKeyFile, "--master-key-file"), `--master-key-file ${masterKeyFile}`)
@@ -236,6 +251,17 @@ function count(value: string | undefined, name: string, fallback: number): numbe
     throw new ConfigError(`${name} must be a whole number`);
   }
   return Number(value);
+}
+
+/** CREDBROKER_UI (--ui): "on", the default, or "off". */
+function uiSwitch(ui: Setting): boolean {
+  if (ui === undefined || ui.value === "on") {
+    return true;
+  }
+  if (ui.value === "off") {
+    return false;
+  }
+  throw new ConfigError(`${ui.source} must be "on" or "off"`);
 }
 
 const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];

@@ -11,6 +11,7 @@ import { defaultConnectionLimits } from "./connection-limits.ts";
 import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import { listenOn, removeSocketFile } from "./unix-socket.ts";
+import { isUiPath, type UiHandler } from "./ui-handler.ts";
 
 /** A call whose Connect timeout (or gRPC deadline) has already passed when it arrives is not run. */
 const rejectExpiredDeadline: Interceptor = (next) => (req) => {
@@ -23,6 +24,16 @@ const rejectExpiredDeadline: Interceptor = (next) => (req) => {
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0");
 
+/** Options of the HTTP listener: the service listener's, and the admin page. */
+export interface HttpListenerOptions extends ServiceListenerOptions {
+  /**
+   * Answers `/ui` and everything under `/ui/` (the admin page, see
+   * createUiHandler); undefined turns the page off, and /ui then answers
+   * like any path that is no method: 404.
+   */
+  ui?: UiHandler | undefined;
+}
+
 /**
  * Serves the Connect protocol, gRPC-Web and gRPC through connect-node, over
  * HTTP/1.1 and cleartext HTTP/2 on one port: Node's cleartext HTTP/2 server
@@ -31,9 +42,9 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0");
  * a tls.Server offers both by ALPN and hands each secure socket to the
  * server of the protocol the client chose.
  */
-export async function startHttpListener(options: ServiceListenerOptions): Promise<Listener> {
+export async function startHttpListener(options: HttpListenerOptions): Promise<Listener> {
   const address = parseListenAddress(options.address, "CREDBROKER_HTTP_LISTEN");
-  const handler = connectNodeAdapter({
+  const connect = connectNodeAdapter({
     routes(router) {
       for (const { service, impl } of options.services) {
         router.service(service, impl);
@@ -49,6 +60,9 @@ export async function startHttpListener(options: ServiceListenerOptions): Promis
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => createContextValues().set(peerKey, () => nodePeer(req.socket)),
   });
+  const ui = options.ui;
+  const handler: typeof connect =
+    ui === undefined ? connect : (req, res) => (isUiPath(req.url) ? ui(req, res) : connect(req, res));
   const limits = options.limits ?? defaultConnectionLimits;
   const h1 = http.createServer({ requestTimeout: 30_000, keepAliveTimeout: limits.idleTimeoutMs }, handler);
   let closing = false;

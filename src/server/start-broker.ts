@@ -30,6 +30,7 @@ import { startGrpcListener, type Listener } from "./grpc-listener.ts";
 import { createHealthService } from "./health-service.ts";
 import { createHealthState } from "./health-state.ts";
 import { startHttpListener } from "./http-listener.ts";
+import { createUiHandler } from "./ui-handler.ts";
 import { createInjectCounts } from "./inject-counts.ts";
 import { createLogInterceptor } from "./log-interceptor.ts";
 import { createMetricsRegistry } from "./metrics-registry.ts";
@@ -140,7 +141,11 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const httpListener =
       config.httpListen === "off"
         ? undefined
-        : await startHttpListener({ ...serving, address: config.httpListen });
+        : await startHttpListener({
+            ...serving,
+            address: config.httpListen,
+            ui: config.uiDir === undefined ? undefined : await createUiHandler({ directory: config.uiDir, logger }),
+          });
     if (httpListener !== undefined) {
       listeners.push(httpListener);
     }

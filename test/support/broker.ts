@@ -43,6 +43,8 @@ export async function startTestBroker(overrides: Partial<Config> = {}, brokerOpt
     listen: "127.0.0.1:0",
     httpListen: "127.0.0.1:0",
     metricsListen: "127.0.0.1:0",
+    // off unless a test passes a directory: most tests are about the API
+    uiDir: undefined,
     masterKey: { value: masterKey, source: "test" },
     adminToken: { value: adminToken, source: "test" },
     injectToken: undefined,
