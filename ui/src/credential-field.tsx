@@ -54,19 +54,25 @@ interface InputAttributes {
 
 function SingleInput({ field, value, onChange, ...attributes }: InputAttributes & { field: FieldSpec; value: string; onChange(value: string): void }) {
   const [shown, setShown] = useState(false);
-  const plain = { ...attributes, value, autoComplete: "off", spellCheck: false, onChange: (event: { target: { value: string } }) => onChange(event.target.value) };
+  const onInput = (event: { target: { value: string } }) => onChange(event.target.value);
+  const plain = { ...attributes, value, autoComplete: "off", spellCheck: false, onChange: onInput };
+  // A controlled input mirrors its value into the DOM's value attribute, where
+  // attribute selectors and DOM dumps see it; a secret field is uncontrolled
+  // (it starts empty and reports each change), so the typed value stays in
+  // the element's state only. A JSON document holds keys too.
+  const masked = { ...attributes, defaultValue: value, autoComplete: "off", spellCheck: false, onChange: onInput };
   switch (field.input) {
     case "text":
       return <input type="text" {...plain} />;
     case "password":
       // new-password keeps browsers from filling in the operator's own saved passwords
-      return <input type="password" {...plain} autoComplete="new-password" />;
+      return <input type="password" {...masked} autoComplete="new-password" />;
     case "textarea":
-      return <textarea rows={8} {...plain} />;
+      return <textarea rows={8} {...masked} />;
     case "secret-text":
       return (
         <div className="secret-text">
-          <textarea rows={8} className={shown ? undefined : "masked"} {...plain} />
+          <textarea rows={8} className={shown ? undefined : "masked"} {...masked} />
           <button type="button" className="link-button" aria-pressed={shown} aria-controls={attributes.id} onClick={() => setShown(!shown)}>
             {shown ? `Hide ${field.label.toLowerCase()}` : `Show ${field.label.toLowerCase()}`}
           </button>
@@ -98,7 +104,7 @@ function ListInput({ label, values, onChange, ...attributes }: InputAttributes &
   return (
     <div className="list-input">
       {values.length > 0 && (
-        <ul aria-label={label}>
+        <ul aria-label={`${label} added`}>
           {values.map((item) => (
             <li key={item}>
               <span>{item}</span>

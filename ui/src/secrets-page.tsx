@@ -129,7 +129,7 @@ export function SecretsPage({ client, onSignOut, onTokenRejected }: SecretsPageP
               {notice}
             </p>
             <div className="toolbar">
-              <button type="button" onClick={() => setView({ kind: "create" })}>
+              <button type="button" className="primary" onClick={() => setView({ kind: "create" })}>
                 Create secret
               </button>
               {mode === Mode.TEST && (

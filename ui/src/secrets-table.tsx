@@ -51,7 +51,7 @@ export function SecretsTable({ mode, secrets, selected, onSelect, onEdit, onDele
             <td>{typeSpecOf(secret.type)?.label ?? "Unknown type"}</td>
             <td className="description">{secret.description}</td>
             <td>{secret.version.toString()}</td>
-            <td>{secret.updateTime === undefined ? "" : formatTime(timestampDate(secret.updateTime))}</td>
+            <td className="updated">{secret.updateTime === undefined ? "" : formatTime(timestampDate(secret.updateTime))}</td>
             <td className="actions">
               <button type="button" onClick={() => onEdit(secret)} aria-label={`Edit ${secret.name}`}>
                 Edit

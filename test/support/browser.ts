@@ -1,0 +1,64 @@
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+
+/** Debian's Chromium (`apt-get install chromium`); nothing downloads a browser of its own here. */
+export const chromiumPath = "/usr/bin/chromium";
+
+/** Where screenshots of the browser tests go (gitignored). */
+export const screenshotDir = new URL("../../test-results/ui/", import.meta.url);
+
+/** A headless Chromium with a fresh profile, and what its pages printed to the console. */
+export interface TestBrowser {
+  readonly context: BrowserContext;
+  /** Every console message and page error so far, as `type: text`. */
+  consoleLines(): string[];
+  newPage(): Promise<Page>;
+  /** Saves a full-page screenshot as test-results/ui/<name>.png. */
+  screenshot(page: Page, name: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Launches Chromium as root can run it on CI: no sandbox, no GPU, and none of
+ * the background networking that would flood a closed network with refused
+ * connections; a new empty user-data dir each time.
+ */
+export async function launchBrowser(): Promise<TestBrowser> {
+  const profile = await mkdtemp(join(tmpdir(), "credbroker-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+    viewport: { width: 1200, height: 800 },
+  });
+  const lines: string[] = [];
+  const watch = (page: Page) => {
+    page.on("console", (message) => lines.push(`${message.type()}: ${message.text()}`));
+    page.on("pageerror", (error) => lines.push(`pageerror: ${error.message}`));
+  };
+  context.pages().forEach(watch);
+  context.on("page", watch);
+  await mkdir(screenshotDir, { recursive: true });
+  return {
+    context,
+    consoleLines: () => [...lines],
+    newPage: () => context.newPage(),
+    async screenshot(page, name) {
+      await page.screenshot({ path: new URL(`${name}.png`, screenshotDir).pathname, fullPage: true });
+    },
+    async close() {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}

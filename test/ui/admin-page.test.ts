@@ -1,0 +1,325 @@
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
+import { Mode, SecretType, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { launchBrowser, type TestBrowser } from "../support/browser.ts";
+import { startTestBroker, type TestBroker } from "../support/broker.ts";
+
+// The admin page in Debian's Chromium against a real broker serving the
+// built page (dist/ui, `npm run build:ui`; npm test builds it first).
+const uiDir = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
+const injectToken = "inject-token-ui-e2e";
+
+// values that must never reach the page after saving, the console or the log
+const canary = `CANARY${randomBytes(6).toString("hex")}`;
+const privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+
+/** One secret of each type, as an operator types it in. */
+const secretsToCreate = [
+  { name: "crm-basic", type: "Basic auth", fields: { Username: "crm-user", Password: `pw-${canary}` } },
+  { name: "billing-bearer", type: "Bearer token", fields: { Token: `tok-${canary}` } },
+  { name: "maps-api-key", type: "API key", fields: { "Header name": "X-API-Key", "Key value": `key-${canary}` } },
+  { name: "files-sftp-password", type: "SFTP password", fields: { Username: "deploy", Password: `sftp-${canary}` } },
+  { name: "files-sftp-key", type: "SFTP private key", fields: { Username: "deploy", "Private key": privateKey } },
+  {
+    name: "erp-oauth2",
+    type: "OAuth2 client credentials",
+    fields: { "Client ID": "erp-client", "Client secret": `cs-${canary}`, "Token URL": "https://idp.example.com/oauth2/token" },
+    scopes: ["orders.read", "orders.write"],
+  },
+  { name: "gcp-service-account", type: "JSON (service account)", fields: { "JSON document": `{"type":"service_account","private_key":"${canary}"}` } },
+] as const;
+
+describe("admin page in a real browser", () => {
+  let broker: TestBroker;
+  let browser: TestBrowser;
+  let page: Page;
+  let base: string;
+
+  beforeAll(async () => {
+    if (!existsSync(`${uiDir}/index.html`)) {
+      throw new Error(`the admin page is not built in ${uiDir}: run npm run build:ui (npm test does)`);
+    }
+    broker = await startTestBroker({ uiDir, injectToken: { value: injectToken, source: "test" } });
+    base = `http://${broker.broker.httpAddress}`;
+    browser = await launchBrowser();
+    page = await browser.newPage();
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await broker?.close();
+  });
+
+  const heading = () => page.getByRole("heading", { level: 1 });
+  const row = (name: string) => page.getByRole("row").filter({ has: page.getByRole("rowheader", { name, exact: true }) });
+
+  it("serves the page with its security headers, and refuses a wrong token with a clear screen", async () => {
+    const response = await page.goto(`${base}/ui/`);
+    expect(response?.status()).toBe(200);
+    const headers = response!.headers();
+    expect(headers["content-security-policy"]).toContain("script-src 'self'");
+    expect(headers["content-security-policy"]).toContain("frame-ancestors 'none'");
+    expect(headers["x-content-type-options"]).toBe("nosniff");
+    expect(headers["referrer-policy"]).toBe("no-referrer");
+    expect(headers["x-frame-options"]).toBe("DENY");
+
+    await page.getByLabel("Admin token").fill("not-the-admin-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const alert = page.getByRole("alert");
+    await expect.poll(() => alert.textContent()).toContain("This is not the broker's admin token");
+    expect(await page.getByLabel("Admin token").getAttribute("aria-invalid")).toBe("true");
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+    await browser.screenshot(page, "01-sign-in-wrong-token");
+  });
+
+  it("signs in with the admin token, kept in sessionStorage only", async () => {
+    await page.getByLabel("Admin token").fill(broker.adminToken);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect.poll(() => heading().textContent()).toBe("Secrets in Test");
+    expect(await page.evaluate("localStorage.length")).toBe(0);
+    expect(await page.evaluate("Object.values(sessionStorage)")).toEqual([broker.adminToken]);
+    expect(page.url()).not.toContain(broker.adminToken);
+    await expect.poll(() => page.getByText("No secrets in this mode yet.").count()).toBe(1);
+    await browser.screenshot(page, "02-secrets-empty");
+  });
+
+  it("checks fields in the page before sending, and names the field", async () => {
+    await page.getByRole("button", { name: "Create secret" }).click();
+    await expect.poll(() => heading().textContent()).toBe("Create a secret in Test");
+    await page.getByLabel("Name").fill("Not A Name");
+    await page.getByRole("button", { name: "Create secret" }).click();
+    await expect.poll(() => page.locator("#secret-name-error").textContent()).toContain("lowercase letters");
+    expect(await page.locator("#secret-type-error").textContent()).toBe("Choose a type.");
+    // focus moves to the first field in error, and the summary is announced
+    expect(await focusedId(page)).toBe("secret-name");
+    expect(await page.getByRole("alert").textContent()).toContain("2 fields need attention");
+    await browser.screenshot(page, "03-create-client-checks");
+    await page.getByRole("button", { name: "Cancel" }).click();
+  });
+
+  it("shows a server-side validation error at the field it names", async () => {
+    await page.getByRole("button", { name: "Create secret" }).click();
+    await page.getByLabel("Name").fill("broken-key");
+    await page.getByLabel("Type").selectOption({ label: "SFTP private key" });
+    await page.getByLabel("Username").fill("deploy");
+    // the page cannot parse keys; the broker can, and names the field
+    await page.getByLabel("Private key").fill("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
+    await page.getByRole("button", { name: "Create secret" }).click();
+    const error = page.locator("#field-sftpPrivateKey-privateKey-error");
+    await expect.poll(() => error.count()).toBe(1);
+    expect(await error.textContent()).not.toBe("");
+    expect(await page.getByLabel("Private key").getAttribute("aria-invalid")).toBe("true");
+    expect(await focusedId(page)).toBe("field-sftpPrivateKey-privateKey");
+    await browser.screenshot(page, "04-create-server-error-at-field");
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await expectNotFound(() => broker.connect(SecretService, broker.adminToken).getSecret({ mode: Mode.TEST, name: "broken-key" }));
+  });
+
+  it("creates one secret of each type through the form", async () => {
+    for (const secret of secretsToCreate) {
+      await page.getByRole("button", { name: "Create secret" }).click();
+      await page.getByLabel("Name").fill(secret.name);
+      await page.getByLabel("Type").selectOption({ label: secret.type });
+      await page.getByLabel("Description").fill(`${secret.type} for the e2e test`);
+      for (const [label, value] of Object.entries(secret.fields)) {
+        await page.getByLabel(label, { exact: true }).fill(value);
+      }
+      if ("scopes" in secret) {
+        for (const scope of secret.scopes) {
+          await page.getByRole("textbox", { name: "Scopes" }).fill(scope);
+          await page.getByRole("button", { name: "Add scope" }).click();
+        }
+        await page.getByLabel("Client authentication").selectOption({ label: "client_secret_post (request body)" });
+        await browser.screenshot(page, "05-create-oauth2-form");
+      }
+      if (secret.type === "SFTP private key") {
+        // masked until asked for
+        expect(await page.getByLabel("Private key").getAttribute("class")).toBe("masked");
+      }
+      await page.getByRole("button", { name: "Create secret" }).click();
+      await expect.poll(() => page.getByRole("status").first().textContent()).toBe(`Created ${secret.name} in Test.`);
+    }
+    const stored = await broker.connect(SecretService, broker.adminToken).listSecrets({ mode: Mode.TEST });
+    expect(stored.secrets.map((s) => [s.name, s.type]).sort()).toEqual(
+      [
+        ["billing-bearer", SecretType.BEARER_TOKEN],
+        ["crm-basic", SecretType.BASIC_AUTH],
+        ["erp-oauth2", SecretType.OAUTH2_CLIENT_CREDENTIALS],
+        ["files-sftp-key", SecretType.SFTP_PRIVATE_KEY],
+        ["files-sftp-password", SecretType.SFTP_PASSWORD],
+        ["gcp-service-account", SecretType.JSON_CREDENTIALS],
+        ["maps-api-key", SecretType.API_KEY],
+      ].sort(),
+    );
+    const oauth2 = await broker.connect(InjectService, injectToken).inject({ mode: Mode.TEST, name: "files-sftp-key", step: StepKind.SFTP });
+    expect(oauth2.material.case).toBe("sftp");
+  });
+
+  it("lists the secrets with type, description, version and update time", async () => {
+    await expect.poll(() => page.getByRole("row").count()).toBe(1 + secretsToCreate.length);
+    const cells = await row("maps-api-key").getByRole("cell").allTextContents();
+    // checkbox, type, description, version, updated, actions
+    expect(cells.slice(1, 4)).toEqual(["API key", "API key for the e2e test", "1"]);
+    expect(cells[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    await browser.screenshot(page, "06-secrets-list-test");
+  });
+
+  it("edits a secret: new values, the type fixed", async () => {
+    await page.getByRole("button", { name: "Edit crm-basic" }).click();
+    await expect.poll(() => heading().textContent()).toBe("Edit crm-basic");
+    expect(await page.getByLabel("Type").isDisabled()).toBe(true);
+    expect(await page.getByLabel("Name").getAttribute("readonly")).not.toBeNull();
+    await page.getByLabel("Description").fill("CRM login, rotated");
+    await page.getByLabel("Replace the credential values").check();
+    await page.getByLabel("Username").fill("crm-user");
+    await page.getByLabel("Password").fill(`pw2-${canary}`);
+    await browser.screenshot(page, "07-edit");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => page.getByRole("status").first().textContent()).toBe("Saved crm-basic in Test.");
+    await expect.poll(() => row("crm-basic").getByRole("cell").nth(3).textContent()).toBe("2");
+  });
+
+  it("deploys two chosen test secrets to Live, which Inject then serves", async () => {
+    const client = broker.connect(SecretService, broker.adminToken);
+    // one of the two exists in Live already: the page says which was created and which replaced
+    await client.deploySecrets({ names: ["maps-api-key"] });
+    await page.getByRole("checkbox", { name: "Select crm-basic for deploy" }).check();
+    await page.getByRole("checkbox", { name: "Select maps-api-key for deploy" }).check();
+    await page.getByRole("button", { name: "Deploy selected to Live (2)" }).click();
+    const dialog = page.getByRole("dialog");
+    await expect.poll(() => dialog.getByRole("heading").textContent()).toBe("Deploy 2 secrets to Live?");
+    expect(await dialog.getByRole("listitem").allTextContents()).toEqual(["crm-basic", "maps-api-key"]);
+    await browser.screenshot(page, "08-deploy-confirm");
+    await dialog.getByRole("button", { name: "Deploy to Live" }).click();
+    await expect.poll(() => heading().textContent()).toBe("Deployed to Live");
+    expect(await row("crm-basic").getByRole("cell").allTextContents()).toEqual(["Created", "1"]);
+    expect(await row("maps-api-key").getByRole("cell").allTextContents()).toEqual(["Replaced", "2"]);
+    await browser.screenshot(page, "09-deploy-result");
+
+    const inject = broker.connect(InjectService, injectToken);
+    const basic = await inject.inject({ mode: Mode.LIVE, name: "crm-basic", step: StepKind.HTTP });
+    const apiKey = await inject.inject({ mode: Mode.LIVE, name: "maps-api-key", step: StepKind.HTTP });
+    expect(basic.material.case === "http" && basic.material.value.headers).toEqual([
+      { $typeName: "credbroker.v1.HttpHeader", name: "Authorization", value: `Basic ${Buffer.from(`crm-user:pw2-${canary}`).toString("base64")}` },
+    ]);
+    expect(apiKey.material.case === "http" && apiKey.material.value.headers.map((h) => [h.name, h.value])).toEqual([["X-API-Key", `key-${canary}`]]);
+  });
+
+  it("shows Live without delete or deploy", async () => {
+    await page.getByRole("button", { name: "Show Live secrets" }).click();
+    await expect.poll(() => heading().textContent()).toBe("Secrets in Live");
+    await expect.poll(() => page.getByRole("row").count()).toBe(3);
+    expect(await page.getByRole("button", { name: /^Delete/ }).count()).toBe(0);
+    expect(await page.getByRole("button", { name: /^Deploy/ }).count()).toBe(0);
+    expect(await page.getByRole("checkbox").count()).toBe(0);
+    expect(await page.getByRole("button", { name: "Edit crm-basic" }).count()).toBe(1);
+    await browser.screenshot(page, "10-secrets-list-live");
+  });
+
+  it("deletes in Test only after a confirmation that says what it means", async () => {
+    await page.getByRole("radio", { name: "Test" }).check();
+    await expect.poll(() => heading().textContent()).toBe("Secrets in Test");
+    await page.getByRole("button", { name: "Delete gcp-service-account" }).click();
+    const dialog = page.getByRole("dialog");
+    const text = await dialog.textContent();
+    expect(text).toContain("permanently deletes gcp-service-account from Test");
+    expect(text).toContain("every step that uses it in Test will fail");
+    // the safe choice has the focus
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Cancel");
+    await browser.screenshot(page, "11-delete-confirm");
+    await dialog.getByRole("button", { name: "Cancel" }).click();
+    expect(await row("gcp-service-account").count()).toBe(1);
+
+    await page.getByRole("button", { name: "Delete gcp-service-account" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete permanently" }).click();
+    await expect.poll(() => page.getByRole("status").first().textContent()).toBe("Deleted gcp-service-account from Test.");
+    expect(await row("gcp-service-account").count()).toBe(0);
+    await expectNotFound(() => broker.connect(SecretService, broker.adminToken).getSecret({ mode: Mode.TEST, name: "gcp-service-account" }));
+    await browser.screenshot(page, "12-after-delete");
+  });
+
+  it("works from the keyboard alone: create, then a delete dialog closed with Escape", async () => {
+    const keyboard = await browser.newPage();
+    await keyboard.goto(`${base}/ui/`);
+    // a new tab has no token: sign in by typing and Enter
+    await expect.poll(() => focusedId(keyboard)).toBe("admin-token");
+    await keyboard.keyboard.type(broker.adminToken);
+    await keyboard.keyboard.press("Enter");
+    await expect.poll(() => keyboard.getByRole("heading", { level: 1 }).textContent()).toBe("Secrets in Test");
+    await tabTo(keyboard, "Create secret");
+    await keyboard.keyboard.press("Enter");
+    await expect.poll(() => keyboard.getByRole("heading", { level: 1 }).textContent()).toBe("Create a secret in Test");
+    await tabTo(keyboard, "Name");
+    await keyboard.keyboard.type("keyboard-token");
+    await keyboard.keyboard.press("Tab");
+    await keyboard.keyboard.press("ArrowDown");
+    await keyboard.keyboard.press("ArrowDown");
+    expect(await keyboard.getByLabel("Type").inputValue()).toBe(String(SecretType.BEARER_TOKEN));
+    await tabTo(keyboard, "Token");
+    await keyboard.keyboard.type(`kb-${canary}`);
+    await keyboard.keyboard.press("Enter");
+    await expect.poll(() => keyboard.getByRole("status").first().textContent()).toBe("Created keyboard-token in Test.");
+    await tabTo(keyboard, "Delete keyboard-token");
+    await keyboard.keyboard.press("Enter");
+    await expect.poll(() => keyboard.getByRole("dialog").count()).toBe(1);
+    await keyboard.keyboard.press("Escape");
+    await expect.poll(() => keyboard.getByRole("dialog").count()).toBe(0);
+    expect(await keyboard.getByRole("rowheader", { name: "keyboard-token" }).count()).toBe(1);
+    await keyboard.close();
+  });
+
+  it("never shows, logs or prints a credential value", async () => {
+    expect(await page.content()).not.toContain(canary);
+    expect(browser.consoleLines().join("\n")).not.toContain(canary);
+    // no CSP violation, no React error: only Chromium's own notes on the answers the tests provoked
+    // (the wrong token's 401, the broken key's 400) and its verbose DOM hints
+    const expected = /^(verbose: |error: Failed to load resource: the server responded with a status of (400|401) )/;
+    expect(browser.consoleLines().filter((line) => !expected.test(line))).toEqual([]);
+    expect(broker.logs()).not.toContain(canary);
+    expect(broker.logs()).not.toContain(broker.adminToken);
+  });
+
+  it("sends a user whose token stops working back to sign-in", async () => {
+    await page.evaluate(`sessionStorage.setItem("credbroker.adminToken", "revoked-token")`);
+    await page.reload();
+    await expect.poll(() => page.getByRole("status").first().textContent()).toContain("not accepted any more");
+    expect(await page.getByLabel("Admin token").count()).toBe(1);
+    expect(await page.evaluate("sessionStorage.length")).toBe(0);
+  });
+});
+
+/** Presses Tab until the focused element's accessible name (label or aria-label) is `name`. */
+async function tabTo(page: Page, name: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    // the focused element's aria-label, or the text of its <label> (without "(optional)")
+    const focused = await page.evaluate<string>(`(() => {
+      const element = document.activeElement;
+      const label = element?.id ? document.querySelector('label[for="' + element.id + '"]') : null;
+      return (element?.getAttribute("aria-label") ?? label?.firstChild?.textContent ?? element?.textContent ?? "").trim();
+    })()`);
+    if (focused === name) {
+      return;
+    }
+    await page.keyboard.press("Tab");
+  }
+  throw new Error(`Tab never reached "${name}"`);
+}
+
+/** The id of the element that has the focus. */
+function focusedId(page: Page): Promise<string | undefined> {
+  return page.evaluate<string | undefined>("document.activeElement?.id");
+}
+
+async function expectNotFound(call: () => Promise<unknown>): Promise<void> {
+  const error = await call().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(ConnectError.from(error).code).toBe(Code.NotFound);
+}
