@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,6 +6,18 @@ import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 /** Debian's Chromium (`apt-get install chromium`); nothing downloads a browser of its own here. */
 export const chromiumPath = "/usr/bin/chromium";
+
+/** Whether Chromium is installed; under CI=true a missing browser is an error, not a skip. */
+export function browserAvailable(): { available: true } | { available: false; reason: string } {
+  if (existsSync(chromiumPath)) {
+    return { available: true };
+  }
+  const reason = `${chromiumPath} is missing (apt-get install chromium)`;
+  if (process.env["CI"] === "true") {
+    throw new Error(`browser tests cannot run in CI: ${reason}`);
+  }
+  return { available: false, reason };
+}
 
 /** Where screenshots of the browser tests go (gitignored). */
 export const screenshotDir = new URL("../../test-results/ui/", import.meta.url);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode, SecretType, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { launchBrowser, type TestBrowser } from "../support/browser.ts";
+import { browserAvailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 
 // The admin page in Debian's Chromium against a real broker serving the
@@ -35,7 +35,10 @@ const secretsToCreate = [
   { name: "gcp-service-account", type: "JSON (service account)", fields: { "JSON document": `{"type":"service_account","private_key":"${canary}"}` } },
 ] as const;
 
-describe("admin page in a real browser", () => {
+const browserCheck = browserAvailable();
+const title = browserCheck.available ? "admin page in a real browser" : `admin page in a real browser (skipped: ${browserCheck.reason})`;
+
+describe.skipIf(!browserCheck.available)(title, () => {
   let broker: TestBroker;
   let browser: TestBrowser;
   let page: Page;
