@@ -277,12 +277,48 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await keyboard.close();
   });
 
+  it("refuses to overwrite a secret that changed after the page read it", async () => {
+    await page.getByRole("button", { name: "Edit billing-bearer" }).click();
+    await page.getByLabel("Description").fill("edited in the page");
+    // meanwhile, another operator changes it
+    await broker.connect(SecretService, broker.adminToken).updateSecret({ mode: Mode.TEST, name: "billing-bearer", description: "edited elsewhere" });
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect.poll(() => page.getByRole("alert").textContent()).toContain("changed since this page read it");
+    const stored = await broker.connect(SecretService, broker.adminToken).getSecret({ mode: Mode.TEST, name: "billing-bearer" });
+    expect(stored.secret?.description).toBe("edited elsewhere");
+    await page.getByRole("button", { name: "Cancel" }).click();
+  });
+
+  it("pages through more secrets than fit on one page", async () => {
+    const client = broker.connect(SecretService, broker.adminToken);
+    for (let i = 0; i < 15; i++) {
+      await client.createSecret({
+        mode: Mode.TEST,
+        name: `zz-bulk-${String(i).padStart(2, "0")}`,
+        credentials: { kind: { case: "bearerToken", value: { token: `bulk-${canary}` } } },
+      });
+    }
+    // 6 left from the flows above, and the keyboard one: 22 in all, 20 to a page
+    await page.getByRole("radio", { name: "Live" }).check();
+    await page.getByRole("radio", { name: "Test" }).check();
+    await expect.poll(() => page.getByRole("row").count()).toBe(1 + 20);
+    expect(await page.getByRole("button", { name: "Previous page" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Next page" }).click();
+    await expect.poll(() => page.getByText("Page 2").count()).toBe(1);
+    await expect.poll(() => page.getByRole("row").count()).toBe(1 + 2);
+    expect(await page.getByRole("rowheader").allTextContents()).toEqual(["zz-bulk-13", "zz-bulk-14"]);
+    expect(await page.getByRole("button", { name: "Next page" }).isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Previous page" }).click();
+    await expect.poll(() => page.getByRole("row").count()).toBe(1 + 20);
+    expect(await page.getByText("Page 1").count()).toBe(1);
+  });
+
   it("never shows, logs or prints a credential value", async () => {
     expect(await page.content()).not.toContain(canary);
     expect(browser.consoleLines().join("\n")).not.toContain(canary);
     // no CSP violation, no React error: only Chromium's own notes on the answers the tests provoked
-    // (the wrong token's 401, the broken key's 400) and its verbose DOM hints
-    const expected = /^(verbose: |error: Failed to load resource: the server responded with a status of (400|401) )/;
+    // (the wrong token's 401, the broken key's 400, the stale edit's 409) and its verbose DOM hints
+    const expected = /^(verbose: |error: Failed to load resource: the server responded with a status of (400|401|409) )/;
     expect(browser.consoleLines().filter((line) => !expected.test(line))).toEqual([]);
     expect(broker.logs()).not.toContain(canary);
     expect(broker.logs()).not.toContain(broker.adminToken);
