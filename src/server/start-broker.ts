@@ -176,6 +176,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       {
         grpc: grpcListener.address,
         http: httpListener?.address ?? "off",
+        // the admin page's path on the HTTP listener
+        ui: httpListener === undefined || config.uiDir === undefined ? "off" : "/ui/",
         metrics: metricsListener?.address ?? "off",
         dataDir: config.dataDir,
       },
