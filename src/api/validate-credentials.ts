@@ -3,6 +3,15 @@ import { invalidField } from "../errors.ts";
 import { checkPrivateKey } from "../material/private-key.ts";
 import { tokenUrlProblem } from "../oauth/token-url.ts";
 import { checkSize } from "./validate-request.ts";
+import {
+  controlCharacters,
+  headerNamePattern,
+  headerValueForbidden,
+  isJsonObject,
+  maxScopes,
+  reservedHeaders,
+  scopeTokenPattern,
+} from "./validation-rules.ts";
 
 /** The secret type that a Credentials case stands for. */
 export function secretTypeOf(credentials: Credentials): SecretType {
@@ -76,8 +85,7 @@ export function checkCredentials(credentials: Credentials | undefined, field = "
       }
       value.scopes.forEach((scope, i) => {
         checkSize(`${at("scopes")}[${i}]`, scope);
-        // RFC 6749 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-        if (!/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope)) {
+        if (!scopeTokenPattern.test(scope)) {
           throw invalidField(`${at("scopes")}[${i}]`, "must be a non-empty scope token without spaces or quotes");
         }
       });
@@ -104,8 +112,6 @@ export function checkCredentials(credentials: Credentials | undefined, field = "
   return secretTypeOf(credentials as Credentials);
 }
 
-const maxScopes = 100;
-
 function required(field: string, value: string): void {
   if (value === "") {
     throw invalidField(field, "is required");
@@ -113,19 +119,11 @@ function required(field: string, value: string): void {
   checkSize(field, value);
 }
 
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\u0000-\u001f\u007f]/;
-
 function noControls(field: string, value: string): void {
   if (controlCharacters.test(value)) {
     throw invalidField(field, "must not contain control characters");
   }
 }
-
-// RFC 9110 5.1 token
-const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// Headers an HTTP client sets itself; an API key there would break the request.
-const reservedHeaders = new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"]);
 
 function headerName(field: string, value: string): void {
   required(field, value);
@@ -139,21 +137,10 @@ function headerName(field: string, value: string): void {
 
 function headerValue(field: string, value: string): void {
   required(field, value);
-  // RFC 9110 5.5: no CR, LF, NUL or other controls but tab; octets only
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value)) {
+  if (headerValueForbidden.test(value)) {
     throw invalidField(field, "must be a valid HTTP header value (no CR, LF or control characters)");
   }
   if (value.trim() !== value) {
     throw invalidField(field, "must not start or end with whitespace");
-  }
-}
-
-function isJsonObject(text: string): boolean {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-  } catch {
-    return false;
   }
 }

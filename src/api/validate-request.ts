@@ -1,7 +1,6 @@
 import { Mode, StepKind } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
-
-const namePattern = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+import { descriptionControlCharacters, maxDescriptionLength, maxFieldBytes, namePattern } from "./validation-rules.ts";
 
 /** Whether a string is a well-formed secret name. */
 export function isValidName(name: string): boolean {
@@ -38,11 +37,6 @@ export function checkStep(step: StepKind): StepKind {
   throw invalidField("step", "must be STEP_KIND_HTTP, STEP_KIND_SFTP, STEP_KIND_CODE or unspecified");
 }
 
-/** The largest credential field the broker takes, in UTF-8 bytes. */
-export const maxFieldBytes = 64 * 1024;
-/** The largest description the broker takes, in characters. */
-export const maxDescriptionLength = 1024;
-
 /** Checks a field's size against a cap, naming the field when it is over. */
 export function checkSize(field: string, value: string, maxBytes = maxFieldBytes): void {
   // length bounds the UTF-8 size from below and 3x length from above
@@ -58,8 +52,7 @@ export function checkDescription(description: string, field = "description"): st
       field,
     });
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(description)) {
+  if (descriptionControlCharacters.test(description)) {
     throw invalidField(field, "must not contain control characters");
   }
   return description;

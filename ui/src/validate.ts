@@ -1,24 +1,26 @@
+import {
+  controlCharacters,
+  descriptionControlCharacters,
+  headerNamePattern,
+  headerValueForbidden,
+  isJsonObject,
+  maxDescriptionLength,
+  maxFieldBytes,
+  maxScopes,
+  namePattern,
+  reservedHeaders,
+  scopeTokenPattern,
+} from "../../src/api/validation-rules.ts";
 import type { FieldSpec, FieldValues, TypeSpec } from "./secret-types.ts";
 
 /**
- * Client-side checks that mirror the server's (src/api/validate-*.ts), so
+ * Client-side checks that mirror the server's (src/api/validate-*.ts, with
+ * the same patterns and limits from src/api/validation-rules.ts), so
  * that most mistakes are shown before a round trip. The server stays the
  * judge: what it refuses is shown at the field its error names. Problems
  * are keyed by the field path the server uses (`credentials.apiKey.keyName`).
  */
 export type Problems = Record<string, string>;
-
-const namePattern = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-const maxDescriptionLength = 1024;
-const maxFieldBytes = 64 * 1024;
-const maxScopes = 100;
-// eslint-disable-next-line no-control-regex
-const controlCharacters = /[\u0000-\u001f\u007f]/;
-// RFC 9110 5.1 token
-const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const reservedHeaders = new Set(["host", "content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer", "keep-alive", "proxy-connection"]);
-// RFC 6749 3.3 scope-token
-const scopePattern = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Checks a secret name; undefined when it is fine. */
 export function nameProblem(name: string): string | undefined {
@@ -36,8 +38,7 @@ export function descriptionProblem(description: string): string | undefined {
   if (description.length > maxDescriptionLength) {
     return `At most ${maxDescriptionLength} characters.`;
   }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b-\u001f\u007f]/.test(description)) {
+  if (descriptionControlCharacters.test(description)) {
     return "Remove the control characters.";
   }
   return undefined;
@@ -65,7 +66,7 @@ function fieldProblem(spec: TypeSpec, field: FieldSpec, value: string | string[]
     if (value.length > maxScopes) {
       return `At most ${maxScopes} scopes.`;
     }
-    const bad = value.find((scope) => !scopePattern.test(scope));
+    const bad = value.find((scope) => !scopeTokenPattern.test(scope));
     return bad === undefined ? undefined : "A scope is one word without spaces or quotes.";
   }
   if (value === "") {
@@ -92,8 +93,7 @@ function fieldProblem(spec: TypeSpec, field: FieldSpec, value: string | string[]
       return reservedHeaders.has(value.toLowerCase()) ? "This header is set by the HTTP client itself; pick another." : undefined;
     case "apiKey.keyValue":
     case "bearerToken.token":
-      // eslint-disable-next-line no-control-regex
-      if (/[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(value)) {
+      if (headerValueForbidden.test(value)) {
         return "Must be a valid HTTP header value: no line breaks or control characters.";
       }
       return value.trim() === value ? undefined : "Remove the spaces at the start or end.";
@@ -121,13 +121,4 @@ function tokenUrlProblem(value: string): string | undefined {
   }
   const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(url.hostname);
   return url.protocol === "http:" && loopback ? undefined : "Use https:// (http:// only to a loopback address).";
-}
-
-function isJsonObject(text: string): boolean {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === "object" && value !== null && !Array.isArray(value);
-  } catch {
-    return false;
-  }
 }
