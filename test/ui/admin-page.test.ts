@@ -242,7 +242,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await page.getByRole("button", { name: "Delete gcp-service-account" }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Delete permanently" }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toBe("Deleted gcp-service-account from Test.");
-    expect(await row("gcp-service-account").count()).toBe(0);
+    await expect.poll(() => row("gcp-service-account").count()).toBe(0);
     await expectNotFound(() => broker.connect(SecretService, broker.adminToken).getSecret({ mode: Mode.TEST, name: "gcp-service-account" }));
     await browser.screenshot(page, "12-after-delete");
   });
@@ -268,12 +268,18 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await keyboard.keyboard.type(`kb-${canary}`);
     await keyboard.keyboard.press("Enter");
     await expect.poll(() => keyboard.getByRole("status").first().textContent()).toBe("Created keyboard-token in Test.");
+    await expect.poll(() => keyboard.getByRole("rowheader", { name: "keyboard-token" }).count()).toBe(1);
     await tabTo(keyboard, "Delete keyboard-token");
     await keyboard.keyboard.press("Enter");
     await expect.poll(() => keyboard.getByRole("dialog").count()).toBe(1);
     await keyboard.keyboard.press("Escape");
     await expect.poll(() => keyboard.getByRole("dialog").count()).toBe(0);
     expect(await keyboard.getByRole("rowheader", { name: "keyboard-token" }).count()).toBe(1);
+    // signing out forgets the token
+    await tabTo(keyboard, "Sign out");
+    await keyboard.keyboard.press("Enter");
+    await expect.poll(() => focusedId(keyboard)).toBe("admin-token");
+    expect(await keyboard.evaluate("sessionStorage.length")).toBe(0);
     await keyboard.close();
   });
 

@@ -1,5 +1,6 @@
 import { useState } from "react";
 import { OAuth2AuthMethod } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { FieldError } from "./field-error.tsx";
 import type { FieldSpec } from "./secret-types.ts";
 
 interface CredentialFieldProps {
@@ -36,11 +37,7 @@ export function CredentialField({ id, field, value, error, onChange }: Credentia
           {field.hint}
         </p>
       )}
-      {error !== undefined && (
-        <p className="field-error" id={`${id}-error`}>
-          {error}
-        </p>
-      )}
+      <FieldError id={`${id}-error`} message={error} />
     </div>
   );
 }

@@ -4,6 +4,7 @@ import { Mode, SecretType, type Secret } from "../../src/gen/credbroker/v1/secre
 import type { AdminClient } from "./admin-client.ts";
 import { CredentialField } from "./credential-field.tsx";
 import { describeError } from "./errors.ts";
+import { FieldError } from "./field-error.tsx";
 import { modeLabel } from "./mode-switch.tsx";
 import { emptyValues, toCredentials, typeSpecOf, typeSpecs, type FieldValues, type TypeSpec } from "./secret-types.ts";
 import { credentialProblems, descriptionProblem, fieldPath, nameProblem, type Problems } from "./validate.ts";
@@ -146,11 +147,7 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
           <p className="hint" id="secret-name-hint">
             {editing ? "A secret keeps its name." : "Lowercase letters, digits, '.', '_' and '-'; steps refer to it by this name."}
           </p>
-          {problems.name !== undefined && (
-            <p className="field-error" id="secret-name-error">
-              {problems.name}
-            </p>
-          )}
+          <FieldError id="secret-name-error" message={problems.name} />
         </div>
         <div className="field">
           <label htmlFor="secret-type">Type</label>
@@ -172,11 +169,7 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
               </option>
             ))}
           </select>
-          {problems.type !== undefined && (
-            <p className="field-error" id="secret-type-error">
-              {problems.type}
-            </p>
-          )}
+          <FieldError id="secret-type-error" message={problems.type} />
         </div>
         <div className="field">
           <label htmlFor="secret-description">
@@ -190,11 +183,7 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
             aria-invalid={problems.description !== undefined}
             {...(problems.description === undefined ? {} : { "aria-describedby": "secret-description-error" })}
           />
-          {problems.description !== undefined && (
-            <p className="field-error" id="secret-description-error">
-              {problems.description}
-            </p>
-          )}
+          <FieldError id="secret-description-error" message={problems.description} />
         </div>
         {editing && (
           <div className="field checkbox">
@@ -206,7 +195,7 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
         {spec !== undefined && replaceValues && (
           <fieldset className="credentials">
             <legend>{spec.label} values</legend>
-            {problems.credentials !== undefined && <p className="field-error">{problems.credentials}</p>}
+            <FieldError id="credentials-error" message={problems.credentials} />
             {spec.fields.map((field) => {
               const path = fieldPath(spec, field.name);
               return (

@@ -97,8 +97,9 @@ export function SecretsPage({ client, onSignOut, onTokenRejected }: SecretsPageP
         await client.deleteSecret({ mode: Mode.TEST, name: pending.name });
         setPending(undefined);
         setSelected((names) => new Set([...names].filter((name) => name !== pending.name)));
-        showList(`Deleted ${pending.name} from Test.`);
+        // the list without it first, then the message, so that the two never disagree
         await load();
+        showList(`Deleted ${pending.name} from Test.`);
       } else {
         const deployed = await client.deploySecrets({ names: pending.names });
         setPending(undefined);
