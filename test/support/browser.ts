@@ -1,11 +1,20 @@
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 
 /** Debian's Chromium (`apt-get install chromium`); nothing downloads a browser of its own here. */
 export const chromiumPath = "/usr/bin/chromium";
+
+let axe: Promise<string> | undefined;
+
+/** axe-core's browser build, read once. */
+function axeSource(): Promise<string> {
+  axe ??= readFile(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  return axe;
+}
 
 /** Whether Chromium is installed; under CI=true a missing browser is an error, not a skip. */
 export function browserAvailable(): { available: true } | { available: false; reason: string } {
@@ -30,6 +39,11 @@ export interface TestBrowser {
   newPage(): Promise<Page>;
   /** Saves a full-page screenshot as test-results/ui/<name>.png. */
   screenshot(page: Page, name: string): Promise<void>;
+  /**
+   * What axe-core finds wrong with the page as it is now (WCAG 2.1 A and AA
+   * and axe's best practices): one line per rule, with the elements at fault.
+   */
+  accessibilityViolations(page: Page): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -68,6 +82,13 @@ export async function launchBrowser(): Promise<TestBrowser> {
     newPage: () => context.newPage(),
     async screenshot(page, name) {
       await page.screenshot({ path: new URL(`${name}.png`, screenshotDir).pathname, fullPage: true });
+    },
+    async accessibilityViolations(page) {
+      // through the DevTools protocol, which the page's CSP does not govern
+      await page.evaluate(await axeSource());
+      return page.evaluate<string[]>(`axe
+        .run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] })
+        .then((result) => result.violations.map((v) => v.id + ": " + v.help + " at " + v.nodes.map((n) => n.target.join(" ")).join(", ")))`);
     },
     async close() {
       await context.close();

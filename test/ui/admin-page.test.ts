@@ -60,6 +60,11 @@ describe.skipIf(!browserCheck.available)(title, () => {
   });
 
   const heading = () => page.getByRole("heading", { level: 1 });
+  /** A screenshot of the screen into the test output, and axe-core's verdict on it. */
+  const screen = async (name: string) => {
+    await browser.screenshot(page, name);
+    expect(await browser.accessibilityViolations(page), `accessibility of ${name}`).toEqual([]);
+  };
   const row = (name: string) => page.getByRole("row").filter({ has: page.getByRole("rowheader", { name, exact: true }) });
 
   it("serves the page with its security headers, and refuses a wrong token with a clear screen", async () => {
@@ -78,7 +83,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await expect.poll(() => alert.textContent()).toContain("This is not the broker's admin token");
     expect(await page.getByLabel("Admin token").getAttribute("aria-invalid")).toBe("true");
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
-    await browser.screenshot(page, "01-sign-in-wrong-token");
+    await screen("01-sign-in-wrong-token");
   });
 
   it("signs in with the admin token, kept in sessionStorage only", async () => {
@@ -89,7 +94,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     expect(await page.evaluate("Object.values(sessionStorage)")).toEqual([broker.adminToken]);
     expect(page.url()).not.toContain(broker.adminToken);
     await expect.poll(() => page.getByText("No secrets in this mode yet.").count()).toBe(1);
-    await browser.screenshot(page, "02-secrets-empty");
+    await screen("02-secrets-empty");
   });
 
   it("checks fields in the page before sending, and names the field", async () => {
@@ -102,7 +107,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     // focus moves to the first field in error, and the summary is announced
     expect(await focusedId(page)).toBe("secret-name");
     expect(await page.getByRole("alert").textContent()).toContain("2 fields need attention");
-    await browser.screenshot(page, "03-create-client-checks");
+    await screen("03-create-client-checks");
     await page.getByRole("button", { name: "Cancel" }).click();
   });
 
@@ -119,7 +124,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     expect(await error.textContent()).not.toBe("");
     expect(await page.getByLabel("Private key").getAttribute("aria-invalid")).toBe("true");
     expect(await focusedId(page)).toBe("field-sftpPrivateKey-privateKey");
-    await browser.screenshot(page, "04-create-server-error-at-field");
+    await screen("04-create-server-error-at-field");
     await page.getByRole("button", { name: "Cancel" }).click();
     await expectNotFound(() => broker.connect(SecretService, broker.adminToken).getSecret({ mode: Mode.TEST, name: "broken-key" }));
   });
@@ -139,7 +144,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
           await page.getByRole("button", { name: "Add scope" }).click();
         }
         await page.getByLabel("Client authentication").selectOption({ label: "client_secret_post (request body)" });
-        await browser.screenshot(page, "05-create-oauth2-form");
+        await screen("05-create-oauth2-form");
       }
       if (secret.type === "SFTP private key") {
         // masked until asked for
@@ -170,7 +175,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     // checkbox, type, description, version, updated, actions
     expect(cells.slice(1, 4)).toEqual(["API key", "API key for the e2e test", "1"]);
     expect(cells[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
-    await browser.screenshot(page, "06-secrets-list-test");
+    await screen("06-secrets-list-test");
   });
 
   it("edits a secret: new values, the type fixed", async () => {
@@ -182,7 +187,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await page.getByLabel("Replace the credential values").check();
     await page.getByLabel("Username").fill("crm-user");
     await page.getByLabel("Password").fill(`pw2-${canary}`);
-    await browser.screenshot(page, "07-edit");
+    await screen("07-edit");
     await page.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toBe("Saved crm-basic in Test.");
     await expect.poll(() => row("crm-basic").getByRole("cell").nth(3).textContent()).toBe("2");
@@ -198,12 +203,12 @@ describe.skipIf(!browserCheck.available)(title, () => {
     const dialog = page.getByRole("dialog");
     await expect.poll(() => dialog.getByRole("heading").textContent()).toBe("Deploy 2 secrets to Live?");
     expect(await dialog.getByRole("listitem").allTextContents()).toEqual(["crm-basic", "maps-api-key"]);
-    await browser.screenshot(page, "08-deploy-confirm");
+    await screen("08-deploy-confirm");
     await dialog.getByRole("button", { name: "Deploy to Live" }).click();
     await expect.poll(() => heading().textContent()).toBe("Deployed to Live");
     expect(await row("crm-basic").getByRole("cell").allTextContents()).toEqual(["Created", "1"]);
     expect(await row("maps-api-key").getByRole("cell").allTextContents()).toEqual(["Replaced", "2"]);
-    await browser.screenshot(page, "09-deploy-result");
+    await screen("09-deploy-result");
 
     const inject = broker.connect(InjectService, injectToken);
     const basic = await inject.inject({ mode: Mode.LIVE, name: "crm-basic", step: StepKind.HTTP });
@@ -222,7 +227,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     expect(await page.getByRole("button", { name: /^Deploy/ }).count()).toBe(0);
     expect(await page.getByRole("checkbox").count()).toBe(0);
     expect(await page.getByRole("button", { name: "Edit crm-basic" }).count()).toBe(1);
-    await browser.screenshot(page, "10-secrets-list-live");
+    await screen("10-secrets-list-live");
   });
 
   it("deletes in Test only after a confirmation that says what it means", async () => {
@@ -235,7 +240,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     expect(text).toContain("every step that uses it in Test will fail");
     // the safe choice has the focus
     expect(await page.evaluate("document.activeElement.textContent")).toBe("Cancel");
-    await browser.screenshot(page, "11-delete-confirm");
+    await screen("11-delete-confirm");
     await dialog.getByRole("button", { name: "Cancel" }).click();
     expect(await row("gcp-service-account").count()).toBe(1);
 
@@ -244,7 +249,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await expect.poll(() => page.getByRole("status").first().textContent()).toBe("Deleted gcp-service-account from Test.");
     await expect.poll(() => row("gcp-service-account").count()).toBe(0);
     await expectNotFound(() => broker.connect(SecretService, broker.adminToken).getSecret({ mode: Mode.TEST, name: "gcp-service-account" }));
-    await browser.screenshot(page, "12-after-delete");
+    await screen("12-after-delete");
   });
 
   it("works from the keyboard alone: create, then a delete dialog closed with Escape", async () => {
