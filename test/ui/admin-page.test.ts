@@ -1,5 +1,7 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Page } from "playwright-core";
@@ -324,12 +326,41 @@ describe.skipIf(!browserCheck.available)(title, () => {
     expect(await page.getByText("Page 1").count()).toBe(1);
   });
 
+  it("cannot be framed by another origin, and another origin's page cannot call the API even with the token", async () => {
+    // a page of another origin (another port), holding the admin token as if it had stolen it
+    const other = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(`<!doctype html><title>other origin</title><iframe src="${base}/ui/"></iframe><script>
+        window.apiCall = fetch("${base}/credbroker.v1.SecretService/ListSecrets", {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: "Bearer ${broker.adminToken}" },
+          body: "{}",
+        }).then((r) => "answered " + r.status, (e) => "refused: " + e.name);
+      </script>`);
+    });
+    await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+    const otherPage = await browser.newPage();
+    try {
+      await otherPage.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      // the browser's CORS check: the broker never allows another origin, so the call is not made
+      expect(await otherPage.evaluate("window.apiCall")).toBe("refused: TypeError");
+      // frame-ancestors 'none' and X-Frame-Options: DENY keep the page out of the frame
+      await expect.poll(() => otherPage.frames()[1]?.url()).toMatch(/^chrome-error:/);
+    } finally {
+      await otherPage.close();
+      other.closeAllConnections();
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+
   it("never shows, logs or prints a credential value", async () => {
     expect(await page.content()).not.toContain(canary);
     expect(browser.consoleLines().join("\n")).not.toContain(canary);
     // no CSP violation, no React error: only Chromium's own notes on the answers the tests provoked
-    // (the wrong token's 401, the broken key's 400, the stale edit's 409) and its verbose DOM hints
-    const expected = /^(verbose: |error: Failed to load resource: the server responded with a status of (400|401|409) )/;
+    // (the wrong token's 401, the broken key's 400, the stale edit's 409), the other origin's refused
+    // frame and CORS call, and its verbose DOM hints
+    const expected =
+      /^(verbose: |error: Failed to load resource: the server responded with a status of (400|401|409) |error: Framing '[^']*' violates the following Content Security Policy directive: "frame-ancestors 'none'"|error: Access to fetch at |error: Failed to load resource: net::ERR_FAILED)/;
     expect(browser.consoleLines().filter((line) => !expected.test(line))).toEqual([]);
     expect(broker.logs()).not.toContain(canary);
     expect(broker.logs()).not.toContain(broker.adminToken);
