@@ -81,6 +81,8 @@ export function SecretsPage({ client, onSignOut, onTokenRejected }: SecretsPageP
 
   const switchMode = (next: Mode) => {
     setMode(next);
+    // never show one mode's secrets under the other's heading, not even while loading
+    setSecrets(undefined);
     setPageTokens([]);
     setPageToken("");
     setSelected(new Set());
@@ -112,7 +114,8 @@ export function SecretsPage({ client, onSignOut, onTokenRejected }: SecretsPageP
   };
 
   return (
-    <div className="page">
+    // Live gets its own colour in the top bar: changes there reach running executions
+    <div className={mode === Mode.LIVE ? "page live" : "page"}>
       <header className="top-bar">
         <span className="brand">credbroker</span>
         <ModeSwitch mode={mode} onChange={switchMode} />
@@ -154,6 +157,7 @@ export function SecretsPage({ client, onSignOut, onTokenRejected }: SecretsPageP
                 </button>
               </div>
             )}
+            {secrets === undefined && loadError === undefined && <p className="empty">Loading secrets…</p>}
             {secrets !== undefined && (
               <SecretsTable
                 mode={mode}
