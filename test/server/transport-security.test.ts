@@ -4,8 +4,8 @@
  * on both listeners (grpc-js and Connect over h2 and HTTP/1.1) and client
  * certificates. Certificates are made at test time with openssl.
  */
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
@@ -20,55 +20,9 @@ import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts"
 import { isLoopbackHost } from "../../src/server/transport-security.ts";
 import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { makePki, type Pki } from "../support/pki.ts";
 
 const main = join(import.meta.dirname, "../../src/cli/main.ts");
-
-/** PEM files made by openssl: a CA, a server certificate for 127.0.0.1/localhost, a client certificate, and an unrelated CA. */
-interface Pki {
-  dir: string;
-  ca: Buffer;
-  otherCa: Buffer;
-  serverCert: Buffer;
-  serverKey: Buffer;
-  clientCert: Buffer;
-  clientKey: Buffer;
-  /** A client certificate signed by the unrelated CA. */
-  strangerCert: Buffer;
-  strangerKey: Buffer;
-}
-
-async function makePki(): Promise<Pki> {
-  const dir = await mkdtemp(join(tmpdir(), "credbroker-pki-"));
-  const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "ignore", "pipe"] });
-  const ca = (name: string) =>
-    ssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-      "-subj", `/CN=${name}`, "-keyout", `${name}.key`, "-out", `${name}.crt`,
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-  const leaf = (name: string, signer: string, ext: string) => {
-    ssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${name}`,
-      "-keyout", `${name}.key`, "-out", `${name}.csr`);
-    execFileSync("sh", ["-c", `printf '%s\\n' "${ext}" > ${name}.ext`], { cwd: dir });
-    ssl("x509", "-req", "-in", `${name}.csr`, "-CA", `${signer}.crt`, "-CAkey", `${signer}.key`, "-CAcreateserial",
-      "-days", "2", "-out", `${name}.crt`, "-extfile", `${name}.ext`);
-  };
-  ca("ca");
-  ca("other-ca");
-  leaf("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth");
-  leaf("client", "ca", "extendedKeyUsage=clientAuth");
-  leaf("stranger", "other-ca", "extendedKeyUsage=clientAuth");
-  const read = (name: string) => readFile(join(dir, name));
-  return {
-    dir,
-    ca: await read("ca.crt"),
-    otherCa: await read("other-ca.crt"),
-    serverCert: await read("server.crt"),
-    serverKey: await read("server.key"),
-    clientCert: await read("client.crt"),
-    clientKey: await read("client.key"),
-    strangerCert: await read("stranger.crt"),
-    strangerKey: await read("stranger.key"),
-  };
-}
 
 const apiKey = (value: string) => ({ kind: { case: "apiKey" as const, value: { keyName: "X-Api-Key", keyValue: value } } });
 

@@ -52,7 +52,7 @@ export interface TestBrowser {
  * the background networking that would flood a closed network with refused
  * connections; a new empty user-data dir each time.
  */
-export async function launchBrowser(): Promise<TestBrowser> {
+export async function launchBrowser(options: { ignoreHttpsErrors?: boolean } = {}): Promise<TestBrowser> {
   const profile = await mkdtemp(join(tmpdir(), "credbroker-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromiumPath,
@@ -67,6 +67,8 @@ export async function launchBrowser(): Promise<TestBrowser> {
       "--disable-sync",
     ],
     viewport: { width: 1200, height: 800 },
+    // for a listener whose certificate comes from a test CA that Chromium's profile does not trust
+    ignoreHTTPSErrors: options.ignoreHttpsErrors ?? false,
   });
   const lines: string[] = [];
   const watch = (page: Page) => {

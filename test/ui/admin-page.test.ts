@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,7 @@ import { Mode, SecretType, StepKind } from "../../src/gen/credbroker/v1/secret_p
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { browserAvailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { makePki } from "../support/pki.ts";
 
 // The admin page in Debian's Chromium against a real broker serving the
 // built page (dist/ui, `npm run build:ui`; npm test builds it first).
@@ -372,6 +374,34 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await expect.poll(() => page.getByRole("status").first().textContent()).toContain("not accepted any more");
     expect(await page.getByLabel("Admin token").count()).toBe(1);
     expect(await page.evaluate("sessionStorage.length")).toBe(0);
+  });
+});
+
+describe.skipIf(!browserCheck.available)(`${title}, over TLS`, () => {
+  it("serves the page and its API over the TLS listener, on the listener's own https origin", async () => {
+    const pki = await makePki();
+    const broker = await startTestBroker({ uiDir, tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: undefined } });
+    const browser = await launchBrowser({ ignoreHttpsErrors: true });
+    try {
+      const page = await browser.newPage();
+      const response = await page.goto(`https://${broker.broker.httpAddress}/ui/`);
+      expect(response?.status()).toBe(200);
+      expect(response?.headers()["content-security-policy"]).toContain("connect-src 'self'");
+      await page.getByLabel("Admin token").fill(broker.adminToken);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Secrets in Test");
+      await page.getByRole("button", { name: "Create secret" }).click();
+      await page.getByLabel("Name").fill("over-tls");
+      await page.getByLabel("Type").selectOption({ label: "Bearer token" });
+      await page.getByLabel("Token", { exact: true }).fill(`tls-${canary}`);
+      await page.getByRole("button", { name: "Create secret" }).click();
+      await expect.poll(() => page.getByRole("rowheader", { name: "over-tls" }).count()).toBe(1);
+      expect(page.url()).toMatch(/^https:/);
+    } finally {
+      await browser.close();
+      await broker.close();
+      await rm(pki.dir, { recursive: true, force: true });
+    }
   });
 });
 
