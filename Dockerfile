@@ -25,13 +25,14 @@ RUN mkdir data
 
 # The admin page: `npm run build:ui` bundles ui/ with Vite, a
 # devDependency, so this stage installs them all; only its output, dist/ui,
-# reaches the image. The page imports the generated clients from src/gen.
+# reaches the image. The page imports from src/ (the generated clients, and
+# the validation rules it shares with the broker), so all of src/ comes along.
 FROM node:24-bookworm-slim AS ui
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 COPY ui ./ui
-COPY src/gen ./src/gen
+COPY src ./src
 RUN npm run build:ui
 
 # No shell, no npm, no package manager: Node 24 at /nodejs/bin/node and a
