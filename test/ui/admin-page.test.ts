@@ -169,8 +169,9 @@ describe.skipIf(!browserCheck.available)(title, () => {
         ["maps-api-key", SecretType.API_KEY],
       ].sort(),
     );
-    const oauth2 = await broker.connect(InjectService, injectToken).inject({ mode: Mode.TEST, name: "files-sftp-key", step: StepKind.SFTP });
-    expect(oauth2.material.case).toBe("sftp");
+    // the key pasted into the form is one the broker can hand to an SFTP step
+    const sftp = await broker.connect(InjectService, injectToken).inject({ mode: Mode.TEST, name: "files-sftp-key", step: StepKind.SFTP });
+    expect(sftp.material.case === "sftp" && sftp.material.value.username).toBe("deploy");
   });
 
   it("lists the secrets with type, description, version and update time", async () => {
