@@ -4,6 +4,7 @@ import * as net from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { createBrowserGuard } from "./browser-guard.ts";
 import { nodePeer, peerKey } from "./call-context.ts";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Listener, ServiceListenerOptions } from "./grpc-listener.ts";
@@ -55,8 +56,12 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
       }
       router.handlers.splice(0, router.handlers.length, ...router.handlers.map(answerUndecodableAsInvalidArgument));
     },
-    // innermost, so that the refusal is authenticated and logged like any answer
-    interceptors: [...options.interceptors, rejectExpiredDeadline],
+    // innermost, so that the refusals are authenticated, logged and audited like any answer
+    interceptors: [
+      ...options.interceptors,
+      createBrowserGuard({ loopbackHostOnly: address.kind === "tcp" && options.tls === undefined }),
+      rejectExpiredDeadline,
+    ],
     readMaxBytes: options.maxRequestBytes,
     contextValues: (req) => createContextValues().set(peerKey, () => nodePeer(req.socket)),
   });
