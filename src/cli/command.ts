@@ -28,9 +28,15 @@ export class CliError extends Error {
 export const globalOptions = {
   addr: { type: "string" },
   "data-dir": { type: "string" },
+  "tls-ca-file": { type: "string" },
+  "tls-client-cert-file": { type: "string" },
+  "tls-client-key-file": { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const satisfies ParseArgsOptionsConfig;
+
+/** The global flags that take a value. */
+const valueFlags = new Set(["--addr", "--data-dir", "--tls-ca-file", "--tls-client-cert-file", "--tls-client-key-file"]);
 
 /**
  * Splits the global flags that come before a command off its arguments, so
@@ -44,7 +50,7 @@ export function leadingGlobalFlags(args: readonly string[]): { globals: string[]
     const flag = args[i]!.split("=")[0]!;
     if (flag === "--json") {
       i += 1;
-    } else if (flag === "--addr" || flag === "--data-dir") {
+    } else if (valueFlags.has(flag)) {
       i += args[i]!.includes("=") ? 1 : 2;
     } else {
       break;
@@ -60,6 +66,13 @@ Global flags:
                     (CREDBROKER_ADDR, else CREDBROKER_LISTEN, else 127.0.0.1:7390)
   --data-dir DIR    where admin.token is read when CREDBROKER_TOKEN and
                     CREDBROKER_ADMIN_TOKEN are unset (CREDBROKER_DATA_DIR, else ./data)
+  --tls-ca-file FILE
+                    speak TLS to the broker and trust this CA (CREDBROKER_TLS_CA_FILE);
+                    next to a broker with CREDBROKER_TLS_CERT_FILE set, TLS is
+                    used without it, trusting exactly that certificate
+  --tls-client-cert-file FILE, --tls-client-key-file FILE
+                    a client certificate, for a broker that requires one
+                    (CREDBROKER_TLS_CLIENT_CERT_FILE, CREDBROKER_TLS_CLIENT_KEY_FILE)
   --json            machine-readable output (the proto3 JSON mapping; versions as strings)
   -h, --help        this help
 `;

@@ -6,6 +6,9 @@ import { CliError, UsageError, type CliContext } from "./command.ts";
 export interface ConnectionValues {
   addr?: string | undefined;
   "data-dir"?: string | undefined;
+  "tls-ca-file"?: string | undefined;
+  "tls-client-cert-file"?: string | undefined;
+  "tls-client-key-file"?: string | undefined;
 }
 
 /**
@@ -20,7 +23,14 @@ export async function withClient<T>(
   needs: "admin" | "inject" | "none",
   use: (client: CredbrokerClient) => Promise<T>,
 ): Promise<T> {
-  const config = await loadCliConfig({ addr: values.addr, dataDir: values["data-dir"] }, ctx.env, { tokens: needs !== "none" });
+  const flags = {
+    addr: values.addr,
+    dataDir: values["data-dir"],
+    tlsCaFile: values["tls-ca-file"],
+    tlsClientCertFile: values["tls-client-cert-file"],
+    tlsClientKeyFile: values["tls-client-key-file"],
+  };
+  const config = await loadCliConfig(flags, ctx.env, { tokens: needs !== "none" });
   try {
     parseBrokerAddress(config.addr);
   } catch (cause) {
@@ -33,6 +43,7 @@ export async function withClient<T>(
     addr: config.addr,
     token: config.adminToken?.value,
     injectToken: config.injectToken?.value ?? config.adminToken?.value,
+    tls: config.tls,
   });
   try {
     return await use(client);

@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
@@ -17,11 +18,35 @@ export interface CredbrokerClientOptions {
   injectToken?: string | undefined;
   /**
    * The protocol: "grpc" (the default) for the gRPC listener, "connect" for
-   * the Connect protocol on the HTTP listener. Both run over cleartext HTTP/2.
+   * the Connect protocol on the HTTP listener. Both run over HTTP/2:
+   * cleartext, or TLS when `tls` is set.
    */
   protocol?: "grpc" | "connect" | undefined;
   /** The deadline of every call, in milliseconds, unless a call sets its own (default 30 s). */
   timeoutMs?: number | undefined;
+  /**
+   * Speak TLS to a broker whose listeners have a certificate
+   * (CREDBROKER_TLS_CERT_FILE): the CA to trust (`ca`), and a client
+   * certificate (`cert`, `key`) when the broker asks for one (mTLS). Node's
+   * TLS options, as http2.connect takes them; unset means cleartext.
+   */
+  tls?: ClientTlsOptions | undefined;
+}
+
+/** TLS options of a client connection: the part of Node's tls.connect options that a broker client needs. */
+export interface ClientTlsOptions {
+  /** PEM certificates of the CAs to trust, instead of Node's default roots. */
+  ca?: string | string[] | undefined;
+  /** A PEM client certificate (chain), for a broker that requires one. */
+  cert?: string | undefined;
+  /** The PEM private key of `cert`. */
+  key?: string | undefined;
+  /** The name to verify the broker's certificate against, when it is not the host dialled. */
+  servername?: string | undefined;
+  /** Accept a certificate in `ca` as a trust anchor even when it is not a self-signed root (a pinned leaf). */
+  allowPartialTrustChain?: boolean | undefined;
+  /** Replaces the check of the certificate's name; returns an Error to refuse the certificate. */
+  checkServerIdentity?: ((hostname: string, cert: { fingerprint256: string }) => Error | undefined) | undefined;
 }
 
 /** Typed clients of the broker's services over one HTTP/2 connection. */
@@ -65,13 +90,17 @@ export function parseBrokerAddress(addr: string): BrokerEndpoint {
  */
 export function createCredbrokerClient(options: CredbrokerClientOptions): CredbrokerClient {
   const endpoint = parseBrokerAddress(options.addr);
-  const baseUrl = endpoint.kind === "tcp" ? endpoint.baseUrl : "http://localhost";
-  // a unix socket carries the same HTTP/2 connection preface as TCP would
-  const sessionManager = new Http2SessionManager(
-    baseUrl,
-    { connectTimeoutMs: 10_000 },
-    endpoint.kind === "unix" ? { createConnection: () => connect(endpoint.path) } : {},
-  );
+  const tls = options.tls;
+  const cleartextUrl = endpoint.kind === "tcp" ? endpoint.baseUrl : "http://localhost";
+  const baseUrl = tls === undefined ? cleartextUrl : cleartextUrl.replace(/^http:/, "https:");
+  // a unix socket carries the same HTTP/2 connection (and TLS handshake) as TCP would
+  const unixConnection =
+    endpoint.kind !== "unix"
+      ? {}
+      : tls === undefined
+        ? { createConnection: () => connect(endpoint.path) }
+        : { createConnection: () => tlsConnect({ path: endpoint.path, ALPNProtocols: ["h2"], ...tls }) };
+  const sessionManager = new Http2SessionManager(baseUrl, { connectTimeoutMs: 10_000 }, { ...tls, ...unixConnection });
   const transportOptions = {
     baseUrl,
     httpVersion: "2" as const,

@@ -6,6 +6,7 @@ export {
   createCredbrokerClient,
   parseBrokerAddress,
   type BrokerEndpoint,
+  type ClientTlsOptions,
   type CredbrokerClient,
   type CredbrokerClientOptions,
 } from "./create-client.ts";

@@ -1,5 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import type { ClientTlsOptions } from "../client/create-client.ts";
+import { loadClientTls } from "./client-tls.ts";
 import { ConfigError, type ConfiguredSecret } from "./config.ts";
 
 /** Where the `credbroker` client commands find the broker, and the tokens they send. */
@@ -12,6 +14,8 @@ export interface CliConfig {
   adminTokenLookedUp: string;
   /** The token sent to InjectService, when the broker requires one; undefined means the admin token (if any). */
   injectToken: ConfiguredSecret<string> | undefined;
+  /** TLS to the broker (see loadClientTls); undefined means cleartext. */
+  tls: ClientTlsOptions | undefined;
 }
 
 /** The global flags that bear on the connection. */
@@ -20,6 +24,12 @@ export interface CliConnectionFlags {
   addr?: string | undefined;
   /** `--data-dir`. */
   dataDir?: string | undefined;
+  /** `--tls-ca-file`. */
+  tlsCaFile?: string | undefined;
+  /** `--tls-client-cert-file`. */
+  tlsClientCertFile?: string | undefined;
+  /** `--tls-client-key-file`. */
+  tlsClientKeyFile?: string | undefined;
 }
 
 /** The default broker address: the broker's default gRPC listener. */
@@ -31,7 +41,9 @@ export const defaultBrokerAddr = "127.0.0.1:7390";
  * `CREDBROKER_LISTEN`, or 127.0.0.1:7390. The admin token is
  * `CREDBROKER_TOKEN`, the broker's own `CREDBROKER_ADMIN_TOKEN`, or the
  * `admin.token` file of the data dir (`--data-dir`, `CREDBROKER_DATA_DIR`,
- * ./data).
+ * ./data). TLS: `--tls-ca-file` (`CREDBROKER_TLS_CA_FILE`), else the broker's
+ * own `CREDBROKER_TLS_CERT_FILE`, pinned; a client certificate from
+ * `--tls-client-cert-file`/`--tls-client-key-file` (or their variables).
  */
 export async function loadCliConfig(
   flags: CliConnectionFlags,
@@ -44,11 +56,18 @@ export async function loadCliConfig(
   const adminToken = !tokens
     ? undefined
     : (fromEnv(env, "CREDBROKER_TOKEN") ?? fromEnv(env, "CREDBROKER_ADMIN_TOKEN") ?? (await fromFile(tokenFile)));
+  const tls = await loadClientTls({
+    caFile: flags.tlsCaFile ?? nonEmpty(env["CREDBROKER_TLS_CA_FILE"]),
+    brokerCertFile: nonEmpty(env["CREDBROKER_TLS_CERT_FILE"]),
+    clientCertFile: flags.tlsClientCertFile ?? nonEmpty(env["CREDBROKER_TLS_CLIENT_CERT_FILE"]),
+    clientKeyFile: flags.tlsClientKeyFile ?? nonEmpty(env["CREDBROKER_TLS_CLIENT_KEY_FILE"]),
+  });
   return {
     addr,
     adminToken,
     adminTokenLookedUp: `CREDBROKER_TOKEN, CREDBROKER_ADMIN_TOKEN and ${tokenFile}`,
     injectToken: tokens ? fromEnv(env, "CREDBROKER_INJECT_TOKEN") : undefined,
+    tls,
   };
 }
 
