@@ -406,6 +406,35 @@ describe.skipIf(!browserCheck.available)(`${title}, over TLS`, () => {
   });
 });
 
+describe.skipIf(!browserCheck.available)(`${title}, when the broker goes away`, () => {
+  it("says the broker cannot be reached, in an alert with a way to try again, and keeps the token", async () => {
+    const broker = await startTestBroker({ uiDir });
+    let brokerUp = true;
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`http://${broker.broker.httpAddress}/ui/`);
+      await page.getByLabel("Admin token").fill(broker.adminToken);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Secrets in Test");
+      await broker.close();
+      brokerUp = false;
+      await page.getByRole("radio", { name: "Live" }).check();
+      const alert = page.getByRole("alert");
+      await expect.poll(() => alert.textContent()).toContain("Could not load the secrets: The broker could not be reached");
+      expect(await alert.getByRole("button", { name: "Try again" }).count()).toBe(1);
+      // an outage is no reason to sign out
+      expect(await page.evaluate("sessionStorage.length")).toBe(1);
+      await browser.screenshot(page, "13-broker-unreachable");
+    } finally {
+      await browser.close();
+      if (brokerUp) {
+        await broker.close();
+      }
+    }
+  });
+});
+
 /** Presses Tab until the focused element's accessible name (label or aria-label) is `name`. */
 async function tabTo(page: Page, name: string): Promise<void> {
   for (let i = 0; i < 60; i++) {
