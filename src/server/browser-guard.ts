@@ -1,14 +1,16 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { isLoopbackHost } from "./transport-security.ts";
+import { isIP } from "node:net";
 
 /** Options of createBrowserGuard. */
 export interface BrowserGuardOptions {
   /**
-   * Refuse a request whose Host names anything but a loopback address: set
-   * for a cleartext TCP listener (which is loopback-only), where a DNS name
-   * that an attacker points at 127.0.0.1 would make a web page "same origin"
-   * with the broker (DNS rebinding). Not needed with TLS (the certificate
-   * would not match that name) or on a unix socket (no browser reaches it).
+   * Refuse a request whose Host is a DNS name other than localhost: set for
+   * a cleartext TCP listener (which is loopback-only), where a name that an
+   * attacker points at 127.0.0.1 would make a web page "same origin" with
+   * the broker (DNS rebinding). An IP literal cannot be rebound, and
+   * browsers resolve localhost themselves. Not needed with TLS (the
+   * certificate would not match that name) or on a unix socket (no browser
+   * reaches it).
    */
   loopbackHostOnly: boolean;
 }
@@ -34,8 +36,8 @@ export function createBrowserGuard(options: BrowserGuardOptions): Interceptor {
 /** Why a request is refused as coming from a foreign web page, or undefined when it may proceed. */
 export function browserRequestProblem(url: string, header: Headers, loopbackHostOnly: boolean): string | undefined {
   const target = new URL(url);
-  if (loopbackHostOnly && !isLoopbackHost(target.hostname.replace(/^\[(.*)\]$/, "$1"))) {
-    return "this listener answers only requests addressed to a loopback host (127.0.0.1, ::1 or localhost)";
+  if (loopbackHostOnly && !isRebindProof(target.hostname)) {
+    return "this listener answers only requests addressed to an IP address or localhost, not to another DNS name";
   }
   // "none": the user opened the address themselves; anything but same-origin is another site's page
   const site = header.get("sec-fetch-site");
@@ -47,4 +49,10 @@ export function browserRequestProblem(url: string, header: Headers, loopbackHost
     return "requests from web pages of other origins are refused";
   }
   return undefined;
+}
+
+/** An IP literal (URL.hostname keeps IPv6 in brackets), localhost or a name under .localhost, which browsers never look up in DNS. */
+function isRebindProof(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  return isIP(host.replace(/^\[(.*)\]$/, "$1")) !== 0 || host === "localhost" || host.endsWith(".localhost");
 }

@@ -94,7 +94,7 @@ describe("browser guard on the HTTP listener", () => {
   it("logs and audits each refusal like any answer, naming no value", async () => {
     const refusals = () => tb.logs().split("\n").filter((line) => line.includes('"code":"PermissionDenied"'));
     await expect.poll(() => refusals().length).toBeGreaterThanOrEqual(8);
-    expect(refusals().filter((line) => line.includes("loopback host")).length).toBe(3);
+    expect(refusals().filter((line) => line.includes("another DNS name")).length).toBe(3);
     expect(refusals().filter((line) => line.includes("other origins")).length).toBe(5);
     expect(tb.logs()).not.toContain(canary);
     const audit = await tb.connect(AuditService, tb.adminToken).listAuditEvents({ pageSize: 1000, name: "payments" });
@@ -123,9 +123,13 @@ describe("browser guard on a unix socket listener", () => {
 
 describe("browserRequestProblem", () => {
   const headers = (init: Record<string, string>) => new Headers(init);
-  it("takes an IPv6 loopback Host and refuses a public IP on a cleartext listener", () => {
-    expect(browserRequestProblem("http://[::1]:7391/x", headers({}), true)).toBeUndefined();
-    expect(browserRequestProblem("http://10.0.0.5:7391/x", headers({}), true)).toMatch(/loopback/);
+  it("takes IP literals and localhost names as Host on a cleartext listener, and refuses other DNS names", () => {
+    for (const url of ["http://[::1]:7391/x", "http://0.0.0.0:7391/x", "http://127.0.0.1/x", "http://app.localhost:7391/x"]) {
+      expect(browserRequestProblem(url, headers({}), true), url).toBeUndefined();
+    }
+    for (const url of ["http://evil.example:7391/x", "http://localhost.evil.example:7391/x", "http://127.0.0.1.nip.io:7391/x"]) {
+      expect(browserRequestProblem(url, headers({}), true), url).toMatch(/not to another DNS name/);
+    }
   });
   it("takes any Host with TLS (a rebound name would not match the certificate), but still checks Origin", () => {
     expect(browserRequestProblem("https://credbroker.internal:7391/x", headers({}), false)).toBeUndefined();
