@@ -57,19 +57,19 @@ function SingleInput({ field, value, onChange, ...attributes }: InputAttributes 
   // attribute selectors and DOM dumps see it; a secret field is uncontrolled
   // (it starts empty and reports each change), so the typed value stays in
   // the element's state only. A JSON document holds keys too.
-  const masked = { ...attributes, defaultValue: value, autoComplete: "off", spellCheck: false, onChange: onInput };
+  const uncontrolled = { ...attributes, defaultValue: value, autoComplete: "off", spellCheck: false, onChange: onInput };
   switch (field.input) {
     case "text":
       return <input type="text" {...plain} />;
     case "password":
       // new-password keeps browsers from filling in the operator's own saved passwords
-      return <input type="password" {...masked} autoComplete="new-password" />;
+      return <input type="password" {...uncontrolled} autoComplete="new-password" />;
     case "textarea":
-      return <textarea rows={8} {...masked} />;
+      return <textarea rows={8} {...uncontrolled} />;
     case "secret-text":
       return (
         <div className="secret-text">
-          <textarea rows={8} className={shown ? undefined : "masked"} {...masked} />
+          <textarea rows={8} className={shown ? undefined : "masked"} {...uncontrolled} />
           <button type="button" className="link-button" aria-pressed={shown} aria-controls={attributes.id} onClick={() => setShown(!shown)}>
             {shown ? `Hide ${field.label.toLowerCase()}` : `Show ${field.label.toLowerCase()}`}
           </button>
