@@ -27,7 +27,7 @@ const privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkc
 const secretsToCreate = [
   { name: "crm-basic", type: "Basic auth", fields: { Username: "crm-user", Password: `pw-${canary}` } },
   { name: "billing-bearer", type: "Bearer token", fields: { Token: `tok-${canary}` } },
-  { name: "maps-api-key", type: "API key", fields: { "Header name": "X-API-Key", "Key value": `key-${canary}` } },
+  { name: "maps-api-key", type: "API key", fields: { "Key name": "X-API-Key", "Key value": `key-${canary}` } },
   { name: "files-sftp-password", type: "SFTP password", fields: { Username: "deploy", Password: `sftp-${canary}` } },
   { name: "files-sftp-key", type: "SFTP private key", fields: { Username: "deploy", "Private key": privateKey } },
   {
@@ -273,7 +273,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await keyboard.keyboard.press("Tab");
     await keyboard.keyboard.press("ArrowDown");
     await keyboard.keyboard.press("ArrowDown");
-    expect(await keyboard.getByLabel("Type").inputValue()).toBe(String(SecretType.BEARER_TOKEN));
+    expect(await keyboard.getByLabel("Type").inputValue()).toBe("SECRET_TYPE_BEARER_TOKEN");
     await tabTo(keyboard, "Token");
     await keyboard.keyboard.type(`kb-${canary}`);
     await keyboard.keyboard.press("Enter");

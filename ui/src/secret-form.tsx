@@ -6,7 +6,16 @@ import { CredentialField } from "./credential-field.tsx";
 import { describeError } from "./errors.ts";
 import { FieldError } from "./field-error.tsx";
 import { modeLabel } from "./mode-switch.tsx";
-import { emptyValues, toCredentials, typeSpecOf, typeSpecs, type FieldValues, type TypeSpec } from "./secret-types.ts";
+import {
+  emptyValues,
+  secretTypeName,
+  secretTypeOf,
+  toCredentials,
+  typeSpecOf,
+  typeSpecs,
+  type FieldValues,
+  type TypeSpec,
+} from "./secret-types.ts";
 import { credentialProblems, descriptionProblem, fieldPath, nameProblem, type Problems } from "./validate.ts";
 
 interface SecretFormProps {
@@ -153,18 +162,18 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
           <label htmlFor="secret-type">Type</label>
           <select
             id="secret-type"
-            value={type}
+            value={secretTypeName(type)}
             disabled={editing}
-            onChange={(event) => chooseType(Number(event.target.value) as SecretType)}
+            onChange={(event) => chooseType(secretTypeOf(event.target.value))}
             aria-required
             aria-invalid={problems.type !== undefined}
             {...(problems.type === undefined ? {} : { "aria-describedby": "secret-type-error" })}
           >
-            <option value={SecretType.UNSPECIFIED} disabled>
+            <option value={secretTypeName(SecretType.UNSPECIFIED)} disabled>
               Choose a type
             </option>
             {typeSpecs.map((option) => (
-              <option key={option.type} value={option.type}>
+              <option key={option.type} value={secretTypeName(option.type)}>
                 {option.label}
               </option>
             ))}

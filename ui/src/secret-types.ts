@@ -3,6 +3,7 @@ import {
   CredentialsSchema,
   OAuth2AuthMethod,
   SecretType,
+  SecretTypeSchema,
   type Credentials,
 } from "../../src/gen/credbroker/v1/secret_pb.ts";
 
@@ -58,7 +59,7 @@ export const typeSpecs: readonly TypeSpec[] = [
     label: "API key",
     credentialsCase: "apiKey",
     fields: [
-      { name: "keyName", label: "Header name", input: "text", optional: false, hint: "The HTTP header that carries the key, e.g. X-API-Key." },
+      { name: "keyName", label: "Key name", input: "text", optional: false, hint: "The HTTP header that carries the key, e.g. X-API-Key." },
       { name: "keyValue", label: "Key value", input: "password", optional: false },
     ],
   },
@@ -94,6 +95,16 @@ export const typeSpecs: readonly TypeSpec[] = [
     fields: [{ name: "json", label: "JSON document", input: "textarea", optional: false, hint: "A JSON object." }],
   },
 ];
+
+/** A secret type's name in the API (`SECRET_TYPE_API_KEY`), as the type dropdown's option values carry it. */
+export function secretTypeName(type: SecretType): string {
+  return SecretTypeSchema.values.find((value) => value.number === type)?.name ?? "SECRET_TYPE_UNSPECIFIED";
+}
+
+/** The secret type of an API name; unspecified for a name it does not know. */
+export function secretTypeOf(name: string): SecretType {
+  return (SecretTypeSchema.values.find((value) => value.name === name)?.number ?? SecretType.UNSPECIFIED) as SecretType;
+}
 
 /** The spec of a secret type; undefined for a type this page does not know. */
 export function typeSpecOf(type: SecretType): TypeSpec | undefined {
