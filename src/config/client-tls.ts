@@ -1,7 +1,6 @@
 import { X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import type { ClientTlsOptions } from "../client/create-client.ts";
-import { ConfigError } from "./config.ts";
+import { ConfigError, readConfigFile } from "./config.ts";
 
 /** Where the client commands read their TLS settings from. */
 export interface ClientTlsSources {
@@ -30,12 +29,15 @@ export async function loadClientTls(sources: ClientTlsSources): Promise<ClientTl
   const client =
     sources.clientCertFile === undefined || sources.clientKeyFile === undefined
       ? {}
-      : { cert: await read(sources.clientCertFile), key: await read(sources.clientKeyFile) };
+      : {
+          cert: await readConfigFile(sources.clientCertFile, "--tls-client-cert-file"),
+          key: await readConfigFile(sources.clientKeyFile, "--tls-client-key-file"),
+        };
   if (sources.caFile !== undefined) {
-    return { ca: await read(sources.caFile), ...client };
+    return { ca: await readConfigFile(sources.caFile, "--tls-ca-file"), ...client };
   }
   if (sources.brokerCertFile !== undefined) {
-    const pem = await read(sources.brokerCertFile);
+    const pem = await readConfigFile(sources.brokerCertFile, "CREDBROKER_TLS_CERT_FILE");
     const pinned = firstCertificate(pem, sources.brokerCertFile).fingerprint256;
     return {
       ca: pem,
@@ -47,14 +49,6 @@ export async function loadClientTls(sources: ClientTlsSources): Promise<ClientTl
     };
   }
   return client.cert === undefined ? undefined : client;
-}
-
-async function read(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (cause) {
-    throw new ConfigError(`cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? "error"})`);
-  }
 }
 
 function firstCertificate(pem: string, path: string): X509Certificate {

@@ -114,7 +114,7 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
   const adminTokenFile = values["admin-token-file"];
   const tokenSetting = async (flag: string, file: string | undefined, envName: string) =>
     token(
-      file === undefined ? undefined : await readSecret(file, `--${flag}`),
+      file === undefined ? undefined : await readConfigFile(file, `--${flag}`),
       file === undefined ? undefined : `--${flag} ${file}`,
       env[envName],
       envName,
@@ -127,12 +127,12 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
     uiDir: uiSwitch(setting(values.ui, "--ui", env, "CREDBROKER_UI")) ? packageUiDir : undefined,
     masterKey:
       masterKeyFile !== undefined
-        ? decodeMasterKey(await readSecret(masterKeyFile, "--master-key-file"), `--master-key-file ${masterKeyFile}`)
+        ? decodeMasterKey(await readConfigFile(masterKeyFile, "--master-key-file"), `--master-key-file ${masterKeyFile}`)
         : env["CREDBROKER_MASTER_KEY"] !== undefined
           ? decodeMasterKey(env["CREDBROKER_MASTER_KEY"], "CREDBROKER_MASTER_KEY")
           : undefined,
     adminToken: token(
-      adminTokenFile === undefined ? undefined : await readSecret(adminTokenFile, "--admin-token-file"),
+      adminTokenFile === undefined ? undefined : await readConfigFile(adminTokenFile, "--admin-token-file"),
       adminTokenFile === undefined ? undefined : `--admin-token-file ${adminTokenFile}`,
       env["CREDBROKER_ADMIN_TOKEN"],
       "CREDBROKER_ADMIN_TOKEN",
@@ -178,7 +178,7 @@ async function tlsMaterial(certFile: Setting, keyFile: Setting, clientCaFile: Se
   if (certFile === undefined || keyFile === undefined) {
     throw new ConfigError("CREDBROKER_TLS_CERT_FILE (--tls-cert-file) and CREDBROKER_TLS_KEY_FILE (--tls-key-file) go together: set both");
   }
-  const read = async (file: Setting) => (file === undefined ? undefined : Buffer.from(await readSecret(file.value, file.source)));
+  const read = async (file: Setting) => (file === undefined ? undefined : Buffer.from(await readConfigFile(file.value, file.source)));
   const material: TlsMaterial = { cert: (await read(certFile))!, key: (await read(keyFile))!, clientCa: await read(clientCaFile) };
   try {
     createSecureContext({ cert: material.cert, key: material.key, ...(material.clientCa === undefined ? {} : { ca: material.clientCa }) });
@@ -234,7 +234,8 @@ function token(
   return { value, source };
 }
 
-async function readSecret(path: string, flag: string): Promise<string> {
+/** Reads a file a setting names; a failure is a ConfigError naming the setting, the path and the errno code, never the content. */
+export async function readConfigFile(path: string, flag: string): Promise<string> {
   try {
     return await readFile(path, "utf8");
   } catch (cause) {
