@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { isLoopbackHost } from "../loopback-host.ts";
 
 /**
  * Why a token URL is not acceptable, or undefined when it is: https, or http
@@ -24,12 +24,4 @@ export function tokenUrlProblem(tokenUrl: string): string | undefined {
     return isLoopbackHost(url.hostname) ? undefined : "http is allowed only to a loopback host; use https";
   }
   return "must be an https URL";
-}
-
-/** True for localhost, 127.0.0.0/8 and ::1 (as URL.hostname spells them). */
-export function isLoopbackHost(hostname: string): boolean {
-  if (hostname === "localhost" || hostname === "[::1]") {
-    return true;
-  }
-  return isIP(hostname) === 4 && hostname.startsWith("127.");
 }

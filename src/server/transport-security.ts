@@ -1,5 +1,5 @@
-import { isIPv4 } from "node:net";
 import { ConfigError } from "../config/config.ts";
+import { isLoopbackHost } from "../loopback-host.ts";
 import { parseListenAddress } from "./listen-address.ts";
 
 /** TLS material of the gRPC and HTTP listeners, as PEM. */
@@ -10,16 +10,6 @@ export interface TlsMaterial {
   key: Buffer;
   /** CA certificates that client certificates must chain to; set, a client without a valid certificate is refused (mTLS). */
   clientCa: Buffer | undefined;
-}
-
-/** Whether a listener host is loopback: 127.0.0.0/8, ::1 or localhost. */
-export function isLoopbackHost(host: string): boolean {
-  const lower = host.toLowerCase();
-  if (lower === "localhost" || lower === "::1" || lower === "0:0:0:0:0:0:0:1") {
-    return true;
-  }
-  const v4 = lower.startsWith("::ffff:") ? lower.slice("::ffff:".length) : lower;
-  return isIPv4(v4) && v4.startsWith("127.");
 }
 
 /**

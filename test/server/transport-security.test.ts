@@ -17,7 +17,7 @@ import { loadConfig, type Config } from "../../src/config/config.ts";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { isLoopbackHost } from "../../src/server/transport-security.ts";
+import { isLoopbackHost } from "../../src/loopback-host.ts";
 import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { makePki, type Pki } from "../support/pki.ts";

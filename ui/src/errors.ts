@@ -20,9 +20,9 @@ export function describeError(error: unknown): CallProblem {
       const match = fieldMessage.exec(message);
       if (match !== null) {
         // scopes[2] belongs to the scopes field
-        return { field: match[1]!.replace(/\[\d+\]$/, ""), message: capitalize(match[2]!), code: err.code };
+        return { field: match[1]!.replace(/\[\d+\]$/, ""), message: asSentence(match[2]!), code: err.code };
       }
-      return { field: undefined, message: capitalize(message), code: err.code };
+      return { field: undefined, message: asSentence(message), code: err.code };
     }
     case Code.Unauthenticated:
       return { field: undefined, message: "The admin token was not accepted. Sign in again.", code: err.code };
@@ -36,11 +36,12 @@ export function describeError(error: unknown): CallProblem {
     case Code.Unknown:
       return { field: undefined, message: `The broker could not be reached (${message}).`, code: err.code };
     default:
-      return { field: undefined, message: capitalize(message), code: err.code };
+      return { field: undefined, message: asSentence(message), code: err.code };
   }
 }
 
-function capitalize(text: string): string {
+/** A broker's message ("must be an absolute URL") as the page shows it: capitalised, with a full stop. */
+export function asSentence(text: string): string {
   const sentence = text.charAt(0).toUpperCase() + text.slice(1);
   return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }

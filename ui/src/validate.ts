@@ -11,6 +11,8 @@ import {
   reservedHeaders,
   scopeTokenPattern,
 } from "../../src/api/validation-rules.ts";
+import { tokenUrlProblem } from "../../src/oauth/token-url.ts";
+import { asSentence } from "./errors.ts";
 import type { FieldSpec, FieldValues, TypeSpec } from "./secret-types.ts";
 
 /**
@@ -97,8 +99,11 @@ function fieldProblem(spec: TypeSpec, field: FieldSpec, value: string | string[]
         return "Must be a valid HTTP header value: no line breaks or control characters.";
       }
       return value.trim() === value ? undefined : "Remove the spaces at the start or end.";
-    case "oauth2ClientCredentials.tokenUrl":
-      return tokenUrlProblem(value);
+    case "oauth2ClientCredentials.tokenUrl": {
+      // the broker's own check and words: whether http is allowed depends on the host
+      const problem = tokenUrlProblem(value);
+      return problem === undefined ? undefined : asSentence(problem);
+    }
     case "oauth2ClientCredentials.resource":
       return URL.canParse(value) && new URL(value).hash === "" ? undefined : "Use an absolute URI without a #fragment.";
     case "jsonCredentials.json":
@@ -106,19 +111,4 @@ function fieldProblem(spec: TypeSpec, field: FieldSpec, value: string | string[]
     default:
       return undefined;
   }
-}
-
-function tokenUrlProblem(value: string): string | undefined {
-  if (!URL.canParse(value)) {
-    return "Enter an absolute URL.";
-  }
-  const url = new URL(value);
-  if (url.hash !== "" || url.username !== "" || url.password !== "") {
-    return "Use a URL without a #fragment or credentials in it.";
-  }
-  if (url.protocol === "https:") {
-    return undefined;
-  }
-  const loopback = url.hostname === "localhost" || url.hostname === "[::1]" || /^127(\.\d{1,3}){3}$/.test(url.hostname);
-  return url.protocol === "http:" && loopback ? undefined : "Use https:// (http:// only to a loopback address).";
 }
