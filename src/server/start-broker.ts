@@ -123,7 +123,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         injectServices: [InjectService],
       }),
     ];
-    const health = createHealthState([SecretService, InjectService]);
+    // every served service, so a probe may name any of them
+    const health = createHealthState(services.map((served) => served.service));
     const systemServices = [
       registration(Health, createHealthService(health)),
       ...createReflectionServices([SecretService, InjectService, KeyService, AuditService, Health]),

@@ -13,6 +13,8 @@ import {
   HealthCheckRequestSchema,
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthListRequestSchema,
+  HealthListResponseSchema,
   type HealthCheckResponse,
 } from "../../src/gen/health/v1/health_pb.ts";
 import { registration } from "../../src/server/grpc-adapter.ts";
@@ -26,7 +28,7 @@ import { createGrpcJsClient } from "../support/grpc-client.ts";
 
 /** The folder of the health proto in the package it is generated from. */
 const healthProto = join(import.meta.dirname, "../../node_modules/grpc-health-check/proto");
-const served = ["", "credbroker.v1.SecretService", "credbroker.v1.InjectService"];
+const served = ["", "credbroker.v1.SecretService", "credbroker.v1.KeyService", "credbroker.v1.AuditService", "credbroker.v1.InjectService"];
 const injectToken = { value: "inject-token-for-health-tests", source: "test" };
 
 /** A Watch stream: the statuses received so far, the first of them, and how the call ended. */
@@ -111,6 +113,8 @@ describe("Health on a running broker whose services all require tokens", () => {
     }
     const unknown = await health.call("Check", HealthCheckRequestSchema, HealthCheckResponseSchema, { service: "no.such.Service" });
     expect(unknown).toMatchObject({ ok: false, code: grpc.status.NOT_FOUND });
+    const list = await health.call("List", HealthListRequestSchema, HealthListResponseSchema, {});
+    expect(list.ok && Object.keys(list.message.statuses).sort()).toEqual([...served].sort());
     health.close();
   });
 
@@ -141,6 +145,7 @@ describe("Health on a running broker whose services all require tokens", () => {
         expect((await client.check({ service })).status).toBe(ServingStatus.SERVING);
       }
       await expect(client.check({ service: "credbroker.v1.Nothing" })).rejects.toMatchObject({ code: Code.NotFound });
+      expect(Object.keys((await client.list({})).statuses).sort()).toEqual([...served].sort());
     }
   });
 
