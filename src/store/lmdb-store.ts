@@ -35,7 +35,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
   function read(key: Key): SecretRecord | undefined {
     const bytes = secrets.get(key);
-    return bytes === undefined ? undefined : fromBinary(SecretRecordSchema, bytes);
+    return bytes === undefined ? undefined : decodeStored(key, bytes);
   }
 
   /** Gives the event its sequence and returns its key and bytes. */
@@ -58,7 +58,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
         if (key === prefix + afterName && afterName !== "") {
           continue;
         }
-        records.push(fromBinary(SecretRecordSchema, value));
+        records.push(decodeStored(key, value));
         if (records.length >= limit) {
           break;
         }
@@ -207,6 +207,22 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Decodes a stored record and checks that it is the record of the key it is
+ * stored under. The seal binds a payload to the mode and name in the record's
+ * own metadata, so a record copied whole under another key (a live record
+ * under a test key, or under another name) would open; this check refuses it.
+ */
+function decodeStored(key: Key, bytes: Uint8Array): SecretRecord {
+  const record = fromBinary(SecretRecordSchema, bytes);
+  const secret = record.secret;
+  const known = secret !== undefined && (secret.mode === Mode.TEST || secret.mode === Mode.LIVE);
+  if (secret !== undefined && (!known || recordKey(secret.mode, secret.name) !== key)) {
+    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" belongs to another secret: it was moved`);
+  }
+  return record;
 }
 
 /** How long close() waits for LMDB to finish pending commits. */
