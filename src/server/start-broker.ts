@@ -70,6 +70,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       ...(config.httpListen === "off" ? [] : [{ address: config.httpListen, setting: "CREDBROKER_HTTP_LISTEN" }]),
     ],
     config.tls,
+    config.injectToken !== undefined || config.injectTokenTest !== undefined || config.injectTokenLive !== undefined,
   );
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const opened = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });

@@ -5,6 +5,7 @@
  * certificates. Certificates are made at test time with openssl.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig, type Config } from "../../src/config/config.ts";
+import { ConfigError, loadConfig, type Config } from "../../src/config/config.ts";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
@@ -21,6 +22,7 @@ import { isLoopbackHost } from "../../src/loopback-host.ts";
 import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { makePki, type Pki } from "../support/pki.ts";
+import { serveOnce } from "../support/serve-once.ts";
 
 const main = join(import.meta.dirname, "../../src/cli/main.ts");
 
@@ -149,12 +151,13 @@ describe("non-loopback listeners", () => {
     expect(httpListener.stderr).toMatch(/CREDBROKER_HTTP_LISTEN: \[::\]:0 is not a loopback address/);
   });
 
-  it("serves a non-loopback address with TLS, and leaves the metrics listener alone", async () => {
+  it("serves a non-loopback address with TLS and an inject token, and leaves the metrics listener alone", async () => {
     const tb = await startTestBroker({
       listen: "0.0.0.0:0",
       httpListen: "0.0.0.0:0",
       metricsListen: "0.0.0.0:0",
       tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: undefined },
+      injectToken: { value: randomBytes(24).toString("base64url"), source: "test" },
     });
     try {
       expect(tb.broker.grpcAddress).toMatch(/^0\.0\.0\.0:\d+$/);
@@ -163,6 +166,31 @@ describe("non-loopback listeners", () => {
       await tb.close();
     }
     await expect(startTestBroker({ metricsListen: "0.0.0.0:0" }).then((t) => t.close())).resolves.toBeUndefined();
+  });
+
+  it("refuses TLS on a non-loopback address with neither an inject token nor client certificates: Inject would be open to the network", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "credbroker-nl-"));
+    const tls = { cert: pki.serverCert, key: pki.serverKey, clientCa: undefined };
+    const refusal = /CREDBROKER_HTTP_LISTEN: 0\.0\.0\.0:0 is not a loopback address, and the broker will not serve Inject there .*CREDBROKER_INJECT_TOKEN.*CREDBROKER_TLS_CLIENT_CA_FILE/;
+    try {
+      await expect(startTestBroker({ dataDir, httpListen: "0.0.0.0:0", tls })).rejects.toThrow(ConfigError);
+      await expect(startTestBroker({ dataDir, httpListen: "0.0.0.0:0", tls })).rejects.toThrow(refusal);
+      const files = ["--tls-cert-file", join(pki.dir, "server.crt"), "--tls-key-file", join(pki.dir, "server.key")];
+      const args = ["--data-dir", dataDir, ...files];
+      const grpcOpen = await serveOnce([...args, "--listen", "[::]:0"]);
+      expect(grpcOpen).toMatchObject({ code: 2, served: false });
+      expect(grpcOpen.stderr).toMatch(/CREDBROKER_LISTEN: \[::\]:0 is not a loopback address, and the broker will not serve Inject there/);
+      const httpOpen = await serveOnce([...args, "--http-listen", "0.0.0.0:0"]);
+      expect(httpOpen).toMatchObject({ code: 2, served: false });
+      expect(httpOpen.stderr).toMatch(refusal);
+      // either guard makes the same listeners acceptable
+      const withToken = await serveOnce([...args, "--http-listen", "0.0.0.0:0"], { CREDBROKER_INJECT_TOKEN_TEST: randomBytes(24).toString("base64url") });
+      expect(withToken).toMatchObject({ code: 0, served: true });
+      const withClientCa = await serveOnce([...args, "--http-listen", "0.0.0.0:0", "--tls-client-ca-file", join(pki.dir, "ca.crt")]);
+      expect(withClientCa).toMatchObject({ code: 0, served: true });
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });
 
