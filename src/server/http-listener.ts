@@ -13,6 +13,7 @@ import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import { listenOn, removeSocketFile } from "./unix-socket.ts";
 import { isUiPath, type UiHandler } from "./ui-handler.ts";
+import { guardRequests, type RequestGuardLogger } from "./request-guard.ts";
 
 /** A call whose Connect timeout (or gRPC deadline) has already passed when it arrives is not run. */
 const rejectExpiredDeadline: Interceptor = (next) => (req) => {
@@ -33,6 +34,8 @@ export interface HttpListenerOptions extends ServiceListenerOptions {
    * like any path that is no method: 404.
    */
   ui?: UiHandler | undefined;
+  /** Told of malformed requests and of handlers that failed; undefined: nobody is. */
+  logger?: RequestGuardLogger | undefined;
 }
 
 /**
@@ -66,8 +69,10 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
     contextValues: (req) => createContextValues().set(peerKey, () => nodePeer(req.socket)),
   });
   const ui = options.ui;
-  const handler: typeof connect =
-    ui === undefined ? connect : (req, res) => (isUiPath(req.url) ? ui(req, res) : connect(req, res));
+  const handler: typeof connect = guardRequests(
+    ui === undefined ? connect : (req, res) => (isUiPath(req.url) ? ui(req, res) : connect(req, res)),
+    { listener: "http", logger: options.logger },
+  );
   const limits = options.limits ?? defaultConnectionLimits;
   const h1 = http.createServer({ requestTimeout: 30_000, keepAliveTimeout: limits.idleTimeoutMs }, handler);
   let closing = false;

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { Listener } from "./grpc-listener.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
+import { guardRequests, type RequestGuardLogger } from "./request-guard.ts";
 import { listenOn, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
 
 /** Options of the metrics listener. */
@@ -11,8 +12,8 @@ export interface MetricsListenerOptions {
   address: string;
   /** The metrics to serve. */
   registry: Registry;
-  /** Told when a scrape fails. */
-  logger: { warn(obj: Record<string, unknown>, msg: string): void };
+  /** Told when a scrape fails, of malformed requests, and of a handler that failed. */
+  logger: RequestGuardLogger;
   /** Who may connect to a unix socket; undefined: the broker's user only (0600). */
   socketAccess?: SocketAccess | undefined;
 }
@@ -26,7 +27,7 @@ export interface MetricsListenerOptions {
 export async function startMetricsListener(options: MetricsListenerOptions): Promise<Listener> {
   const address = parseListenAddress(options.address, "CREDBROKER_METRICS_LISTEN");
   const { registry, logger } = options;
-  const server = http.createServer({ requestTimeout: 10_000 }, (req, res) => {
+  const server = http.createServer({ requestTimeout: 10_000 }, guardRequests((req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? "").split("?", 1)[0];
     if (path !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: metrics are at /metrics\n");
@@ -36,7 +37,8 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
       res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" }).end("method not allowed\n");
       return;
     }
-    registry.metrics().then(
+    // returned, so that a write that throws reaches the guard rather than becoming an unhandled rejection
+    return registry.metrics().then(
       (text) => {
         res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store" });
         res.end(req.method === "HEAD" ? undefined : text);
@@ -46,7 +48,7 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
         res.writeHead(500, { "content-type": "text/plain; charset=utf-8" }).end("metrics unavailable\n");
       },
     );
-  });
+  }, { listener: "metrics", logger }));
   await listenOn(server, address, options.socketAccess);
   const bound = address.kind === "unix" ? address : { ...address, port: (server.address() as AddressInfo).port };
   return {

@@ -146,6 +146,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         : await startHttpListener({
             ...serving,
             address: config.httpListen,
+            logger,
             ui: config.uiDir === undefined ? undefined : await createUiHandler({ directory: config.uiDir, logger }),
           });
     if (httpListener !== undefined) {
