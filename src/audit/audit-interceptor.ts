@@ -7,6 +7,8 @@ import { callerKindKey, peerKey, requestIdKey } from "../server/call-context.ts"
 import { toConnectError } from "../server/connect-error.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { auditEvent, auditScopeKey, type AuditScope, type AuditTarget, type EventBasis } from "./audit-scope.ts";
+import type { RefusalCounts } from "./refusal-counts.ts";
+import { retentionClassOf } from "./retention-class.ts";
 
 /** Options of the audit interceptor. */
 export interface AuditInterceptorOptions {
@@ -14,6 +16,8 @@ export interface AuditInterceptorOptions {
   store: SecretStore;
   /** Told when the event of an already failed call could not be written (that call fails anyway). */
   logger: Logger;
+  /** Where calls whose events are of the "refused" class are counted; undefined when metrics are off. */
+  refusals?: RefusalCounts | undefined;
 }
 
 /**
@@ -25,7 +29,7 @@ export interface AuditInterceptorOptions {
  * fails the call), failures after the fact. Appends of one event-loop turn
  * share one LMDB transaction, so Injects cost a commit per batch.
  */
-export function createAuditInterceptor({ store, logger }: AuditInterceptorOptions): Interceptor {
+export function createAuditInterceptor({ store, logger, refusals }: AuditInterceptorOptions): Interceptor {
   return (next) => async (req) => {
     const values = req.contextValues;
     const basis: EventBasis = {
@@ -47,9 +51,16 @@ export function createAuditInterceptor({ store, logger }: AuditInterceptorOption
       res = await next(req);
     } catch (error) {
       if (!scope.recorded) {
-        const code = codeNames[toConnectError(error).code] ?? "unknown";
+        const connectCode = toConnectError(error).code;
+        const code = codeNames[connectCode] ?? "unknown";
+        const event = scope.event(code, target.mode, target.names.map((name) => ({ name, version: 0n })));
+        // refusals that anyone can make go to a class of their own, so they cannot evict the main record
+        const auditClass = retentionClassOf(event);
+        if (auditClass === "refused") {
+          refusals?.count(req.service, req.method, connectCode);
+        }
         try {
-          await store.appendEvents([scope.event(code, target.mode, target.names.map((name) => ({ name, version: 0n })))]);
+          await store.appendEvents([event], auditClass);
         } catch (cause) {
           logger.error({ method: basis.method, requestId: basis.requestId, code, err: cause }, "audit event not written");
         }

@@ -5,8 +5,10 @@ import type { SecretStore } from "../store/secret-store.ts";
 export interface AuditRetentionOptions {
   /** Where events are kept. */
   store: SecretStore;
-  /** The most events kept; older ones beyond it are removed. */
+  /** The most events of the "main" class kept; older ones beyond it are removed. */
   maxEvents: number;
+  /** The most events of the "refused" class kept, a cap of their own: refusals never evict the main record. */
+  maxRefusedEvents: number;
   /** The oldest an event may get, in milliseconds. */
   maxAgeMs: number;
   /** How often a pass runs, in milliseconds. */
@@ -25,7 +27,7 @@ export interface AuditRetention {
   stop(): Promise<void>;
 }
 
-/** Starts bounded background passes that keep the audit log within its count and age. */
+/** Starts bounded background passes that keep each class of the audit log within its count, and all of it within its age. */
 export function startAuditRetention(options: AuditRetentionOptions): AuditRetention {
   const batchSize = options.batchSize ?? 1000;
   let running: Promise<number> | undefined;
@@ -33,16 +35,22 @@ export function startAuditRetention(options: AuditRetentionOptions): AuditRetent
 
   async function pass(): Promise<number> {
     let removed = 0;
-    for (;;) {
-      const before = BigInt(Date.now() - options.maxAgeMs) * 1000n;
-      const count = await options.store.pruneEvents(before, options.maxEvents, batchSize);
-      removed += count;
-      if (count < batchSize || stopped) {
-        return removed;
+    for (const [auditClass, keep] of [
+      ["refused", options.maxRefusedEvents],
+      ["main", options.maxEvents],
+    ] as const) {
+      for (;;) {
+        const before = BigInt(Date.now() - options.maxAgeMs) * 1000n;
+        const count = await options.store.pruneEvents(before, keep, batchSize, auditClass);
+        removed += count;
+        if (count < batchSize || stopped) {
+          break;
+        }
+        // let calls in between batches
+        await new Promise((resolve) => setImmediate(resolve));
       }
-      // let calls in between batches
-      await new Promise((resolve) => setImmediate(resolve));
     }
+    return removed;
   }
 
   function runOnce(): Promise<number> {

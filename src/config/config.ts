@@ -58,6 +58,8 @@ export interface Config {
   logLevel: string;
   /** The most audit events kept (oldest removed first); default 1,000,000. */
   auditMaxEvents?: number | undefined;
+  /** The most events kept of calls refused before presenting a known token, apart from the others; default a tenth of auditMaxEvents. */
+  auditMaxRefusedEvents?: number | undefined;
   /** The oldest an audit event may get, in days; default 90. */
   auditMaxAgeDays?: number | undefined;
   /** How often audit retention runs, in milliseconds; default one minute (tests shorten it). */
@@ -152,6 +154,10 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
     oauthTimeoutMs: count(env["CREDBROKER_OAUTH_TIMEOUT_MS"], "CREDBROKER_OAUTH_TIMEOUT_MS", 10_000),
     logLevel: logLevel(env["LOG_LEVEL"]),
     auditMaxEvents: count(env["CREDBROKER_AUDIT_MAX_EVENTS"], "CREDBROKER_AUDIT_MAX_EVENTS", 1_000_000),
+    auditMaxRefusedEvents:
+      nonEmpty(env["CREDBROKER_AUDIT_MAX_REFUSED_EVENTS"]) === undefined
+        ? undefined
+        : count(env["CREDBROKER_AUDIT_MAX_REFUSED_EVENTS"], "CREDBROKER_AUDIT_MAX_REFUSED_EVENTS", 0),
     auditMaxAgeDays: count(env["CREDBROKER_AUDIT_MAX_AGE_DAYS"], "CREDBROKER_AUDIT_MAX_AGE_DAYS", 90),
   };
 }

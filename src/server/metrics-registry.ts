@@ -1,6 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from "prom-client";
 import { ModeSchema, SecretTypeSchema, type Mode, type SecretType } from "../gen/credbroker/v1/secret_pb.ts";
+import type { RefusalCounts } from "../audit/refusal-counts.ts";
 import type { MaterialCache } from "../material/material-cache.ts";
 import type { TokenCache } from "../oauth/token-cache-api.ts";
 import type { SecretStore } from "../store/secret-store.ts";
@@ -13,6 +14,8 @@ export interface MetricsSources {
   calls: CallMetrics;
   /** Injects by secret type and mode, from the inject service. */
   injects: InjectCounts;
+  /** Calls refused before presenting a known token, from the audit interceptor. */
+  refusals: RefusalCounts;
   /** The token cache's running counters. */
   tokenCache: Pick<TokenCache, "counters">;
   /** The store, for the number of secrets per mode. */
@@ -60,6 +63,25 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
     },
   });
   registry.registerMetric(latencyHistogram(`${prefix}request_duration_seconds`, sources.calls));
+
+  new Counter({
+    name: `${prefix}refused_calls_total`,
+    help: "Calls refused before presenting a token the broker knows (no or an unknown token, a foreign web page), by method and status code; they count on after retention removes their audit events.",
+    labelNames: ["service", "method", "code"],
+    registers,
+    collect() {
+      this.reset();
+      for (const refusals of sources.refusals.all()) {
+        for (let code = 1; code < refusals.byCode.length; code++) {
+          const count = refusals.byCode[code]!;
+          // Unauthenticated from the start, so that the rate of a quiet method is 0 rather than absent
+          if (count > 0 || code === Code.Unauthenticated) {
+            this.inc({ service: refusals.service, method: refusals.method, code: Code[code] ?? String(code) }, count);
+          }
+        }
+      }
+    },
+  });
 
   new Counter({
     name: `${prefix}injects_total`,

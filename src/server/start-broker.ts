@@ -5,6 +5,7 @@ import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
 import { createAuditInterceptor } from "../audit/audit-interceptor.ts";
 import { startAuditRetention, type AuditRetention } from "../audit/audit-retention.ts";
+import { createRefusalCounts } from "../audit/refusal-counts.ts";
 import { createKeyService } from "../api/key-service.ts";
 import { createSecretService } from "../api/secret-service.ts";
 import { ConfigError, decodeMasterKey, type Config } from "../config/config.ts";
@@ -106,6 +107,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const metricsOn = config.metricsListen !== "off";
     const calls = metricsOn ? createCallMetrics([SecretService, InjectService]) : undefined;
     const injects = metricsOn ? createInjectCounts() : undefined;
+    const refusals = metricsOn ? createRefusalCounts([SecretService, KeyService, AuditService, InjectService]) : undefined;
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer })),
       registration(KeyService, createKeyService({ store, keyring, masterKey, sealedKeyring, keyringMetaKey, rewrapper: rewrap })),
@@ -114,7 +116,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     ];
     const interceptors = [
       createLogInterceptor(logger, { calls }),
-      createAuditInterceptor({ store, logger }),
+      createAuditInterceptor({ store, logger, refusals }),
       createAuthInterceptor({
         adminToken,
         injectToken: config.injectToken?.value,
@@ -153,20 +155,23 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       listeners.push(httpListener);
     }
     const metricsListener =
-      calls === undefined || injects === undefined
+      calls === undefined || injects === undefined || refusals === undefined
         ? undefined
         : await startMetricsListener({
             address: config.metricsListen,
             socketAccess: { group: config.socketGroup },
-            registry: createMetricsRegistry({ calls, injects, tokenCache: tokens, store, materialCache }),
+            registry: createMetricsRegistry({ calls, injects, refusals, tokenCache: tokens, store, materialCache }),
             logger,
           });
     if (metricsListener !== undefined) {
       listeners.push(metricsListener);
     }
+    const maxEvents = config.auditMaxEvents ?? 1_000_000;
     retention = startAuditRetention({
       store,
-      maxEvents: config.auditMaxEvents ?? 1_000_000,
+      maxEvents,
+      // refusals anyone can make get a cap of their own, a tenth of the main one unless set
+      maxRefusedEvents: config.auditMaxRefusedEvents ?? Math.ceil(maxEvents / 10),
       maxAgeMs: (config.auditMaxAgeDays ?? 90) * 24 * 3600 * 1000,
       intervalMs: config.auditRetentionIntervalMs ?? 60_000,
       logger,

@@ -5,7 +5,7 @@ import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage
 import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
-import type { SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
+import type { AuditClass, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
 
 /** Options of the LMDB store. */
 export interface LmdbStoreOptions {
@@ -27,9 +27,15 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
   const meta: Database<Uint8Array, Key> = root.openDB({ name: "meta", encoding: "binary" });
   // audit events keyed by sequence: microseconds since the epoch, bumped to stay unique, so time-ordered
   const audit: Database<Uint8Array, number> = root.openDB({ name: "audit", encoding: "binary" });
+  // the events of the "refused" class, keyed alike: a database of their own, so that counting
+  // and pruning one class never touches the other
+  const refused: Database<Uint8Array, number> = root.openDB({ name: "audit-refused", encoding: "binary" });
+  const eventsOf = (auditClass: AuditClass) => (auditClass === "refused" ? refused : audit);
   let lastSequence = 0;
-  for (const key of audit.getKeys({ reverse: true, limit: 1 })) {
-    lastSequence = key;
+  for (const db of [audit, refused]) {
+    for (const key of db.getKeys({ reverse: true, limit: 1 })) {
+      lastSequence = Math.max(lastSequence, key);
+    }
   }
   const listeners = new Set<(change: StoreChange) => void>();
 
@@ -119,43 +125,37 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
       return undefined;
     },
 
-    async appendEvents(events) {
+    async appendEvents(events, auditClass = "main") {
+      const db = eventsOf(auditClass);
       try {
-        await Promise.all(events.map((event) => audit.put(...sequenced(event))));
+        await Promise.all(events.map((event) => db.put(...sequenced(event))));
       } catch (cause) {
         throw await storeWriteError(cause);
       }
     },
 
     listEvents(from, limit, name) {
-      const events: AuditEvent[] = [];
-      for (const { value } of audit.getRange({ start: Number(from) })) {
-        const event = fromBinary(AuditEventSchema, value);
-        if (name === undefined || event.secrets.some((secret) => secret.name === name)) {
-          events.push(event);
-          if (events.length >= limit) {
-            break;
-          }
-        }
-      }
-      return events;
+      // the first `limit` of each class hold the first `limit` of both, merged by sequence
+      const merged = [...eventsFrom(audit, from, limit, name), ...eventsFrom(refused, from, limit, name)];
+      return merged.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, limit);
     },
 
-    eventCount: () => (audit.getStats() as { entryCount: number }).entryCount,
+    eventCount: (auditClass = "main") => (eventsOf(auditClass).getStats() as { entryCount: number }).entryCount,
 
-    async pruneEvents(before, keep, limit) {
+    async pruneEvents(before, keep, limit, auditClass = "main") {
+      const db = eventsOf(auditClass);
       try {
         return await root.childTransaction(() => {
-          const excess = Math.max(0, (audit.getStats() as { entryCount: number }).entryCount - keep);
+          const excess = Math.max(0, (db.getStats() as { entryCount: number }).entryCount - keep);
           const doomed: number[] = [];
-          for (const key of audit.getKeys({ limit })) {
+          for (const key of db.getKeys({ limit })) {
             if (doomed.length >= excess && key >= Number(before)) {
               break;
             }
             doomed.push(key);
           }
           for (const key of doomed) {
-            audit.removeSync(key);
+            db.removeSync(key);
           }
           return doomed.length;
         });
@@ -223,6 +223,21 @@ function decodeStored(key: Key, bytes: Uint8Array): SecretRecord {
     throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" belongs to another secret: it was moved`);
   }
   return record;
+}
+
+/** Up to `limit` events of one audit database from sequence `from` on, oldest first; only those naming `name` when set. */
+function eventsFrom(db: Database<Uint8Array, number>, from: bigint, limit: number, name: string | undefined): AuditEvent[] {
+  const events: AuditEvent[] = [];
+  for (const { value } of db.getRange({ start: Number(from) })) {
+    const event = fromBinary(AuditEventSchema, value);
+    if (name === undefined || event.secrets.some((secret) => secret.name === name)) {
+      events.push(event);
+      if (events.length >= limit) {
+        break;
+      }
+    }
+  }
+  return events;
 }
 
 /** How long close() waits for LMDB to finish pending commits. */

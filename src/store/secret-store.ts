@@ -25,20 +25,27 @@ export interface SecretStore {
    */
   commit(writes: readonly StoreWrite[], events?: readonly AuditEvent[]): Promise<StoreConflict | undefined>;
   /**
-   * Appends audit events; resolves once they are committed. Events appended
-   * in one event-loop turn share one transaction (group commit).
+   * Appends audit events of one retention class (default "main"); resolves
+   * once they are committed. Events appended in one event-loop turn share
+   * one transaction (group commit).
    */
-  appendEvents(events: readonly AuditEvent[]): Promise<void>;
-  /** Up to `limit` audit events from sequence `from` on, oldest first; only those naming `name` when set. */
-  listEvents(from: bigint, limit: number, name?: string): AuditEvent[];
-  /** How many audit events are stored. */
-  eventCount(): number;
+  appendEvents(events: readonly AuditEvent[], auditClass?: AuditClass): Promise<void>;
   /**
-   * Removes up to `limit` of the oldest audit events that are older than
-   * `before` (a sequence, i.e. microseconds since the epoch) or beyond the
-   * newest `keep`, in one transaction; resolves to how many it removed.
+   * Up to `limit` audit events of every class from sequence `from` on,
+   * oldest first (sequences are unique across classes); only those naming
+   * `name` when set.
    */
-  pruneEvents(before: bigint, keep: number, limit: number): Promise<number>;
+  listEvents(from: bigint, limit: number, name?: string): AuditEvent[];
+  /** How many audit events of a class (default "main") are stored. */
+  eventCount(auditClass?: AuditClass): number;
+  /**
+   * Removes up to `limit` of the oldest audit events of a class (default
+   * "main") that are older than `before` (a sequence, i.e. microseconds
+   * since the epoch) or beyond the class's newest `keep`, in one
+   * transaction; resolves to how many it removed. No class's events count
+   * against another's `keep`.
+   */
+  pruneEvents(before: bigint, keep: number, limit: number, auditClass?: AuditClass): Promise<number>;
   /** A value from the store's metadata (e.g. the sealed keyring). */
   getMeta(key: string): Uint8Array | undefined;
   /** Writes a metadata value only if the key is absent; false if it was present. */
@@ -50,6 +57,14 @@ export interface SecretStore {
   /** Closes the store; pending writes are committed first. */
   close(): Promise<void>;
 }
+
+/**
+ * The retention class of an audit event: "refused" for calls refused before
+ * the caller presented any token the broker knows, which anyone who reaches
+ * a listener can make; "main" for everything else. Each class is kept and
+ * pruned on its own, so refusals never evict the record of admitted callers.
+ */
+export type AuditClass = "main" | "refused";
 
 /** One write of a commit. */
 export type StoreWrite =

@@ -88,6 +88,7 @@ describe("audit events in the store", () => {
     const retention = startAuditRetention({
       store,
       maxEvents: 5,
+      maxRefusedEvents: 5,
       maxAgeMs: 90 * 86_400_000,
       intervalMs: 3_600_000,
       batchSize: 4,
@@ -109,6 +110,7 @@ describe("audit events in the store", () => {
     const retention = startAuditRetention({
       store,
       maxEvents: 1_000_000,
+      maxRefusedEvents: 100_000,
       maxAgeMs: 90 * 86_400_000,
       intervalMs: 3_600_000,
       batchSize: 3,
@@ -117,6 +119,30 @@ describe("audit events in the store", () => {
     expect(await retention.runOnce()).toBe(10);
     await retention.stop();
     expect(store.listEvents(0n, 100).map((e) => e.secrets[0]?.name)).toEqual(["new0", "new1", "new2"]);
+  });
+
+  it("keeps the refused class apart: its own count and pruning, listed merged in sequence order, sequences unique across a reopen", async () => {
+    await store.appendEvents([event("kept-1")]);
+    for (let i = 0; i < 30; i++) {
+      await store.appendEvents([event(`refused-${i}`)], "refused");
+    }
+    await store.appendEvents([event("kept-2")]);
+    expect([store.eventCount(), store.eventCount("refused")]).toEqual([2, 30]);
+    // main's cap counts main events only, so the refusals cannot push these out
+    expect(await store.pruneEvents(0n, 2, 100)).toBe(0);
+    expect(await store.pruneEvents(0n, 3, 100, "refused")).toBe(27);
+    const names = () => store.listEvents(0n, 100).map((e) => e.secrets[0]?.name);
+    expect(names()).toEqual(["kept-1", "refused-27", "refused-28", "refused-29", "kept-2"]);
+    expect(store.listEvents(0n, 2).map((e) => e.secrets[0]?.name)).toEqual(["kept-1", "refused-27"]);
+    expect(store.listEvents(0n, 100, "kept-2").length).toBe(1);
+
+    await store.close();
+    store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
+    // an event stamped in the past still sorts after every stored one, in either class
+    await store.appendEvents([event("after-reopen", new Date(Date.now() - 60_000))], "refused");
+    expect(names()).toEqual(["kept-1", "refused-27", "refused-28", "refused-29", "kept-2", "after-reopen"]);
+    const sequences = store.listEvents(0n, 100).map((e) => e.sequence);
+    expect(new Set(sequences).size).toBe(sequences.length);
   });
 
   it("lists from a sequence, filtered by name", async () => {
