@@ -12,7 +12,7 @@ import { startTestBroker, type TestBroker } from "./support/broker.ts";
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
 const section = "Running as a sidecar";
-const injectToken = "readme-inject-token";
+const injectToken = "readme-inject-token-6f0c2e9a41b7d385";
 /** The README's addresses: the listeners' defaults. */
 const grpcDefault = "127.0.0.1:7390";
 const httpDefault = "127.0.0.1:7391";

@@ -21,6 +21,7 @@ Runs the broker until SIGTERM or SIGINT. Flags override the environment.
   --tls-client-ca-file FILE CREDBROKER_TLS_CLIENT_CA_FILE (require client certificates from this CA)
   --socket-group GROUP      CREDBROKER_SOCKET_GROUP  (unix sockets 0660 for this group; default 0600)
 
+Tokens are at least 32 characters, and the four are all different.
 Without TLS, the gRPC and HTTP listeners must be loopback or unix sockets;
 with TLS beyond loopback, Inject needs an inject token or a client CA.
 `;

@@ -240,6 +240,29 @@ function token(
   return { value, source };
 }
 
+/** The shortest token the broker is configured with: 24 random bytes in base64url are 32 characters. */
+export const minTokenLength = 32;
+
+/**
+ * Refuses tokens short enough to guess and a token shared between roles
+ * (admin, inject, test-only, live-only): a test-only token equal to the
+ * live-only one would read live. Messages name the settings, never a value.
+ */
+export function checkTokens(tokens: readonly (ConfiguredSecret<string> | undefined)[]): void {
+  const configured = tokens.filter((token) => token !== undefined);
+  for (const [index, token] of configured.entries()) {
+    if (token.value.length < minTokenLength) {
+      throw new ConfigError(`${token.source} must be at least ${minTokenLength} characters long (e.g. 24 random bytes in base64url)`);
+    }
+    const twin = configured.slice(0, index).find((other) => other.value === token.value);
+    if (twin !== undefined) {
+      throw new ConfigError(
+        `${twin.source} and ${token.source} hold the same token; the admin, inject, test-only and live-only tokens must all differ`,
+      );
+    }
+  }
+}
+
 /** Reads a file a setting names; a failure is a ConfigError naming the setting, the path and the errno code, never the content. */
 export async function readConfigFile(path: string, flag: string): Promise<string> {
   try {

@@ -8,7 +8,7 @@ import { startAuditRetention, type AuditRetention } from "../audit/audit-retenti
 import { createRefusalCounts } from "../audit/refusal-counts.ts";
 import { createKeyService } from "../api/key-service.ts";
 import { createSecretService } from "../api/secret-service.ts";
-import { ConfigError, decodeMasterKey, type Config } from "../config/config.ts";
+import { checkTokens, decodeMasterKey, type Config, type ConfiguredSecret } from "../config/config.ts";
 import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
 import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
@@ -73,6 +73,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     config.tls,
     config.injectToken !== undefined || config.injectTokenTest !== undefined || config.injectTokenLive !== undefined,
   );
+  // configured tokens are refused before the data dir is touched; a generated admin.token is checked once read
+  checkTokens([config.adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   const opened = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
   const store = options.wrapStore?.(opened) ?? opened;
@@ -82,8 +84,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
   let rewrapper: Rewrapper | undefined;
   try {
     const { keyring, masterKey, sealedKeyring } = await loadKeyring(config, store, logger);
-    const adminToken = config.adminToken?.value ?? (await generatedAdminToken(config.dataDir, logger));
-    checkInjectTokens(config, adminToken);
+    const adminToken = config.adminToken ?? (await generatedAdminToken(config.dataDir, logger));
+    checkTokens([adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
     const sealer = createSealer(keyring);
     const rewrap = createRewrapper({ store, sealer, keyring, logger, batchSize: options.rewrapBatchSize });
     rewrapper = rewrap;
@@ -118,7 +120,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       createLogInterceptor(logger, { calls }),
       createAuditInterceptor({ store, logger, refusals }),
       createAuthInterceptor({
-        adminToken,
+        adminToken: adminToken.value,
         injectToken: config.injectToken?.value,
         injectTokenTest: config.injectTokenTest?.value,
         injectTokenLive: config.injectTokenLive?.value,
@@ -260,20 +262,11 @@ async function loadKeyring(
   return { keyring: created.keyring, masterKey, sealedKeyring: created.sealed };
 }
 
-/** An inject token equal to the admin token would let administrators read values: refused. */
-function checkInjectTokens(config: Config, adminToken: string): void {
-  for (const token of [config.injectToken, config.injectTokenTest, config.injectTokenLive]) {
-    if (token !== undefined && token.value === adminToken) {
-      throw new ConfigError(`${token.source} must differ from the admin token: administrators must not read values`);
-    }
-  }
-}
-
-async function generatedAdminToken(dataDir: string, logger: Logger): Promise<string> {
+async function generatedAdminToken(dataDir: string, logger: Logger): Promise<ConfiguredSecret<string>> {
   const path = join(dataDir, "admin.token");
   const file = await readOrCreateSecretFile(path, generateToken);
   if (file.created) {
     logger.warn({ path }, "generated an admin token in the data dir; SecretService callers send it as a bearer token");
   }
-  return file.value;
+  return { value: file.value, source: path };
 }

@@ -373,7 +373,7 @@ describe("DATA_LOSS for a sealed record that fails authentication", () => {
 describe("UNAUTHENTICATED on Inject when an inject token is configured", () => {
   let guarded: TestBroker;
   let guardedCallers: Caller[];
-  const injectToken = "inject-token-5d1e8a";
+  const injectToken = "inject-token-5d1e8a-c93f0b7e2d4a16";
 
   beforeAll(async () => {
     guarded = await startTestBroker({ injectToken: { value: injectToken, source: "test" } });

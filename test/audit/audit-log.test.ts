@@ -22,7 +22,7 @@ import type { SecretStore } from "../../src/store/secret-store.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 
-const injectToken = { value: "audit-inject-token-5d1e", source: "test" };
+const injectToken = { value: "audit-inject-token-5d1e-9b27c40f8a63", source: "test" };
 const canary = "CANARY-7f3a9c-never-in-an-event";
 
 let tb: TestBroker | undefined;

@@ -96,7 +96,7 @@ describe("credbroker deploy and inject, end to end against a real broker", () =>
   });
 
   it("sends CREDBROKER_INJECT_TOKEN to a broker that requires an inject token", async () => {
-    const injectToken = `inject-${randomBytes(8).toString("hex")}`;
+    const injectToken = `inject-${randomBytes(16).toString("hex")}`;
     const guarded = await startTestBroker({ injectToken: { value: injectToken, source: "test" } });
     try {
       await guarded

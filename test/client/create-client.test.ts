@@ -77,7 +77,7 @@ describe("createCredbrokerClient", () => {
   });
 
   it("sends injectToken to InjectService and token to SecretService", async () => {
-    const injectToken = "inject-token-for-the-test";
+    const injectToken = "inject-token-for-the-test-0a8d2f61";
     const tb = await broker({ injectToken: { value: injectToken, source: "test" } });
     const both = client({ addr: tb.broker.grpcAddress, token: tb.adminToken, injectToken });
     await roundTrip(both, "two-tokens");

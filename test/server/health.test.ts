@@ -29,7 +29,7 @@ import { createGrpcJsClient } from "../support/grpc-client.ts";
 /** The folder of the health proto in the package it is generated from. */
 const healthProto = join(import.meta.dirname, "../../node_modules/grpc-health-check/proto");
 const served = ["", "credbroker.v1.SecretService", "credbroker.v1.KeyService", "credbroker.v1.AuditService", "credbroker.v1.InjectService"];
-const injectToken = { value: "inject-token-for-health-tests", source: "test" };
+const injectToken = { value: "inject-token-for-health-tests-3c9e", source: "test" };
 
 /** A Watch stream: the statuses received so far, the first of them, and how the call ended. */
 interface WatchCall {

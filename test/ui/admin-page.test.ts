@@ -17,7 +17,7 @@ import { makePki } from "../support/pki.ts";
 // The admin page in Debian's Chromium against a real broker serving the
 // built page (dist/ui, `npm run build:ui`; npm test builds it first).
 const uiDir = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
-const injectToken = "inject-token-ui-e2e";
+const injectToken = "inject-token-ui-e2e-7d41b9c06a2e58f3";
 
 // values that must never reach the page after saving, the console or the log
 const canary = `CANARY${randomBytes(6).toString("hex")}`;
