@@ -1,0 +1,110 @@
+import { clone, create, createFileRegistry, type DescMessage } from "@bufbuild/protobuf";
+import {
+  FieldDescriptorProto_Label,
+  FieldDescriptorProto_Type,
+  FieldDescriptorProtoSchema,
+  file_google_protobuf_timestamp,
+  FileDescriptorProtoSchema,
+} from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import { credentialRules } from "../../src/credentials/credential-rules.ts";
+import { credentialSteps } from "../../src/credentials/credential-steps.ts";
+import { credentialTypes, plainFieldNames, sensitiveFieldNames } from "../../src/credentials/credential-registry.ts";
+import { credentialFieldPaths, describeCredentials } from "../../src/credentials/describe-credentials.ts";
+import {
+  CredentialsSchema,
+  file_credbroker_v1_secret,
+  SecretType,
+  SecretTypeSchema,
+  StepKind,
+} from "../../src/gen/credbroker/v1/secret_pb.ts";
+
+/** Credentials from a copy of secret.proto, changed by `edit`: a proto with a field the tables do not know yet. */
+function changedCredentials(edit: (messages: ReturnType<typeof secretProto>["messageType"]) => void): DescMessage {
+  const proto = secretProto();
+  edit(proto.messageType);
+  const registry = createFileRegistry(proto, (name) => (name === "google/protobuf/timestamp.proto" ? file_google_protobuf_timestamp : undefined));
+  return registry.getMessage("credbroker.v1.Credentials")!;
+}
+
+function secretProto() {
+  return clone(FileDescriptorProtoSchema, file_credbroker_v1_secret.proto);
+}
+
+const stringField = (name: string, number: number) =>
+  create(FieldDescriptorProtoSchema, { name, number, jsonName: name, type: FieldDescriptorProto_Type.STRING, label: FieldDescriptorProto_Label.OPTIONAL });
+
+describe("the credential registry", () => {
+  it("has a rule for every Credentials field and steps for every case", () => {
+    // describeCredentials would have thrown at import; this names what it walked
+    expect(credentialFieldPaths(CredentialsSchema).sort()).toEqual(Object.keys(credentialRules).sort());
+    expect(credentialTypes.map((type) => type.case).sort()).toEqual(Object.keys(credentialSteps).sort());
+  });
+
+  it("fails on a field the rules do not know", () => {
+    const credentials = changedCredentials((messages) => messages.find((m) => m.name === "BasicAuth")!.field.push(stringField("otp", 3)));
+    expect(credentialFieldPaths(credentials)).toContain("credentials.basicAuth.otp");
+    const sources = { credentials, secretTypes: SecretTypeSchema, rules: credentialRules, steps: credentialSteps };
+    expect(() => describeCredentials(sources)).toThrow("credentials.basicAuth.otp: no rule");
+  });
+
+  it("fails on a case without a SecretType or steps", () => {
+    const credentials = changedCredentials((messages) => {
+      const oneofCase = clone(FieldDescriptorProtoSchema, messages.find((m) => m.name === "Credentials")!.field[0]!);
+      oneofCase.name = "kerberos";
+      oneofCase.jsonName = "kerberos";
+      oneofCase.number = 8;
+      messages.find((m) => m.name === "Credentials")!.field.push(oneofCase);
+    });
+    const sources = { credentials, secretTypes: SecretTypeSchema, rules: credentialRules, steps: credentialSteps };
+    expect(() => describeCredentials(sources)).toThrow(/kerberos: no SecretType SECRET_TYPE_KERBEROS; kerberos: no steps/);
+  });
+
+  it("derives each type's SecretType and fields from the descriptors", () => {
+    const summary = credentialTypes.map((type) => ({
+      type: SecretTypeSchema.value[type.secretType]!.name,
+      fields: type.fields.map((field) => `${field.name}:${field.kind}${field.optional ? "?" : ""}${field.sensitive ? " (sensitive)" : ""}`),
+    }));
+    expect(summary).toEqual([
+      { type: "SECRET_TYPE_BASIC_AUTH", fields: ["username:string", "password:string (sensitive)"] },
+      { type: "SECRET_TYPE_BEARER_TOKEN", fields: ["token:string (sensitive)"] },
+      { type: "SECRET_TYPE_API_KEY", fields: ["keyName:string", "keyValue:string (sensitive)"] },
+      { type: "SECRET_TYPE_SFTP_PASSWORD", fields: ["username:string", "password:string (sensitive)"] },
+      { type: "SECRET_TYPE_SFTP_PRIVATE_KEY", fields: ["username:string", "privateKey:string (sensitive)", "passphrase:string? (sensitive)"] },
+      {
+        type: "SECRET_TYPE_OAUTH2_CLIENT_CREDENTIALS",
+        fields: [
+          "clientId:string",
+          "clientSecret:string (sensitive)",
+          "tokenUrl:string",
+          "scopes:list?",
+          "audience:string?",
+          "resource:string?",
+          "authMethod:enum?",
+        ],
+      },
+      { type: "SECRET_TYPE_JSON_CREDENTIALS", fields: ["json:string (sensitive)"] },
+    ]);
+    expect([...sensitiveFieldNames].sort()).toEqual(["clientSecret", "json", "keyValue", "passphrase", "password", "privateKey", "token"]);
+    expect([...plainFieldNames].sort()).toEqual(["audience", "authMethod", "clientId", "keyName", "resource", "scopes", "tokenUrl", "username"]);
+  });
+
+  it("serves the steps DESIGN.md names", () => {
+    const steps = (type: SecretType) => credentialTypes.find((t) => t.secretType === type)!;
+    const { HTTP, SFTP, CODE } = StepKind;
+    const expected: [SecretType, StepKind, StepKind[]][] = [
+      [SecretType.BASIC_AUTH, HTTP, [HTTP, CODE]],
+      [SecretType.BEARER_TOKEN, HTTP, [HTTP, CODE]],
+      [SecretType.API_KEY, HTTP, [HTTP, CODE]],
+      [SecretType.SFTP_PASSWORD, SFTP, [SFTP, CODE]],
+      [SecretType.SFTP_PRIVATE_KEY, SFTP, [SFTP, CODE]],
+      [SecretType.OAUTH2_CLIENT_CREDENTIALS, HTTP, [HTTP, CODE]],
+      [SecretType.JSON_CREDENTIALS, CODE, [CODE]],
+    ];
+    for (const [type, natural, serves] of expected) {
+      expect(steps(type).naturalStep).toBe(natural);
+      expect([...steps(type).steps].sort()).toEqual(serves.sort());
+    }
+    expect(credentialTypes).toHaveLength(expected.length);
+  });
+});
