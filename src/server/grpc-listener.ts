@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import type { Interceptor } from "@connectrpc/connect";
 import { addConnectService, type ServiceRegistration } from "./grpc-adapter.ts";
 import { addPlainService } from "./grpc-plain-service.ts";
+import { clampHttp2GrpcTimeouts } from "./deadline-headers.ts";
 import { defaultConnectionLimits, type ConnectionLimits } from "./connection-limits.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import type { TlsMaterial } from "./transport-security.ts";
@@ -75,6 +76,7 @@ export async function startGrpcListener(options: ServiceListenerOptions): Promis
     server.forceShutdown();
     throw error;
   }
+  const stopClampingTimeouts = clampHttp2GrpcTimeouts();
   const bound = address.kind === "unix" ? address : { ...address, port };
   return {
     address: formatListenAddress(bound),
@@ -86,6 +88,7 @@ export async function startGrpcListener(options: ServiceListenerOptions): Promis
           resolve();
         });
       });
+      stopClampingTimeouts();
       if (address.kind === "unix") {
         await removeSocketFile(address.path);
       }

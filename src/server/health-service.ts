@@ -44,6 +44,8 @@ export function createHealthService(state: HealthState): ServiceImpl<typeof Heal
           await new Promise<void>((resolve) => (wake = resolve));
           wake = undefined;
         }
+        // a passed deadline ends the stream as DEADLINE_EXCEEDED, not as a Watch that finished
+        throw ConnectError.from(context.signal.reason);
       } finally {
         unsubscribe();
         context.signal.removeEventListener("abort", onAbort);
