@@ -14,6 +14,8 @@ import {
   UpdateSecretRequestSchema,
 } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { makePki, type Pki } from "../support/pki.ts";
+import { rawExchange } from "../support/raw-http.ts";
 
 /** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
 function createRandom(seed: number) {
@@ -382,5 +384,274 @@ describe("fuzzing both listeners", () => {
       expect(inMode - made.filter((m) => m.startsWith(`${label}/`)).length).toBe([...seeded.values()].filter((s) => s.mode === mode).length);
     }
     console.log(`fuzz: ${seeded.size} seeded secrets intact; ${made.length} records the fuzz validly created: ${made.join(", ")}`);
+  });
+});
+
+/** The paths a request-line fuzz aims at: methods of every service, the admin page, metrics, and no path at all. */
+const fuzzTargets = [
+  "/credbroker.v1.InjectService/Inject",
+  "/credbroker.v1.SecretService/ListSecrets",
+  "/credbroker.v1.SecretService/CreateSecret",
+  "/grpc.health.v1.Health/Check",
+  "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+  "/ui/",
+  "/ui",
+  "/metrics",
+];
+const rpcContentTypes = [
+  "application/grpc", "application/grpc+proto", "application/grpc+json", "application/grpc-web", "application/grpc-web+proto",
+  "application/grpc-web-text", "application/grpc-web+json", "application/connect+proto", "application/connect+json",
+  "application/json", "application/json; charset=utf-8", "application/proto", "APPLICATION/JSON", "application/grpc;x=\"",
+];
+
+/** A request target: a method path mangled with %, unicode, absolute URIs, `*`, dot segments, or of great length. */
+function fuzzTarget(random: Random): string {
+  const path = random.pick(fuzzTargets);
+  switch (random.int(12)) {
+    case 0:
+      return `http://127.0.0.1${path}`;
+    case 1:
+      return random.pick(["*", "", "/", "//127.0.0.1/x", "http://[::1", "https://a b/"]);
+    case 2:
+      return `${path}?${random.pick(["%zz", "a=%", "connect=v1&encoding=json&message=%7B%7D", "\u00e9", "x".repeat(5000)])}`;
+    case 3:
+      return `${path}${random.pick(["%", "%zz", "%00", "%2F..%2F", "/../..", "#frag", "\u00fc\u6f22", "\ud83d\ude00"])}`;
+    case 4:
+      return `/${"a".repeat(random.pick([200, 9000, 70_000]))}`;
+    case 5:
+      return path.replace(/[a-z]/, (c) => c.toUpperCase());
+    default:
+      return path;
+  }
+}
+
+/** A header line as raw text: valid, duplicated, oversized, with control characters, folded, or without a colon. */
+function fuzzHeader(random: Random, adminToken: string): string {
+  const value = () =>
+    random.pick([
+      "", "x", "a\u0001b", "a\u007fb", "\u0000", "a\tb", "\u00ff\u00fe", "\u00e9", "v".repeat(random.pick([100, 20_000])), "a\r\n b",
+    ]);
+  switch (random.int(14)) {
+    case 0:
+      return `authorization: Bearer ${adminToken}`;
+    case 1:
+      return `authorization: ${random.pick(["Bearer", "Basic Og==", "Bearer \u0001", `Bearer ${adminToken}x`, value()])}`;
+    case 2:
+      return `te: ${random.pick(["trailers", "gzip", ""])}`;
+    case 3:
+      return `grpc-timeout: ${random.pick(["1S", "99999999H", "2147484S", "-1S", "0n", "abc", "1", "100000000H"])}`;
+    case 4:
+      return `connect-timeout-ms: ${random.pick(["0", "1", "99999999999", "-5", "x", "1e3"])}`;
+    case 5:
+      return `${random.pick(["content-encoding", "grpc-encoding", "connect-content-encoding", "accept-encoding", "grpc-accept-encoding"])}: ${random.pick(["gzip", "br", "identity", "x", "gzip, br"])}`;
+    case 6:
+      return `connect-protocol-version: ${random.pick(["1", "2", ""])}`;
+    case 7:
+      return `${random.pick(["origin", "sec-fetch-site"])}: ${random.pick(["null", "http://evil.example", "cross-site", "same-origin", "none"])}`;
+    case 8:
+      return `content-type: ${random.pick(rpcContentTypes)}`;
+    case 9:
+      return `x-${random.int(1000)}: ${value()}`;
+    case 10:
+      return random.pick(["no colon here", "bad name: x", ": empty name", "x:\u0000", " leading-space: x", "x-a: a\r\n\tfolded"]);
+    case 11:
+      return `grpc-${random.pick(["status", "message", "status-details-bin"])}: ${value()}`;
+    case 12:
+      return `if-none-match: ${random.pick(["*", '"x"', "W/", value()])}`;
+    default:
+      return `user-agent: ${value()}`;
+  }
+}
+
+/** A whole HTTP/1.x request, as bytes, seeded: request line, Host, headers and a body framed rightly or wrongly. */
+function fuzzHttp1Request(random: Random, adminToken: string): Buffer {
+  const method = random.chance(0.75)
+    ? random.pick(["POST", "POST", "GET", "HEAD"])
+    : random.pick(["PUT", "OPTIONS", "DELETE", "TRACE", "CONNECT", "PRI", "post", "P OST", "", "GET\u0001", "M".repeat(300)]);
+  const version = random.chance(0.75)
+    ? random.pick(["HTTP/1.1", "HTTP/1.1", "HTTP/1.0"])
+    : random.pick(["HTTP/2.0", "HTTP/0.9", "HTTP/9.9", "http/1.1", "HTTP/1.1 x", "HTTP/1.", "", "HTTP/1.1\n"]);
+  const lines = [`${method} ${fuzzTarget(random)}${version === "" ? "" : ` ${version}`}`];
+  const hosts = random.chance(0.5)
+    ? ["127.0.0.1"]
+    : random.pick([[], [""], ["a b"], ["["], ["[::1]"], ["[::1"], ["%zz"], ["a<b"], ["127.0.0.1:99999"], ["127.0.0.1:"], ["user@127.0.0.1"], ["127.0.0.1/x"], ["evil.example"], ["\u00e9"], ["127.0.0.1", "localhost"], ["localhost:1"]]);
+  for (const host of hosts) {
+    lines.push(`host: ${host}`);
+  }
+  const contentType = random.pick(rpcContentTypes);
+  if (random.chance(0.85)) {
+    lines.push(`content-type: ${contentType}`);
+  }
+  for (let n = random.int(4); n > 0; n--) {
+    lines.push(fuzzHeader(random, adminToken));
+  }
+  const method0 = random.pick(methods);
+  const body = random.pick([
+    () => Buffer.alloc(0),
+    () => Buffer.from("{}"),
+    () => Buffer.from(jsonBody(random)),
+    () => Buffer.from(grpcFrame(mutateBinary(random, random.pick(method0.bases)))),
+    () => Buffer.from(random.bytes(random.int(64))),
+  ])();
+  switch (random.int(10)) {
+    case 0:
+      // a length that promises more than comes: the request timeout ends it
+      lines.push(`content-length: ${body.length + 1 + random.int(100)}`);
+      break;
+    case 1:
+      lines.push(`content-length: ${random.pick(["-1", "abc", "1, 2", "99999999999999999999", `${body.length}`, " "])}`);
+      if (random.chance(0.5)) {
+        lines.push(`content-length: ${body.length + 1}`);
+      }
+      break;
+    case 2:
+      lines.push(`transfer-encoding: ${random.pick(["chunked", "gzip, chunked", "identity", "chunked, chunked", "xchunked"])}`);
+      if (random.chance(0.5)) {
+        lines.push(`content-length: ${body.length}`);
+      }
+      break;
+    default:
+      lines.push(`content-length: ${body.length}`);
+  }
+  if (random.chance(0.95)) {
+    lines.push("connection: close");
+  }
+  const chunked = lines.some((line) => line.startsWith("transfer-encoding: ") && line.endsWith("chunked"));
+  const framed = chunked && random.chance(0.7) ? Buffer.from(`${body.length.toString(16)}\r\n${body.toString("latin1")}\r\n0\r\n\r\n`, "latin1") : body;
+  const head = Buffer.from(`${lines.join("\r\n")}\r\n\r\n`, random.chance(0.9) ? "latin1" : "utf8");
+  // now and then the head is cut short: the headers timeout ends it
+  return random.chance(0.04) ? head.subarray(0, random.int(head.length)) : Buffer.concat([head, framed]);
+}
+
+/** The HTTP/2 connection preface, broken: cut short, mutated, or followed by garbage, a bad SETTINGS or an undecodable HEADERS frame. */
+function brokenHttp2(random: Random): Buffer {
+  const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  const frame = (type: number, flags: number, stream: number, payload: Uint8Array, length = payload.length) => {
+    const head = Buffer.alloc(9);
+    head.writeUIntBE(length, 0, 3);
+    head.writeUInt8(type, 3);
+    head.writeUInt8(flags, 4);
+    head.writeUInt32BE(stream, 5);
+    return Buffer.concat([head, payload]);
+  };
+  switch (random.int(6)) {
+    case 0:
+      return preface.subarray(0, 1 + random.int(preface.length - 1));
+    case 1: {
+      const bytes = Buffer.from(preface);
+      bytes[random.int(bytes.length)] ^= 1 << random.int(8);
+      return bytes;
+    }
+    case 2:
+      return Buffer.concat([preface, Buffer.from(random.bytes(1 + random.int(100)))]);
+    case 3:
+      return Buffer.concat([preface, frame(4, random.int(2), random.int(3), random.bytes(random.int(20)), random.pick([0, 6, 7, 0xffffff]))]);
+    case 4:
+      // SETTINGS, then HEADERS (END_STREAM | END_HEADERS) of random HPACK bytes
+      return Buffer.concat([preface, frame(4, 0, 0, new Uint8Array(0)), frame(1, 5, 1 + 2 * random.int(4), random.bytes(1 + random.int(60)))]);
+    default:
+      return Buffer.concat([preface, frame(4, 0, 0, new Uint8Array(0)), frame(random.int(10), random.int(256), random.int(8), random.bytes(random.int(40)))]);
+  }
+}
+
+/** Runs `tasks` with at most `limit` in flight. */
+async function inPool<T>(tasks: (() => Promise<T>)[], limit: number): Promise<T[]> {
+  const results: T[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < tasks.length) {
+        const i = next++;
+        results[i] = await tasks[i]!();
+      }
+    }),
+  );
+  return results;
+}
+
+describe("fuzzing request lines and headers on every listener", () => {
+  let tb: TestBroker;
+  let tlsTb: TestBroker;
+  let pki: Pki;
+  const seeded = new Map<string, { mode: Mode; value: string }>();
+  const crashes: unknown[] = [];
+  const onCrash = (reason: unknown) => crashes.push(reason);
+  beforeAll(async () => {
+    process.on("unhandledRejection", onCrash);
+    process.on("uncaughtException", onCrash);
+    pki = await makePki();
+    tb = await startTestBroker({ logLevel: "warn" });
+    tlsTb = await startTestBroker({ logLevel: "warn", tls: { cert: pki.serverCert, key: pki.serverKey, clientCa: undefined } });
+    const admin = tb.connect(SecretService, tb.adminToken);
+    for (let i = 0; i < 4; i++) {
+      const name = `keep-${randomBytes(4).toString("hex")}`;
+      const mode = i % 2 === 0 ? Mode.TEST : Mode.LIVE;
+      const value = `kept-value-${i}-${randomBytes(6).toString("hex")}`;
+      await admin.createSecret({ mode, name, credentials: apiKey(value) });
+      seeded.set(name, { mode, value });
+    }
+  });
+  afterAll(async () => {
+    process.off("unhandledRejection", onCrash);
+    process.off("uncaughtException", onCrash);
+    await Promise.all([tb.close(), tlsTb.close()]);
+  });
+
+  it("never crashes, answers well-formed HTTP or closes, never a 5xx, and the seeded secrets still Inject", { timeout: 120_000 }, async () => {
+    console.log(`fuzz seed ${seed} (FUZZ_SEED=${seed} reproduces it)`);
+    const random = createRandom(seed ^ 0x5eed);
+    const waitMs = 1000;
+    const targets = [
+      { name: "http", target: { address: tb.broker.httpAddress! }, cases: 600, http2: 0.1 },
+      { name: "http-tls", target: { address: tlsTb.broker.httpAddress!, ca: pki.ca }, cases: 200, http2: 0 },
+      { name: "grpc", target: { address: tb.broker.grpcAddress }, cases: 300, http2: 0.5 },
+      { name: "metrics", target: { address: tb.broker.metricsAddress! }, cases: 300, http2: 0.1 },
+    ];
+    // drawn up front, in order, so that a seed gives the same cases whatever the timing
+    const cases = targets.flatMap(({ name, target, cases: n, http2 }) =>
+      Array.from({ length: n }, () => {
+        const h2 = random.chance(http2);
+        return { name, target, h2, request: h2 ? brokenHttp2(random) : fuzzHttp1Request(random, tb.adminToken) };
+      }),
+    );
+    const histogram = new Map<string, number>();
+    const faults: string[] = [];
+    await inPool(
+      cases.map(({ name, target, request }) => async () => {
+        const answer = await rawExchange(target, request, waitMs);
+        // an HTTP/2 server (the gRPC listener always) answers with its SETTINGS frame (type 4 on stream 0) first
+        const http2Settings = answer.text.length >= 9 && answer.text.charCodeAt(3) === 4 && answer.text.slice(5, 9) === "\0\0\0\0";
+        const kind =
+          answer.text === "" ? "closed or silent" : answer.status !== undefined ? `${answer.status}` : http2Settings ? "http/2 frames" : "malformed answer";
+        histogram.set(`${name} ${kind}`, (histogram.get(`${name} ${kind}`) ?? 0) + 1);
+        const line = request.toString("latin1").split("\r\n", 1)[0]!.slice(0, 120);
+        if (kind === "malformed answer" || (answer.status !== undefined && answer.status >= 500 && answer.status !== 505)) {
+          faults.push(`${name}: ${JSON.stringify(line)} answered ${JSON.stringify(answer.text.slice(0, 200))}`);
+        }
+        if (/\r\ngrpc-status: (2|13)\r\n/.test(answer.text)) {
+          faults.push(`${name}: ${JSON.stringify(line)} answered grpc-status ${/grpc-status: (\d+)/.exec(answer.text)![1]}`);
+        }
+      }),
+      25,
+    );
+    console.log(
+      `fuzz: ${cases.length} raw requests (seed ${seed}), crashes ${crashes.length}, faults ${faults.length}\n` +
+        [...histogram].sort().map(([key, n]) => `  ${key}: ${n}`).join("\n"),
+    );
+    expect(crashes, `FUZZ_SEED=${seed}`).toEqual([]);
+    expect(faults, `FUZZ_SEED=${seed}`).toEqual([]);
+
+    for (const [name, { mode, value }] of seeded) {
+      for (const inject of [tb.connect(InjectService), tb.connect(InjectService, undefined, "2"), tb.grpcOverConnect(InjectService)]) {
+        const res = await inject.inject({ mode, name });
+        expect(res.material.case === "http" ? res.material.value.headers[0]?.value : undefined).toBe(value);
+      }
+    }
+    const tlsHealth = await rawExchange(
+      { address: tlsTb.broker.httpAddress!, ca: pki.ca },
+      "POST /grpc.health.v1.Health/Check HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+    );
+    expect(tlsHealth.text).toContain('{"status":"SERVING"}');
+    expect(tb.logs()).not.toContain(tb.adminToken);
   });
 });
