@@ -29,17 +29,21 @@ const admitsLive = 2;
 interface KnownToken {
   readonly digest: Uint8Array;
   readonly admits: number;
+  /** Who presents it, for the audit log: also recorded when the token is refused by a service of another role. */
+  readonly kind: CallerKind;
 }
 
 /**
  * Checks `authorization: Bearer <token>` before a call reaches its service.
  * Tokens are compared as SHA-256 digests in constant time, so neither their
  * content nor their length shows in the timing; the presented digest is
- * compared with every token the service knows, without stopping at a match.
+ * compared with every configured token, without stopping at a match.
  * An inject token scoped to one mode answers PERMISSION_DENIED for the other.
+ * A refused caller that presented a known token (of another role or mode)
+ * is recorded as that token's caller kind; an unknown token stays NONE.
  */
 export function createAuthInterceptor(options: AuthOptions): Interceptor {
-  const admin: KnownToken[] = [{ digest: digest(options.adminToken), admits: admitsTest | admitsLive }];
+  const admin: KnownToken[] = [{ digest: digest(options.adminToken), admits: admitsTest | admitsLive, kind: CallerKind.ADMIN }];
   const inject: KnownToken[] = [];
   for (const [token, admits] of [
     [options.injectToken, admitsTest | admitsLive],
@@ -47,9 +51,10 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
     [options.injectTokenLive, admitsLive],
   ] as const) {
     if (token !== undefined) {
-      inject.push({ digest: digest(token), admits });
+      inject.push({ digest: digest(token), admits, kind: injectKinds[admits]! });
     }
   }
+  const known = [...admin, ...inject];
   const required = new Map<string, { tokens: KnownToken[]; scoped: boolean }>();
   for (const service of options.adminServices) {
     required.set(service.typeName, { tokens: admin, scoped: false });
@@ -65,8 +70,11 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
       return next(req);
     }
     const presented = bearerToken(req.header.get("authorization"));
-    const admits = presented === undefined ? 0 : matchAll(digest(presented), rule.tokens);
+    const matched = presented === undefined ? [] : matchAll(digest(presented), known);
+    const admits = matched.reduce((bits, token) => bits | (rule.tokens.includes(token) ? token.admits : 0), 0);
     if (admits === 0) {
+      // for the audit log: a token of another role names who was refused; an unknown one is nobody
+      req.contextValues.set(callerKindKey, matched[0]?.kind ?? CallerKind.NONE);
       throw new CredbrokerError(
         "ERR_UNAUTHENTICATED",
         presented === undefined
@@ -74,6 +82,8 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
           : `${req.service.name}: the bearer token is not valid`,
       );
     }
+    // for the audit log: which kind of token, never the token; set before the mode check, so a refusal names it too
+    req.contextValues.set(callerKindKey, !rule.scoped ? CallerKind.ADMIN : (injectKinds[admits] ?? CallerKind.INJECT));
     if (rule.scoped) {
       const mode = req.stream ? undefined : (req.message as { mode?: unknown }).mode;
       const needed = mode === Mode.TEST ? admitsTest : mode === Mode.LIVE ? admitsLive : 0;
@@ -84,8 +94,6 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
         );
       }
     }
-    // for the audit log: which kind of token, never the token
-    req.contextValues.set(callerKindKey, !rule.scoped ? CallerKind.ADMIN : (injectKinds[admits] ?? CallerKind.INJECT));
     return next(req);
   };
 }
@@ -97,13 +105,15 @@ const injectKinds: Record<number, CallerKind> = {
   [admitsTest | admitsLive]: CallerKind.INJECT,
 };
 
-/** The modes admitted by every token whose digest equals the presented one, each compared in constant time. */
-function matchAll(presented: Uint8Array, tokens: readonly KnownToken[]): number {
-  let admits = 0;
+/** Every token whose digest equals the presented one, each compared in constant time, without stopping at a match. */
+function matchAll(presented: Uint8Array, tokens: readonly KnownToken[]): KnownToken[] {
+  const matched: KnownToken[] = [];
   for (const token of tokens) {
-    admits |= timingSafeEqual(presented, token.digest) ? token.admits : 0;
+    if (timingSafeEqual(presented, token.digest)) {
+      matched.push(token);
+    }
   }
-  return admits;
+  return matched;
 }
 
 function bearerToken(header: string | null): string | undefined {

@@ -239,8 +239,10 @@ export const CallerKind = {
   UNSPECIFIED: 0,
 
   /**
-   * No valid token: Inject open to local callers, or a call refused as
-   * UNAUTHENTICATED.
+   * No token the broker knows: Inject open to local callers, or a call
+   * refused for a missing or unknown token. A call refused although its
+   * token is known (of another role, e.g. the admin token at Inject, or of
+   * another mode) records that token's kind instead.
    *
    * @generated from enum value: CALLER_KIND_NONE = 1;
    */
