@@ -1,5 +1,6 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
+import * as net from "node:net";
 
 /** One answer read whole: status, headers, body, and the HTTP/2 trailers when there were any. */
 export interface WireAnswer {
@@ -144,4 +145,29 @@ export function http2Open(address: string, path: string, headers: Record<string,
       session.close();
     },
   };
+}
+
+/** A POST as an HTTP/1.0 client (or proxy) sends it, on a raw socket: no keep-alive, read until the server closes. */
+export function http10Post(address: string, path: string, headers: Record<string, string>, body: Uint8Array): Promise<WireAnswer> {
+  const colon = address.lastIndexOf(":");
+  const head = [`POST ${path} HTTP/1.0`, `host: ${address}`, `content-length: ${body.byteLength}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)];
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: address.slice(0, colon), port: Number(address.slice(colon + 1)) }, () =>
+      socket.write(Buffer.concat([Buffer.from(`${head.join("\r\n")}\r\n\r\n`, "latin1"), body])),
+    );
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const bytes = Buffer.concat(chunks);
+      const end = bytes.indexOf("\r\n\r\n");
+      const [statusLine = "", ...lines] = bytes.subarray(0, end).toString("latin1").split("\r\n");
+      const responseHeaders: Record<string, string> = {};
+      for (const line of lines) {
+        const at = line.indexOf(":");
+        responseHeaders[line.slice(0, at).trim().toLowerCase()] = line.slice(at + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(" ")[1]), headers: responseHeaders, body: bytes.subarray(end + 4), trailers: {} });
+    });
+  });
 }
