@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { createAuditService } from "../api/audit-service.ts";
@@ -76,6 +76,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
   // configured tokens are refused before the data dir is touched; a generated admin.token is checked once read
   checkTokens([config.adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  await warnIfDataDirOpen(config.dataDir, logger);
   const opened = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
   const store = options.wrapStore?.(opened) ?? opened;
   let retention: AuditRetention | undefined;
@@ -260,6 +261,18 @@ async function loadKeyring(
     return { keyring: openKeyring(masterKey, theirs), masterKey, sealedKeyring: theirs };
   }
   return { keyring: created.keyring, masterKey, sealedKeyring: created.sealed };
+}
+
+/**
+ * Says once, at start-up, that the data dir lets its group or others in: the
+ * broker's files are 0600 whatever the dir's mode, but others could still list
+ * secret-free file names, or, given write access, replace the files.
+ */
+async function warnIfDataDirOpen(dataDir: string, logger: Logger): Promise<void> {
+  const mode = (await stat(dataDir)).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    logger.warn({ path: dataDir, mode: mode.toString(8) }, "the data dir is open to its group or others; chmod 700 it");
+  }
 }
 
 async function generatedAdminToken(dataDir: string, logger: Logger): Promise<ConfiguredSecret<string>> {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
-import { open, type Database, type RootDatabase } from "lmdb";
+import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
@@ -15,12 +15,28 @@ export interface LmdbStoreOptions {
 
 type Key = string;
 
+/**
+ * The mode lmdb's native open passes to open(2) for the data file and its
+ * `-lock` file (default 0664): the files are born 0600, so there is no moment
+ * at which others may read them, whatever the umask or the directory's mode.
+ * lmdb reads the option (src/env.cpp) but its types do not declare it.
+ */
+interface CreationMode {
+  permissionsMode: number;
+}
+
 /** Opens (or creates) the LMDB environment that holds secrets. */
 export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
   // no event-turn batching: its internal commit promise is awaited by nobody, so a failed
   // commit (a full disk) became an unhandled rejection that ended the process; writes are
   // still batched, by the commit that lmdb starts on the next turn
-  const root: RootDatabase = open({ path: options.path, maxDbs: 4, eventTurnBatching: false });
+  const openOptions: RootDatabaseOptionsWithPath & CreationMode = {
+    path: options.path,
+    maxDbs: 4,
+    eventTurnBatching: false,
+    permissionsMode: 0o600,
+  };
+  const root: RootDatabase = open(openOptions);
   // each entry also carries the secret's version in LMDB's entry header, so
   // that isCurrent() answers without decoding the record
   const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary", useVersions: true });
