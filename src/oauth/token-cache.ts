@@ -10,8 +10,9 @@ import type {
   TokenCacheOptions,
 } from "./token-cache-api.ts";
 import { createTokenFetcher } from "./token-fetch.ts";
-import type { FetchedToken } from "./token-fetch.ts";
 import { refreshDueAt } from "./token-lifetime.ts";
+import { servableToken } from "./servable-token.ts";
+import type { ServableToken } from "./servable-token.ts";
 
 export type {
   AccessToken,
@@ -90,8 +91,11 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
     const isRefresh = entry.token !== undefined;
     const startedAt = now();
     counters.fetches++;
-    const flight: Promise<AccessToken> = (async () => fetchToken(entry.credentials()))().then(
-      (fetched) => onFetched(entry, flight, startedAt, fetched),
+    // Built before onFetched caches it: a token that cannot be served fails
+    // like a fetch and never reaches the cache.
+    const flight: Promise<AccessToken> = (async () =>
+      servableToken(await fetchToken(entry.credentials()), startedAt, defaultTtlMs))().then(
+      (servable) => onFetched(entry, flight, startedAt, servable),
       (error: unknown) => {
         onFetchFailed(entry, flight, isRefresh, error);
         throw error;
@@ -103,19 +107,11 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
     return flight;
   }
 
-  function onFetched(entry: Entry, flight: Promise<AccessToken>, startedAt: number, fetched: FetchedToken): AccessToken {
+  function onFetched(entry: Entry, flight: Promise<AccessToken>, startedAt: number, servable: ServableToken): AccessToken {
     if (entry.flight === flight) {
       entry.flight = undefined;
     }
-    // Counted from the request's start: the server's clock started later, so
-    // this errs towards expiring early.
-    const lifetimeMs = fetched.expiresIn === undefined ? defaultTtlMs : fetched.expiresIn * 1000;
-    const expiresAtMs = startedAt + lifetimeMs;
-    const value: AccessToken = {
-      accessToken: fetched.accessToken,
-      tokenType: fetched.tokenType,
-      expiresAt: new Date(expiresAtMs),
-    };
+    const { value, lifetimeMs, expiresAtMs } = servable;
     if (!entry.live) {
       // Invalidated, evicted or closed while in flight: its waiters get the
       // token they asked for, nobody else ever sees it.
@@ -126,7 +122,7 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
       retire(entry);
       return value;
     }
-    if (fetched.expiresIn === undefined) {
+    if (servable.sentNoExpiry) {
       warnNoExpiry(entry);
     }
     entry.token = { value, expiresAtMs, refreshAtMs: refreshDueAt(startedAt, lifetimeMs) };

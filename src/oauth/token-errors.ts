@@ -1,5 +1,9 @@
 import { ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from "openid-client";
 import { CredbrokerError } from "../errors.ts";
+import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
+import { isHttpToken } from "./authorization-header.ts";
+import { credentialEchoCheck } from "./credential-echo.ts";
+import type { CredentialEchoCheck } from "./credential-echo.ts";
 
 /**
  * Turns what openid-client throws into CredbrokerErrors. The new errors carry
@@ -20,18 +24,32 @@ export interface TokenRequestFailure {
 // some servers send them with a 400.
 const SERVER_SIDE_OAUTH_ERRORS = new Set(["server_error", "temporarily_unavailable"]);
 
-/** Classifies an error thrown by clientCredentialsGrant; `clientSecret` is redacted from anything the server echoed. */
-export function classifyTokenError(error: unknown, clientSecret: string): TokenRequestFailure {
-  if (error instanceof ResponseBodyError) {
-    return oauthError(error.status, error.error, error.error_description, clientSecret);
-  }
-  if (error instanceof WWWAuthenticateChallengeError) {
+// RFC 6749 §5.2: the characters an `error` code may have.
+const ERROR_CODE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
+// Longer server text is not worth the doubt: dropped unread.
+const MAX_CHECKED_TEXT = 1_000;
+const MAX_DESCRIPTION = 300;
+
+/**
+ * Classifies an error thrown by clientCredentialsGrant. Server text that
+ * carries any form of the credentials (see credential-echo.ts) is dropped,
+ * never redacted piecemeal.
+ */
+export function classifyTokenError(
+  error: unknown,
+  credentials: Pick<OAuth2ClientCredentials, "clientId" | "clientSecret">,
+): TokenRequestFailure {
+  if (error instanceof ResponseBodyError || error instanceof WWWAuthenticateChallengeError) {
+    const echoes = credentialEchoCheck(credentials.clientId, credentials.clientSecret);
+    if (error instanceof ResponseBodyError) {
+      return oauthError(error.status, error.error, error.error_description, echoes);
+    }
     const challenge = error.cause.find((c) => typeof c.parameters.error === "string") ?? error.cause[0];
     return oauthError(
       error.status,
       challenge?.parameters.error ?? `${challenge?.scheme ?? "authentication"} challenge`,
       challenge?.parameters.error_description,
-      clientSecret,
+      echoes,
     );
   }
   if (hasTimeout(error)) {
@@ -63,10 +81,10 @@ function oauthError(
   status: number,
   code: unknown,
   description: unknown,
-  clientSecret: string,
+  echoes: CredentialEchoCheck,
 ): TokenRequestFailure {
-  const codeText = safeText(code, clientSecret, 64) ?? "unknown_error";
-  const descriptionText = safeText(description, clientSecret, 300);
+  const codeText = typeof code === "string" && ERROR_CODE.test(code) && !echoes(code) ? code : "unknown_error";
+  const descriptionText = safeDescription(description, echoes);
   const detail = descriptionText === undefined ? codeText : `${codeText}: ${descriptionText}`;
   if (status >= 500 || status === 429 || SERVER_SIDE_OAUTH_ERRORS.has(codeText)) {
     return unavailable(`token endpoint answered HTTP ${status} (${detail})`, true);
@@ -107,14 +125,20 @@ function clientError(error: ClientError): TokenRequestFailure {
     case "OAUTH_INVALID_RESPONSE":
       // The inner message names the offending property, never its value.
       return unavailable(`malformed token response: ${innerMessage(error)}`, false);
-    case "OAUTH_UNSUPPORTED_OPERATION":
+    case "OAUTH_UNSUPPORTED_OPERATION": {
+      const type = tokenTypeOf(error);
+      if (type === undefined || !isHttpToken(type)) {
+        // Not a type the broker lacks but no type at all (CR LF, spaces...): the endpoint is broken.
+        return unavailable("malformed token response: the endpoint issued a token_type that is not an HTTP token (RFC 7230)", false);
+      }
       return {
         error: new CredbrokerError(
           "ERR_FAILED_PRECONDITION",
-          `token endpoint issued an unsupported token_type${tokenTypeOf(error)}`,
+          `token endpoint issued an unsupported token_type${type.length <= 32 ? ` "${type}"` : ""}`,
         ),
         retryable: false,
       };
+    }
     default:
       return unavailable(`token request failed (${error.code ?? "unknown"})`, false);
   }
@@ -131,12 +155,12 @@ function innerMessage(error: ClientError): string {
   return text.replaceAll('"response" body ', "").replaceAll('"', "");
 }
 
-/** ` "mac"` for an unsupported token type, when it is short printable text (never the token). */
-function tokenTypeOf(error: ClientError): string {
+/** The token_type of a response with an unsupported one, if it is a string (the token is never read). */
+function tokenTypeOf(error: ClientError): string | undefined {
   const inner: unknown = error.cause instanceof Error ? error.cause.cause : undefined;
   const body: unknown = typeof inner === "object" && inner !== null && "body" in inner ? inner.body : undefined;
   const type: unknown = typeof body === "object" && body !== null && "token_type" in body ? body.token_type : undefined;
-  return typeof type === "string" && /^[\x21-\x7e]{1,32}$/.test(type) ? ` "${type}"` : "";
+  return typeof type === "string" ? type : undefined;
 }
 
 /** True when the request's deadline fired, before or after the response headers. */
@@ -164,16 +188,18 @@ function networkCode(error: Error): string | undefined {
   return undefined;
 }
 
-/** Server-supplied text made fit for a message: printable, bounded, the client secret redacted. */
-function safeText(value: unknown, clientSecret: string, max: number): string | undefined {
+/**
+ * An error_description fit for a message, or a note that it was withheld:
+ * kept only when it is printable ASCII, not too long, and carries no form of
+ * the credentials; then cut to MAX_DESCRIPTION (a cut of clean text is clean).
+ */
+function safeDescription(value: unknown, echoes: CredentialEchoCheck): string | undefined {
   if (typeof value !== "string" || value === "") {
     return undefined;
   }
-  // A misbehaving server may echo the request; redact before truncating so
-  // a cut cannot leave a piece of the secret behind.
-  let text = value.replace(/[\u0000-\u001f\u007f]/g, " ");
-  if (clientSecret !== "") {
-    text = text.replaceAll(clientSecret, "[redacted]");
+  const text = value.replace(/[\t\r\n]+/g, " ");
+  if (text.length > MAX_CHECKED_TEXT || !/^[\x20-\x7e]+$/.test(text) || echoes(text)) {
+    return "(error_description withheld)";
   }
-  return text.length > max ? `${text.slice(0, max)}...` : text;
+  return text.length > MAX_DESCRIPTION ? `${text.slice(0, MAX_DESCRIPTION)}...` : text;
 }

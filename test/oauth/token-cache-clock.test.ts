@@ -4,7 +4,7 @@ import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import type { TokenCache, TokenCacheOptions } from "../../src/oauth/token-cache.ts";
 import type { FetchedToken } from "../../src/oauth/token-fetch.ts";
-import { refreshDueAt } from "../../src/oauth/token-lifetime.ts";
+import { MAX_TOKEN_LIFETIME_MS, refreshDueAt, tokenLifetimeMs } from "../../src/oauth/token-lifetime.ts";
 import { credentials, expectCode } from "./support/canary.ts";
 
 /**
@@ -139,5 +139,56 @@ describe("refresh policy", () => {
     const b = h.get();
     await h.settle("token-2", 3600);
     expect([await a, await b]).toEqual(["token-1", "token-2"]);
+  });
+});
+
+describe("what a token endpoint issues is bounded before it is cached", () => {
+  it.each([
+    ["undefined (the default TTL)", undefined, 300_000],
+    ["0", 0, 0],
+    ["negative", -5, 0],
+    ["1e15 seconds", 1e15, MAX_TOKEN_LIFETIME_MS],
+    ["Infinity", Infinity, MAX_TOKEN_LIFETIME_MS],
+    ["NaN", NaN, undefined],
+  ])("expires_in %s gives a lifetime of %s ms", (_name, expiresIn, lifetime) => {
+    expect(tokenLifetimeMs(expiresIn, 300_000)).toBe(lifetime);
+  });
+
+  it("caches a token whose expires_in is 1e15 for a year, with a valid expiry", async () => {
+    const h = harness();
+    const first = h.cache.token(key, () => creds);
+    await h.settle("token-1", 1e15);
+    expect((await first).expiresAt?.getTime()).toBe(1_000_000 + MAX_TOKEN_LIFETIME_MS);
+    h.at(MAX_TOKEN_LIFETIME_MS / 2);
+    expect(await h.get()).toBe("token-1");
+    expect(h.pending).toHaveLength(0);
+  });
+
+  it("never caches a token it cannot serve: the next call fetches again", async () => {
+    const h = harness();
+    for (const broken of [{ accessToken: "AT\r\nX-Injected: yes", expiresIn: 3600 }, { accessToken: "ok", expiresIn: NaN }]) {
+      const refused = expectCode(h.get(), "ERR_UNAVAILABLE");
+      h.pending.shift()?.resolve({ ...broken, tokenType: "bearer" });
+      expect((await refused).message).not.toContain("X-Injected");
+    }
+    const next = h.get();
+    expect(h.pending).toHaveLength(1);
+    await h.settle("token-1", 3600);
+    expect(await next).toBe("token-1");
+  });
+
+  it("keeps serving the cached token when a refresh brings one it cannot serve, and backs off", async () => {
+    const h = harness();
+    const first = h.get();
+    await h.settle("token-1", 60);
+    await first;
+    h.at(30_000);
+    expect(await h.get()).toBe("token-1");
+    h.pending.shift()?.resolve({ accessToken: "AT\r\nX-Injected: yes", tokenType: "bearer", expiresIn: 60 });
+    await flush();
+    expect(h.cache.counters.refreshFailures).toBe(1);
+    h.at(31_000); // within the backoff: no new attempt
+    expect(await h.get()).toBe("token-1");
+    expect(h.pending).toHaveLength(0);
   });
 });

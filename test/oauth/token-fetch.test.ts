@@ -290,12 +290,21 @@ describe("token fetch against a failing endpoint", () => {
     }
   });
 
-  it("redacts the client secret when an endpoint echoes it in error_description", async () => {
+  it("withholds an error_description that echoes the client secret, keeping the OAuth error code", async () => {
     const endpoint = await start((_n, _req, res) =>
       json(res, 400, { error: "invalid_request", error_description: `bad secret ${secret} for client` }));
     const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
     expect(error.message).toContain("invalid_request");
-    expect(error.message).toContain("[redacted]");
+    expect(error.message).toContain("error_description withheld");
     expectNoCanary(error, [secret]);
+  });
+
+  it("withholds an error code that echoes the client secret, or is not an RFC 6749 error code", async () => {
+    for (const code of [`bad_${secret}`, "bad\"code", "x".repeat(65)]) {
+      const endpoint = await start((_n, _req, res) => json(res, 400, { error: code }));
+      const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+      expect(error.message).toContain("unknown_error");
+      expectNoCanary(error, [secret]);
+    }
   });
 });

@@ -15,8 +15,8 @@ export interface FakeEndpoint {
   stop(): Promise<void>;
 }
 
-/** Answers request number `n` (1-based); leave `res` alone to hang. */
-export type FakeHandler = (n: number, req: IncomingMessage, res: ServerResponse) => void;
+/** Answers request number `n` (1-based), whose body was `body`; leave `res` alone to hang. */
+export type FakeHandler = (n: number, req: IncomingMessage, res: ServerResponse, body: string) => void;
 
 /** Starts a fake endpoint on 127.0.0.1, port 0. */
 export async function startFakeEndpoint(handle: FakeHandler): Promise<FakeEndpoint> {
@@ -24,8 +24,9 @@ export async function startFakeEndpoint(handle: FakeHandler): Promise<FakeEndpoi
   const server = createServer((req, res) => {
     requests++;
     const n = requests;
-    req.resume();
-    req.on("end", () => handle(n, req, res));
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => handle(n, req, res, Buffer.concat(chunks).toString("utf8")));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
