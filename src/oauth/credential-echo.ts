@@ -1,3 +1,5 @@
+import { basicCredentialEncoding } from "./client-auth.ts";
+
 /**
  * Recognises a client's credentials in text a token endpoint sent back. A
  * misbehaving endpoint may echo the request (the Authorization header, the
@@ -55,8 +57,8 @@ function encodings(value: string): string[] {
     encodeURIComponent(value),
     // application/x-www-form-urlencoded as URLSearchParams writes a body: "+" for space
     new URLSearchParams([["", value]]).toString().slice(1),
-    // what oauth4webapi's own ClientSecretBasic sends: even "-._~!*'()" percent-encoded
-    encodeURIComponent(value).replace(/[-_.!~*'()]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replaceAll("%20", "+"),
+    // what client_secret_basic sends
+    basicCredentialEncoding(value),
   ])];
 }
 

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  ClientSecretBasic,
   ClientSecretPost,
   Configuration,
   allowInsecureRequests,
@@ -12,6 +11,7 @@ import { CredbrokerError } from "../errors.ts";
 import { OAuth2AuthMethod } from "../gen/credbroker/v1/secret_pb.ts";
 import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { backoffDelay } from "./backoff.ts";
+import { clientSecretBasic } from "./client-auth.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { classifyTokenError, dpopRefused } from "./token-errors.ts";
 import { tokenUrlProblem } from "./token-url.ts";
@@ -128,7 +128,7 @@ function clientAuth(credentials: OAuth2ClientCredentials): ClientAuth {
   switch (credentials.authMethod) {
     case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_UNSPECIFIED:
     case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_BASIC:
-      return ClientSecretBasic(credentials.clientSecret);
+      return clientSecretBasic(credentials.clientSecret);
     case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST:
       return ClientSecretPost(credentials.clientSecret);
     default:

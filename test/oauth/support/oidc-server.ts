@@ -130,7 +130,8 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     const basicId = basic ? Buffer.from(authorization.slice(6), "base64").toString("utf8").split(":")[0] : undefined;
     requests.push({
       arrivedAt,
-      clientId: basicId === undefined ? params["client_id"] : decodeURIComponent(basicId),
+      // form-decoded, as RFC 6749 §2.3.1 encodes it ("+" is a space)
+      clientId: basicId === undefined ? params["client_id"] : decodeURIComponent(basicId.replaceAll("+", "%20")),
       clientAuth: basic
         ? "basic"
         : oidc?.body?.["client_secret"] !== undefined ? "post" : "none",
