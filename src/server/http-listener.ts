@@ -12,6 +12,7 @@ import { defaultConnectionLimits } from "./connection-limits.ts";
 import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
 import { clampRequestDeadlines } from "./deadline-headers.ts";
 import { answerNoStore } from "./no-store.ts";
+import { serveGrpcWebText } from "./grpc-web-text.ts";
 import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
 import { listenOn, removeSocketFile } from "./unix-socket.ts";
 import { isUiPath, type UiHandler } from "./ui-handler.ts";
@@ -59,7 +60,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
         // probes and tools carry no token, and a probe every few seconds is no request worth a log line
         router.service(service, impl, { interceptors: [] });
       }
-      router.handlers.splice(0, router.handlers.length, ...router.handlers.map((handler) => answerNoStore(clampRequestDeadlines(answerUndecodableAsInvalidArgument(handler)))));
+      router.handlers.splice(0, router.handlers.length, ...router.handlers.map((handler) => serveGrpcWebText(answerNoStore(clampRequestDeadlines(answerUndecodableAsInvalidArgument(handler))))));
     },
     // innermost, so that the refusals are authenticated, logged and audited like any answer
     interceptors: [

@@ -6,8 +6,8 @@ import { createAsyncIterable, readAllBytes } from "@connectrpc/connect/protocol"
  * INTERNAL ("parse binary: ..."), before any interceptor runs, in all three
  * protocols; a body that does not decode is bad input, as it is on the gRPC
  * listener (INVALID_ARGUMENT). Connect: only error responses (HTTP 500) are
- * looked at; gRPC: the trailer; gRPC-Web: the trailer frame, so those
- * (unary, small) responses are read whole.
+ * looked at; gRPC: the trailer; gRPC-Web: the trailer frame, the frames
+ * before it passing on as they come (a health Watch streams).
  */
 export function answerUndecodableAsInvalidArgument(handler: UniversalHandler): UniversalHandler {
   const message = `cannot decode ${handler.method.input.typeName}`;
@@ -19,7 +19,7 @@ export function answerUndecodableAsInvalidArgument(handler: UniversalHandler): U
     }
     const contentType = new Headers(res.header).get("content-type") ?? "";
     if (contentType.startsWith("application/grpc-web")) {
-      return { ...res, body: createAsyncIterable([rewriteGrpcWebTrailer(await readAllBytes(body, Number.MAX_SAFE_INTEGER), message)]) };
+      return { ...res, body: rewriteGrpcWebTrailer(body, message) };
     }
     if (contentType.startsWith("application/grpc")) {
       const trailer = res.trailer;
@@ -60,13 +60,35 @@ function isParseFailure(trailer: Headers): boolean {
   return trailer.get("grpc-status") === "13" && decodeURIComponent(trailer.get("grpc-message") ?? "").startsWith("parse binary:");
 }
 
-/** The gRPC-Web body with its trailer frame (flag 0x80) rewritten when it reports a parse failure. */
-function rewriteGrpcWebTrailer(bytes: Uint8Array, message: string): Uint8Array {
+/**
+ * The gRPC-Web body with its trailer frame (flag 0x80) rewritten when it
+ * reports a parse failure; each write's complete frames go on at once, and
+ * only a frame cut across writes waits for its rest.
+ */
+async function* rewriteGrpcWebTrailer(body: AsyncIterable<Uint8Array>, message: string): AsyncIterable<Uint8Array> {
+  let pending: Uint8Array = new Uint8Array(0);
+  for await (const chunk of body) {
+    pending = pending.length === 0 ? chunk : Uint8Array.from(Buffer.concat([pending, chunk]));
+    const { frames, rest } = rewriteCompleteFrames(pending, message);
+    if (frames.byteLength > 0) {
+      yield frames;
+    }
+    pending = rest;
+  }
+  if (pending.length > 0) {
+    yield pending;
+  }
+}
+
+function rewriteCompleteFrames(bytes: Uint8Array, message: string): { frames: Uint8Array; rest: Uint8Array } {
   const frames: Uint8Array[] = [];
   let offset = 0;
   while (offset + 5 <= bytes.length) {
     const flags = bytes[offset]!;
     const length = new DataView(bytes.buffer, bytes.byteOffset + offset + 1, 4).getUint32(0);
+    if (offset + 5 + length > bytes.length) {
+      break;
+    }
     const data = bytes.subarray(offset + 5, offset + 5 + length);
     if ((flags & 0x80) !== 0) {
       const trailer = new Headers();
@@ -89,8 +111,5 @@ function rewriteGrpcWebTrailer(bytes: Uint8Array, message: string): Uint8Array {
     frames.push(bytes.subarray(offset, offset + 5 + length));
     offset += 5 + length;
   }
-  if (offset < bytes.length) {
-    frames.push(bytes.subarray(offset));
-  }
-  return Uint8Array.from(Buffer.concat(frames));
+  return { frames: Uint8Array.from(Buffer.concat(frames)), rest: bytes.subarray(offset) };
 }
