@@ -4,6 +4,7 @@ import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts"
 import { isHttpToken } from "./authorization-header.ts";
 import { credentialEchoCheck } from "./credential-echo.ts";
 import type { CredentialEchoCheck } from "./credential-echo.ts";
+import { oauthErrorBody, unreadErrorResponse } from "./error-body.ts";
 
 /**
  * Turns what openid-client throws into CredbrokerErrors. The new errors carry
@@ -31,25 +32,32 @@ const MAX_CHECKED_TEXT = 1_000;
 const MAX_DESCRIPTION = 300;
 
 /**
- * Classifies an error thrown by clientCredentialsGrant. Server text that
+ * Classifies an error thrown by clientCredentialsGrant, reading the error
+ * body that openid-client left unread (see error-body.ts). Server text that
  * carries any form of the credentials (see credential-echo.ts) is dropped,
  * never redacted piecemeal.
  */
-export function classifyTokenError(
+export async function classifyTokenError(
   error: unknown,
   credentials: Pick<OAuth2ClientCredentials, "clientId" | "clientSecret">,
-): TokenRequestFailure {
-  if (error instanceof ResponseBodyError || error instanceof WWWAuthenticateChallengeError) {
-    const echoes = credentialEchoCheck(credentials.clientId, credentials.clientSecret);
-    if (error instanceof ResponseBodyError) {
-      return oauthError(error.status, error.error, error.error_description, echoes);
-    }
+): Promise<TokenRequestFailure> {
+  const echoes = (): CredentialEchoCheck => credentialEchoCheck(credentials.clientId, credentials.clientSecret);
+  if (error instanceof ResponseBodyError) {
+    return oauthError(error.status, error.error, error.error_description, echoes());
+  }
+  // The body's `error` wins whenever there is one (RFC 6749 §5.2 puts it there).
+  const response = unreadErrorResponse(error);
+  const body = response === undefined ? undefined : await oauthErrorBody(response);
+  if (response !== undefined && body !== undefined) {
+    return oauthError(response.status, body.error, body.description, echoes());
+  }
+  if (error instanceof WWWAuthenticateChallengeError) {
     const challenge = error.cause.find((c) => typeof c.parameters.error === "string") ?? error.cause[0];
     return oauthError(
       error.status,
       challenge?.parameters.error ?? `${challenge?.scheme ?? "authentication"} challenge`,
       challenge?.parameters.error_description,
-      echoes,
+      echoes(),
     );
   }
   if (hasTimeout(error)) {
@@ -100,7 +108,7 @@ function clientError(error: ClientError): TokenRequestFailure {
     case "OAUTH_RESPONSE_IS_NOT_CONFORM":
     case "OAUTH_RESPONSE_IS_NOT_JSON": {
       // oauth4webapi parses error bodies of 4xx JSON only: a 5xx, or a 4xx
-      // HTML page, ends up here with the Response as the cause.
+      // HTML page, ends up here (its body read first, for an OAuth error).
       const status = error.cause instanceof Response ? error.cause.status : 0;
       if (status === 200) {
         return unavailable("malformed token response: not JSON (unexpected content-type)", false);

@@ -80,7 +80,7 @@ export function createTokenFetcher(options: TokenFetcherOptions = {}): TokenFetc
         if (error instanceof CredbrokerError) {
           throw error;
         }
-        const failure = classifyTokenError(error, credentials);
+        const failure = await classifyTokenError(error, credentials);
         const delay = backoffDelay(attempt, retryBackoff);
         if (!failure.retryable || attempt >= maxAttempts || Date.now() + delay >= deadline) {
           throw failure.error;

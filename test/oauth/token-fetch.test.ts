@@ -290,6 +290,43 @@ describe("token fetch against a failing endpoint", () => {
     }
   });
 
+  it("reads the OAuth error from the body behind a realm-only WWW-Authenticate challenge", async () => {
+    const endpoint = await start((_n, _req, res) =>
+      json(res, 401, { error: "invalid_client", error_description: "unknown client" }, { "www-authenticate": 'Basic realm="idp"' }));
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    expect(error.message).toContain("invalid_client: unknown client");
+    expect(error.message).not.toContain("challenge");
+    expect(endpoint.requests).toBe(1);
+  });
+
+  it("prefers the body's error to the challenge's, and withholds what echoes the secret there too", async () => {
+    const endpoint = await start((_n, _req, res) =>
+      json(res, 401, { error: "invalid_client", error_description: `secret ${secret} unknown` }, {
+        "www-authenticate": 'Basic realm="idp", error="invalid_token"',
+      }));
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    expect(error.message).toContain("invalid_client: (error_description withheld)");
+    expectNoCanary(error, [secret]);
+  });
+
+  it("still names the challenge when the body holds no OAuth error", async () => {
+    const endpoint = await start((_n, _req, res) => {
+      res.writeHead(401, { "www-authenticate": 'Basic realm="idp"', "content-type": "text/html" });
+      res.end("<h1>401</h1>");
+    });
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    expect(error.message).toContain("basic challenge");
+  });
+
+  it("reads an OAuth error body sent without a JSON content type", async () => {
+    const endpoint = await start((_n, _req, res) => {
+      res.writeHead(400, { "content-type": "text/plain" });
+      res.end(JSON.stringify({ error: "invalid_scope" }));
+    });
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    expect(error.message).toContain("invalid_scope");
+  });
+
   it("withholds an error_description that echoes the client secret, keeping the OAuth error code", async () => {
     const endpoint = await start((_n, _req, res) =>
       json(res, 400, { error: "invalid_request", error_description: `bad secret ${secret} for client` }));
