@@ -143,11 +143,11 @@ describe("audit events", () => {
 function refusingStore(refuse: { error: Error | undefined }) {
   return (store: SecretStore): SecretStore => ({
     ...store,
-    async appendEvents(events) {
+    async appendEvents(events, auditClass) {
       if (refuse.error !== undefined) {
         throw refuse.error;
       }
-      return store.appendEvents(events);
+      return store.appendEvents(events, auditClass);
     },
     async commit(writes, events) {
       if (refuse.error !== undefined && events !== undefined && events.length > 0) {
