@@ -6,6 +6,7 @@ import {
   type InjectResponse,
 } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { StepKind, type Credentials } from "../gen/credbroker/v1/secret_pb.ts";
+import { credentialTypeOfCase } from "../credentials/credential-registry.ts";
 import { CredbrokerError } from "../errors.ts";
 import { clientPrivateKey } from "./private-key.ts";
 
@@ -64,35 +65,28 @@ function httpHeader(name: string, value: string): Material {
   return { case: "http", value: create(HttpMaterialSchema, { headers: [{ name, value }] }) };
 }
 
-/** Code fields, named as in Credentials; JSON Credentials give their text instead. */
+/** Code fields, named as in Credentials (empty optional ones left out); a JSON document goes in `json` instead. */
 function codeMaterial(credentials: Credentials): Material {
   const kind = credentials.kind;
-  let fields: Record<string, string>;
+  if (kind.case === undefined || kind.case === "oauth2ClientCredentials") {
+    // OAuth2 material comes from a fetched token, never from stored values
+    throw new CredbrokerError("ERR_FAILED_PRECONDITION", "this secret's Code material is not static");
+  }
+  // a message's fields are its properties by their local names
+  const values = kind.value as unknown as Record<string, unknown>;
+  const fields: Record<string, string> = {};
   let json = "";
-  switch (kind.case) {
-    case "basicAuth":
-    case "sftpPassword":
-      fields = { username: kind.value.username, password: kind.value.password };
-      break;
-    case "bearerToken":
-      fields = { token: kind.value.token };
-      break;
-    case "apiKey":
-      fields = { keyName: kind.value.keyName, keyValue: kind.value.keyValue };
-      break;
-    case "sftpPrivateKey":
-      fields = { username: kind.value.username, privateKey: kind.value.privateKey };
-      if (kind.value.passphrase !== "") {
-        fields["passphrase"] = kind.value.passphrase;
-      }
-      break;
-    case "jsonCredentials":
-      fields = {};
-      json = kind.value.json;
-      break;
-    default:
-      // OAuth2 material comes from a fetched token, never from stored values
-      throw new CredbrokerError("ERR_FAILED_PRECONDITION", "this secret's Code material is not static");
+  for (const field of credentialTypeOfCase(kind.case).fields) {
+    const value = values[field.name];
+    // Code fields are strings; lists and enums are OAuth2's, whose material is not static
+    if (field.kind !== "string" || typeof value !== "string" || (value === "" && field.optional)) {
+      continue;
+    }
+    if (field.text === "document") {
+      json = value;
+    } else {
+      fields[field.name] = value;
+    }
   }
   return { case: "code", value: create(CodeMaterialSchema, { fields, json }) };
 }
