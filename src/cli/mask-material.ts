@@ -1,11 +1,12 @@
 import { clone } from "@bufbuild/protobuf";
+import { plainFieldNames } from "../credentials/credential-registry.ts";
 import { InjectResponseSchema, type InjectResponse } from "../gen/credbroker/v1/inject_service_pb.ts";
 
 /** What a hidden value is printed as. */
 export const hidden = "****";
 
-/** Code fields that name things rather than hold credentials. */
-const plainCodeFields = new Set(["username", "keyName", "tokenType"]);
+/** Code fields that name things rather than hold credentials: the registry's plain fields, and the OAuth2 token's type. */
+const plainCodeFields: ReadonlySet<string> = new Set([...plainFieldNames, "tokenType"]);
 
 /**
  * A copy of Inject's answer with every credential value replaced by `****`.

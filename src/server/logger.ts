@@ -1,26 +1,17 @@
 import { pino, type DestinationStream, type Logger } from "pino";
 import { PinoPretty } from "pino-pretty";
+import { sensitiveFieldNames } from "../credentials/credential-registry.ts";
 import { serializeError } from "./log-error.ts";
 
 /**
- * Keys that would hold a credential if some code ever logged one. The broker
- * logs identifiers only (method, mode, name, code); this is the safety net.
- * Top-level paths, because wildcard paths cost a walk of every logged object
- * on the hot path. Errors are covered by serializeError instead.
+ * Keys that would hold a credential if some code ever logged one: every
+ * sensitive credential field (the registry's), an OAuth2 access token, and
+ * the objects that carry them. The broker logs identifiers only (method,
+ * mode, name, code); this is the safety net. Top-level paths, because
+ * wildcard paths cost a walk of every logged object on the hot path.
+ * Errors are covered by serializeError instead.
  */
-const credentialKeys = [
-  "password",
-  "token",
-  "accessToken",
-  "privateKey",
-  "passphrase",
-  "clientSecret",
-  "keyValue",
-  "json",
-  "credentials",
-  "authorization",
-  "headers",
-];
+const credentialKeys = [...sensitiveFieldNames, "accessToken", "credentials", "authorization", "headers"];
 
 /** Where log lines go: a stream, which is a terminal when its `isTTY` is true. */
 export type LogDestination = (DestinationStream | NodeJS.WritableStream) & { readonly isTTY?: boolean };

@@ -6,6 +6,7 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import { credentialTypes } from "../../src/credentials/credential-registry.ts";
 import { createLogInterceptor } from "../../src/server/log-interceptor.ts";
 import { createLogger } from "../../src/server/logger.ts";
 
@@ -108,6 +109,18 @@ describe("the broker's logger", () => {
     createLogger("info", out.stream).info({ password: value, authorization: `Bearer ${value}` }, "oops");
     expect(out.text()).toContain('"password":"[redacted]"');
     expect(out.text()).not.toContain(value);
+  });
+
+  it("redacts every field the proto marks debug_redact, under its Credentials name", () => {
+    const out = capture();
+    const fields = credentialTypes.flatMap((type) => type.fields).filter((field) => field.desc.proto.options?.debugRedact === true);
+    const logged = Object.fromEntries(fields.map((field) => [field.name, canary(field.name)]));
+    createLogger("info", out.stream).info(logged, "oops");
+    expect(fields.map((field) => field.name)).toContain("clientSecret");
+    for (const [name, value] of Object.entries(logged)) {
+      expect(out.text()).toContain(`"${name}":"[redacted]"`);
+      expect(out.text()).not.toContain(value);
+    }
   });
 
   it("keeps an error's class, message, code and stack and its causes' classes and codes, and no nested field", async () => {
