@@ -1,23 +1,23 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { CredentialsSchema, OAuth2AuthMethod, type Credentials } from "../gen/credbroker/v1/secret_pb.ts";
+import type { CredentialField } from "../credentials/credential-type.ts";
+import { CredentialsSchema, type Credentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { CliError } from "./command.ts";
 import type { TypeSpec } from "./secret-types.ts";
 
 /**
  * Turns input text into Credentials of a type: a JSON object of the type's
- * fields, or, for bearer and json, the bare value. `source` names the input
- * in messages ("stdin", a file name); no message ever quotes the input.
+ * fields, or, for a type of one field (bearer, json), the bare value; a
+ * JSON document is always the bare value. `source` names the input in
+ * messages ("stdin", a file name); no message ever quotes the input.
  */
 export function credentialsFromText(spec: TypeSpec, text: string, source: string): Credentials {
   const trimmed = text.replace(/[\r\n]+$/, "");
   if (trimmed.trim() === "") {
     throw new CliError(`${source}: no credential values (expected ${expected(spec)})`);
   }
-  if (spec.rawField === "json") {
-    return build(spec, { json: trimmed });
-  }
-  if (spec.rawField !== undefined && !trimmed.trimStart().startsWith("{")) {
-    return build(spec, { [spec.rawField]: trimmed });
+  const raw = spec.rawField;
+  if (raw !== undefined && (raw.text === "document" || !trimmed.trimStart().startsWith("{"))) {
+    return build(spec, { [raw.name]: trimmed });
   }
   let parsed: unknown;
   try {
@@ -48,39 +48,57 @@ export function credentialsFromFields(spec: TypeSpec, fields: Record<string, unk
       }
       continue;
     }
-    value[f.name] = convert(f.name, given, source);
+    value[f.name] = convert(f, given, source);
   }
   return build(spec, value);
 }
 
-function convert(name: string, given: unknown, source: string): unknown {
-  if (name === "scopes") {
+function convert(field: CredentialField, given: unknown, source: string): unknown {
+  if (field.kind === "list") {
     if (typeof given === "string") {
-      return given.split(/\s+/).filter((scope) => scope !== "");
+      return given.split(/\s+/).filter((item) => item !== "");
     }
-    if (Array.isArray(given) && given.every((scope) => typeof scope === "string")) {
+    if (Array.isArray(given) && given.every((item) => typeof item === "string")) {
       return given;
     }
-    throw new CliError(`${source}: scopes must be an array of strings or a space-separated string`);
+    throw new CliError(`${source}: ${field.name} must be an array of strings or a space-separated string`);
   }
   if (typeof given !== "string") {
-    throw new CliError(`${source}: ${name} must be a string`);
+    throw new CliError(`${source}: ${field.name} must be a string`);
   }
-  return name === "authMethod" ? authMethod(given, source) : given;
+  return field.kind === "enum" ? enumValue(field, given, source) : given;
 }
 
-/** Accepts `basic`, `post`, `client_secret_basic`, `client_secret_post` or the enum's full name. */
-function authMethod(given: string, source: string): OAuth2AuthMethod {
-  switch (given.toLowerCase().replace(/^oauth2_auth_method_/, "")) {
-    case "basic":
-    case "client_secret_basic":
-      return OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_BASIC;
-    case "post":
-    case "client_secret_post":
-      return OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST;
-    default:
-      throw new CliError(`${source}: authMethod must be client_secret_basic or client_secret_post`);
+/**
+ * An enum value by its name, in any case, with or without the prefix its
+ * values share, or by its last word: `post`, `client_secret_post` and
+ * `OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST` all name the same value.
+ * Unspecified is not a choice.
+ */
+function enumValue(field: CredentialField, given: string, source: string): number {
+  const values = field.enum?.values ?? [];
+  // the prefix of all values, unspecified's too: that of the choices alone could be longer
+  const prefix = sharedPrefix(values.map((value) => value.name)).toLowerCase();
+  const choices = values
+    .filter((value) => value.number !== 0)
+    .map((value) => ({ number: value.number, name: value.name.slice(prefix.length).toLowerCase() }));
+  const lower = given.toLowerCase();
+  const wanted = lower.startsWith(prefix) ? lower.slice(prefix.length) : lower;
+  const choice = choices.find((candidate) => candidate.name === wanted || (!wanted.includes("_") && candidate.name.endsWith(`_${wanted}`)));
+  if (choice === undefined) {
+    throw new CliError(`${source}: ${field.name} must be ${choices.map((candidate) => candidate.name).join(" or ")}`);
   }
+  return choice.number;
+}
+
+/** The longest prefix up to an underscore that all names share (`OAUTH2_AUTH_METHOD_`). */
+function sharedPrefix(names: string[]): string {
+  const [first = ""] = names;
+  let end = first.lastIndexOf("_") + 1;
+  while (end > 0 && !names.every((name) => name.startsWith(first.slice(0, end)))) {
+    end = first.lastIndexOf("_", end - 2) + 1;
+  }
+  return first.slice(0, end);
 }
 
 function build(spec: TypeSpec, value: Record<string, unknown>): Credentials {
@@ -94,9 +112,9 @@ function fieldList(spec: TypeSpec): string {
 }
 
 function expected(spec: TypeSpec): string {
-  if (spec.rawField === "json") {
+  if (spec.rawField?.text === "document") {
     return "the JSON document";
   }
   const object = `a JSON object with ${fieldList(spec)}`;
-  return spec.rawField === undefined ? object : `the ${spec.rawField} alone or ${object}`;
+  return spec.rawField === undefined ? object : `the ${spec.rawField.name} alone or ${object}`;
 }

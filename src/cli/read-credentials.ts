@@ -52,7 +52,7 @@ async function promptCredentials(spec: TypeSpec, ctx: CliContext): Promise<Crede
   if (ctx.stdin.isTTY !== true) {
     throw new UsageError("--prompt needs a terminal on stdin; use --stdin or --from-file");
   }
-  const multiline = spec.fields.find((f) => f.multiline === true);
+  const multiline = spec.fields.find((f) => f.text === "lines");
   if (multiline !== undefined) {
     throw new UsageError(`--type ${spec.name}: the ${multiline.name} spans lines; give the values with --from-file or --stdin`);
   }
@@ -60,7 +60,7 @@ async function promptCredentials(spec: TypeSpec, ctx: CliContext): Promise<Crede
   const answers: Record<string, string> = {};
   try {
     for (const f of spec.fields) {
-      answers[f.name] = await prompter.ask(`${f.name}${f.optional ? " (optional)" : ""}: `, { hidden: f.secret });
+      answers[f.name] = await prompter.ask(`${f.name}${f.optional ? " (optional)" : ""}: `, { hidden: f.sensitive });
     }
   } finally {
     prompter.close();
