@@ -73,6 +73,7 @@ const cases: [SecretType, string, string | string[]][] = [
   [SecretType.OAUTH2_CLIENT_CREDENTIALS, "scopes", ["has space"]],
   [SecretType.OAUTH2_CLIENT_CREDENTIALS, "scopes", ['quo"te']],
   [SecretType.OAUTH2_CLIENT_CREDENTIALS, "scopes", Array.from({ length: 101 }, (_, i) => `s${i}`)],
+  [SecretType.OAUTH2_CLIENT_CREDENTIALS, "scopes", ["ok", "x".repeat(64 * 1024 + 1)]],
   [SecretType.OAUTH2_CLIENT_CREDENTIALS, "audience", "aud\u0001"],
   [SecretType.OAUTH2_CLIENT_CREDENTIALS, "resource", "not a uri"],
   [SecretType.OAUTH2_CLIENT_CREDENTIALS, "resource", "https://api.example.com/#x"],

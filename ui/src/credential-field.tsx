@@ -1,5 +1,4 @@
 import { useState } from "react";
-import { OAuth2AuthMethod } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { FieldError } from "./field-error.tsx";
 import type { FieldSpec } from "./secret-types.ts";
 
@@ -75,11 +74,14 @@ function SingleInput({ field, value, onChange, ...attributes }: InputAttributes 
           </button>
         </div>
       );
-    case "auth-method":
+    case "choice":
       return (
         <select {...attributes} value={value} onChange={(event) => onChange(event.target.value)}>
-          <option value={OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_BASIC}>client_secret_basic (Authorization header)</option>
-          <option value={OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST}>client_secret_post (request body)</option>
+          {field.options.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
         </select>
       );
     case "list":

@@ -16,7 +16,7 @@ import {
   type FieldValues,
   type TypeSpec,
 } from "./secret-types.ts";
-import { credentialProblems, descriptionProblem, fieldPath, nameProblem, type Problems } from "./validate.ts";
+import { credentialProblems, descriptionProblem, nameProblem, type Problems } from "./validate.ts";
 
 interface SecretFormProps {
   headingRef: RefObject<HTMLHeadingElement | null>;
@@ -205,19 +205,16 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
           <fieldset className="credentials">
             <legend>{spec.label} values</legend>
             <FieldError id="credentials-error" message={problems.credentials} />
-            {spec.fields.map((field) => {
-              const path = fieldPath(spec, field.name);
-              return (
-                <CredentialField
-                  key={path}
-                  id={`field-${spec.credentialsCase}-${field.name}`}
-                  field={field}
-                  value={values[field.name] ?? ""}
-                  error={problems[path]}
-                  onChange={(value) => setValues({ ...values, [field.name]: value })}
-                />
-              );
-            })}
+            {spec.fields.map((field) => (
+              <CredentialField
+                key={field.path}
+                id={`field-${spec.credentialsCase}-${field.name}`}
+                field={field}
+                value={values[field.name] ?? ""}
+                error={problems[field.path]}
+                onChange={(value) => setValues({ ...values, [field.name]: value })}
+              />
+            ))}
           </fieldset>
         )}
         <div className="toolbar">
@@ -238,5 +235,5 @@ function hasFieldFor(path: string, spec: TypeSpec | undefined): boolean {
   if (path === "name" || path === "description" || path === "credentials") {
     return true;
   }
-  return spec !== undefined && spec.fields.some((field) => fieldPath(spec, field.name) === path);
+  return spec !== undefined && spec.fields.some((field) => field.path === path);
 }

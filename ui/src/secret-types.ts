@@ -1,11 +1,8 @@
 import { create } from "@bufbuild/protobuf";
-import {
-  CredentialsSchema,
-  OAuth2AuthMethod,
-  SecretType,
-  SecretTypeSchema,
-  type Credentials,
-} from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { credentialTypes } from "../../src/credentials/credential-registry.ts";
+import type { CredentialField, CredentialsCase } from "../../src/credentials/credential-type.ts";
+import { CredentialsSchema, SecretType, SecretTypeSchema, type Credentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { fieldLabels, typeLabels } from "./field-labels.ts";
 
 /** How the form asks for one credential field. */
 export type FieldInput =
@@ -19,18 +16,22 @@ export type FieldInput =
   | "textarea"
   /** A list of short values (OAuth2 scopes). */
   | "list"
-  /** The OAuth2 client authentication method. */
-  | "auth-method";
+  /** One of an enum's values (the OAuth2 client authentication method). */
+  | "choice";
 
-/** One field of a secret type's credentials. */
+/** One field of a secret type's credentials: the registry's field with the page's words. */
 export interface FieldSpec {
-  /** The field's JSON name in its Credentials case, as the server names it in errors. */
+  /** The field's JSON name in its Credentials case. */
   name: string;
+  /** The field's path, as the server names it in errors (`credentials.apiKey.keyName`). */
+  path: string;
   label: string;
   input: FieldInput;
   optional: boolean;
   /** A hint shown under the field. */
   hint?: string;
+  /** The values of a choice: the enum's numbers (as strings) and their words. */
+  options: readonly { value: string; label: string }[];
 }
 
 /** One secret type: its label in the dropdown and its fields. */
@@ -38,63 +39,42 @@ export interface TypeSpec {
   type: SecretType;
   label: string;
   /** The Credentials oneof case. */
-  credentialsCase: NonNullable<Credentials["kind"]["case"]>;
+  credentialsCase: CredentialsCase;
   fields: readonly FieldSpec[];
 }
 
-const username: FieldSpec = { name: "username", label: "Username", input: "text", optional: false };
-const password: FieldSpec = { name: "password", label: "Password", input: "password", optional: false };
-
 /** The secret types, in the order of the SecretType enum. */
-export const typeSpecs: readonly TypeSpec[] = [
-  { type: SecretType.BASIC_AUTH, label: "Basic auth", credentialsCase: "basicAuth", fields: [username, password] },
-  {
-    type: SecretType.BEARER_TOKEN,
-    label: "Bearer token",
-    credentialsCase: "bearerToken",
-    fields: [{ name: "token", label: "Token", input: "password", optional: false }],
-  },
-  {
-    type: SecretType.API_KEY,
-    label: "API key",
-    credentialsCase: "apiKey",
-    fields: [
-      { name: "keyName", label: "Key name", input: "text", optional: false, hint: "The HTTP header that carries the key, e.g. X-API-Key." },
-      { name: "keyValue", label: "Key value", input: "password", optional: false },
-    ],
-  },
-  { type: SecretType.SFTP_PASSWORD, label: "SFTP password", credentialsCase: "sftpPassword", fields: [username, password] },
-  {
-    type: SecretType.SFTP_PRIVATE_KEY,
-    label: "SFTP private key",
-    credentialsCase: "sftpPrivateKey",
-    fields: [
-      username,
-      { name: "privateKey", label: "Private key", input: "secret-text", optional: false, hint: "PEM or OpenSSH format." },
-      { name: "passphrase", label: "Passphrase", input: "password", optional: true, hint: "Only for an encrypted key." },
-    ],
-  },
-  {
-    type: SecretType.OAUTH2_CLIENT_CREDENTIALS,
-    label: "OAuth2 client credentials",
-    credentialsCase: "oauth2ClientCredentials",
-    fields: [
-      { name: "clientId", label: "Client ID", input: "text", optional: false },
-      { name: "clientSecret", label: "Client secret", input: "password", optional: false },
-      { name: "tokenUrl", label: "Token URL", input: "text", optional: false, hint: "https://, or http:// to loopback." },
-      { name: "scopes", label: "Scopes", input: "list", optional: true },
-      { name: "audience", label: "Audience", input: "text", optional: true },
-      { name: "resource", label: "Resource", input: "text", optional: true, hint: "An absolute URI (RFC 8707)." },
-      { name: "authMethod", label: "Client authentication", input: "auth-method", optional: true },
-    ],
-  },
-  {
-    type: SecretType.JSON_CREDENTIALS,
-    label: "JSON (service account)",
-    credentialsCase: "jsonCredentials",
-    fields: [{ name: "json", label: "JSON document", input: "textarea", optional: false, hint: "A JSON object." }],
-  },
-];
+export const typeSpecs: readonly TypeSpec[] = credentialTypes.map((type) => ({
+  type: type.secretType,
+  label: typeLabels[type.case],
+  credentialsCase: type.case,
+  fields: type.fields.map(fieldSpec),
+}));
+
+function fieldSpec(field: CredentialField): FieldSpec {
+  // the registry test checks that every path has a label
+  const words = fieldLabels[field.path as keyof typeof fieldLabels];
+  const options = (field.enum?.values ?? [])
+    .filter((value) => value.number !== 0)
+    .map((value) => ({ value: String(value.number), label: words.options?.[value.name] ?? value.name }));
+  return {
+    name: field.name,
+    path: field.path,
+    label: words.label,
+    input: inputOf(field),
+    optional: field.optional,
+    ...(words.hint === undefined ? {} : { hint: words.hint }),
+    options,
+  };
+}
+
+function inputOf(field: CredentialField): FieldInput {
+  if (field.kind === "list") return "list";
+  if (field.kind === "enum") return "choice";
+  if (field.text === "document") return "textarea";
+  if (field.text === "lines") return field.sensitive ? "secret-text" : "textarea";
+  return field.sensitive ? "password" : "text";
+}
 
 /** A secret type's name in the API (`SECRET_TYPE_API_KEY`), as the type dropdown's option values carry it. */
 export function secretTypeName(type: SecretType): string {
@@ -114,11 +94,9 @@ export function typeSpecOf(type: SecretType): TypeSpec | undefined {
 /** What the form holds for one secret type's fields: strings, and a list for scopes. */
 export type FieldValues = Record<string, string | string[]>;
 
-/** The empty values of a type's fields. */
+/** The empty values of a type's fields; a choice starts at its first value. */
 export function emptyValues(spec: TypeSpec): FieldValues {
-  return Object.fromEntries(
-    spec.fields.map((field) => [field.name, field.input === "list" ? [] : field.input === "auth-method" ? String(OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_BASIC) : ""]),
-  );
+  return Object.fromEntries(spec.fields.map((field) => [field.name, field.input === "list" ? [] : (field.options[0]?.value ?? "")]));
 }
 
 /** The Credentials message of the form's values. */
@@ -126,8 +104,8 @@ export function toCredentials(spec: TypeSpec, values: FieldValues): Credentials 
   const value: Record<string, unknown> = {};
   for (const field of spec.fields) {
     const raw = values[field.name];
-    value[field.name] = field.input === "auth-method" ? Number(raw) : raw;
+    value[field.name] = field.input === "choice" ? Number(raw) : raw;
   }
-  // the oneof case and its value are checked together by the spec table above
+  // the oneof case and its fields both come from the registry
   return create(CredentialsSchema, { kind: { case: spec.credentialsCase, value } as Credentials["kind"] });
 }
