@@ -13,7 +13,7 @@ import {
 } from "./field-checks.ts";
 
 /** The most OAuth2 scopes one secret may list. */
-export const maxScopes = 100;
+const maxScopes = 100;
 
 const identifier: FieldRule = { required: true, checks: [noControls] };
 const secret: FieldRule = { required: true, checks: [] };

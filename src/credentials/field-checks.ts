@@ -25,13 +25,13 @@ export const maxFieldBytes = 64 * 1024;
 
 /** Control characters no one-line identifier (username, client id, audience) may hold. */
 // eslint-disable-next-line no-control-regex
-export const controlCharacters = /[\u0000-\u001f\u007f]/;
+const controlCharacters = /[\u0000-\u001f\u007f]/;
 
 /** An HTTP header name: an RFC 9110 5.1 token. */
-export const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const headerNamePattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /** Headers an HTTP client sets itself; an API key there would break the request. */
-export const reservedHeaders: ReadonlySet<string> = new Set([
+const reservedHeaders: ReadonlySet<string> = new Set([
   "host",
   "content-length",
   "transfer-encoding",
@@ -45,19 +45,19 @@ export const reservedHeaders: ReadonlySet<string> = new Set([
 
 /** What an HTTP header value may not hold (RFC 9110 5.5): CR, LF, NUL and other controls but tab, or non-octets. */
 // eslint-disable-next-line no-control-regex
-export const headerValueForbidden = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/;
+const headerValueForbidden = /[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/;
 
 /** An OAuth2 scope token (RFC 6749 3.3: 1*( %x21 / %x23-5B / %x5D-7E )). */
-export const scopeTokenPattern = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+const scopeTokenPattern = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
 
 /** Whether a value is over the field size cap, counted in UTF-8 bytes. */
-export function isOversized(value: string, maxBytes = maxFieldBytes): boolean {
+export function isOversized(value: string): boolean {
   // length bounds the UTF-8 size from below and 3x length from above
-  return value.length * 3 > maxBytes && new TextEncoder().encode(value).length > maxBytes;
+  return value.length * 3 > maxFieldBytes && new TextEncoder().encode(value).length > maxFieldBytes;
 }
 
 /** Whether text is JSON that parses to an object (not an array, not a scalar). */
-export function isJsonObject(text: string): boolean {
+function isJsonObject(text: string): boolean {
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === "object" && value !== null && !Array.isArray(value);
