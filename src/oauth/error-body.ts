@@ -1,4 +1,4 @@
-import { ClientError, WWWAuthenticateChallengeError } from "openid-client";
+import { ClientError, ResponseBodyError, WWWAuthenticateChallengeError } from "openid-client";
 
 /**
  * The OAuth error body (RFC 6749 §5.2) of token endpoint answers that
@@ -16,15 +16,21 @@ export interface OAuthErrorBody {
 // An error body is a few hundred bytes; a bigger one is not read to the end.
 const MAX_ERROR_BODY_BYTES = 16 * 1024;
 
-/** The HTTP error response behind an openid-client error whose body is still unread, or undefined. */
-export function unreadErrorResponse(error: unknown): Response | undefined {
+/** The HTTP response behind an openid-client error (an error status), or undefined. */
+export function errorResponseOf(error: unknown): Response | undefined {
   let response: unknown;
-  if (error instanceof WWWAuthenticateChallengeError) {
+  if (error instanceof ResponseBodyError || error instanceof WWWAuthenticateChallengeError) {
     response = error.response;
   } else if (error instanceof ClientError && (error.code === "OAUTH_RESPONSE_IS_NOT_CONFORM" || error.code === "OAUTH_RESPONSE_IS_NOT_JSON")) {
     response = error.cause;
   }
-  return response instanceof Response && response.status >= 400 && !response.bodyUsed ? response : undefined;
+  return response instanceof Response && response.status >= 400 ? response : undefined;
+}
+
+/** The error response behind an openid-client error that did not parse its body, while the body is still unread. */
+export function unreadErrorResponse(error: unknown): Response | undefined {
+  const response = error instanceof ResponseBodyError ? undefined : errorResponseOf(error);
+  return response?.bodyUsed === false ? response : undefined;
 }
 
 /** Reads a response's body as an OAuth error, or undefined when it is none (or too big, or unreadable). */

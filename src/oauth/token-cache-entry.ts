@@ -25,6 +25,10 @@ export interface Entry {
   used: boolean;
   failures: number;
   retryAtMs: number;
+  /** Until when the endpoint asked for no request (Retry-After), ms since the epoch; 0 for no such ask. */
+  heldUntilMs: number;
+  /** The failure that asked for it, value-free, for the callers refused meanwhile. */
+  heldReason: string;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -41,6 +45,8 @@ export function newEntry(key: TokenCacheKey, credentials: () => OAuth2ClientCred
     used: false,
     failures: 0,
     retryAtMs: 0,
+    heldUntilMs: 0,
+    heldReason: "",
     timer: undefined,
   };
 }

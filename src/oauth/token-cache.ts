@@ -1,3 +1,4 @@
+import { CredbrokerError } from "../errors.ts";
 import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { backoffDelay } from "./backoff.ts";
 import { entryId, errorCode, errorMessage, logFields, newEntry, secretId } from "./token-cache-entry.ts";
@@ -11,6 +12,7 @@ import type {
 } from "./token-cache-api.ts";
 import { createTokenFetcher } from "./token-fetch.ts";
 import { refreshDueAt } from "./token-lifetime.ts";
+import { RetryAfterError } from "./retry-after.ts";
 import { servableToken } from "./servable-token.ts";
 import type { ServableToken } from "./servable-token.ts";
 
@@ -71,6 +73,9 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
       entries.set(id, entry);
       // Never serve an expired token: from here the caller waits for a fetch.
       entry.token = undefined;
+      if (entry.flight === undefined && t < entry.heldUntilMs) {
+        return Promise.reject(heldError(entry.heldReason, entry.heldUntilMs));
+      }
     } else {
       entry = newEntry(key, credentials);
       if (!closed) {
@@ -97,8 +102,7 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
       servableToken(await fetchToken(entry.credentials()), startedAt, defaultTtlMs))().then(
       (servable) => onFetched(entry, flight, startedAt, servable),
       (error: unknown) => {
-        onFetchFailed(entry, flight, isRefresh, error);
-        throw error;
+        throw onFetchFailed(entry, flight, isRefresh, error);
       },
     );
     entry.flight = flight;
@@ -129,33 +133,48 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
     entry.used = false;
     entry.failures = 0;
     entry.retryAtMs = 0;
+    entry.heldUntilMs = 0;
     schedule(entry);
     return value;
   }
 
-  function onFetchFailed(entry: Entry, flight: Promise<AccessToken>, isRefresh: boolean, error: unknown): void {
+  /** Books a failed fetch (backoff, or the endpoint's Retry-After) and returns the error for its callers. */
+  function onFetchFailed(entry: Entry, flight: Promise<AccessToken>, isRefresh: boolean, error: unknown): unknown {
     if (entry.flight === flight) {
       entry.flight = undefined;
     }
-    if (!entry.live) {
-      return;
-    }
     const t = now();
+    const asked = error instanceof RetryAfterError && error.retryAfterMs > 0 ? error : undefined;
+    // The time is told on the cache's clock, the one the hold is kept on.
+    const thrown = asked === undefined ? error : heldError(asked.message, t + asked.retryAfterMs);
+    if (!entry.live) {
+      return thrown;
+    }
     const cached = entry.token;
     if (isRefresh) {
       counters.refreshFailures++;
       entry.failures++;
       logger?.warn(
-        { ...logFields(entry.key), failures: entry.failures, code: errorCode(error), reason: errorMessage(error) },
+        { ...logFields(entry.key), failures: entry.failures, code: errorCode(error), reason: errorMessage(thrown) },
         "OAuth2 token refresh failed; serving the cached token until it expires",
       );
     }
-    if (cached === undefined || t >= cached.expiresAtMs) {
-      retire(entry);
-      return;
+    if (asked !== undefined) {
+      entry.heldUntilMs = t + asked.retryAfterMs;
+      entry.heldReason = asked.message;
     }
-    entry.retryAtMs = t + backoffDelay(entry.failures, refreshBackoff);
+    if (cached === undefined || t >= cached.expiresAtMs) {
+      if (t < entry.heldUntilMs) {
+        // Kept, with no token, so that it remembers the hold for the callers to come.
+        entry.token = undefined;
+      } else {
+        retire(entry);
+      }
+      return thrown;
+    }
+    entry.retryAtMs = Math.max(t + backoffDelay(entry.failures, refreshBackoff), entry.heldUntilMs);
     schedule(entry);
+    return thrown;
   }
 
   /** One timer per entry, for the next refresh (or retry), or to drop an unused token at expiry. */
@@ -245,4 +264,12 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
       }
     },
   };
+}
+
+/** The answer while an endpoint's Retry-After holds: why, and when the next request may go (a time, nothing secret). */
+function heldError(reason: string, untilMs: number): CredbrokerError {
+  return new CredbrokerError(
+    "ERR_UNAVAILABLE",
+    `${reason}; the endpoint asked for no new token request before ${new Date(untilMs).toISOString()}`,
+  );
 }

@@ -4,7 +4,8 @@ import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts"
 import { isHttpToken } from "./authorization-header.ts";
 import { credentialEchoCheck } from "./credential-echo.ts";
 import type { CredentialEchoCheck } from "./credential-echo.ts";
-import { oauthErrorBody, unreadErrorResponse } from "./error-body.ts";
+import { errorResponseOf, oauthErrorBody, unreadErrorResponse } from "./error-body.ts";
+import { RetryAfterError, retryAfterMs } from "./retry-after.ts";
 
 /**
  * Turns what openid-client throws into CredbrokerErrors. The new errors carry
@@ -15,7 +16,10 @@ import { oauthErrorBody, unreadErrorResponse } from "./error-body.ts";
 
 /** A token request failure, as the broker reports it, and whether trying again may help. */
 export interface TokenRequestFailure {
-  /** ERR_FAILED_PRECONDITION or ERR_UNAVAILABLE, with a message free of credentials. */
+  /**
+   * ERR_FAILED_PRECONDITION or ERR_UNAVAILABLE, with a message free of
+   * credentials; a RetryAfterError when a 429 or 503 said when to ask again.
+   */
   error: CredbrokerError;
   /** True for network errors, 5xx and 429: the next attempt may succeed. */
   retryable: boolean;
@@ -38,6 +42,16 @@ const MAX_DESCRIPTION = 300;
  * never redacted piecemeal.
  */
 export async function classifyTokenError(
+  error: unknown,
+  credentials: Pick<OAuth2ClientCredentials, "clientId" | "clientSecret">,
+): Promise<TokenRequestFailure> {
+  const failure = await classify(error, credentials);
+  const response = errorResponseOf(error);
+  const wait = response === undefined ? undefined : retryAfterMs(response);
+  return wait === undefined ? failure : { ...failure, error: new RetryAfterError(failure.error.message, wait) };
+}
+
+async function classify(
   error: unknown,
   credentials: Pick<OAuth2ClientCredentials, "clientId" | "clientSecret">,
 ): Promise<TokenRequestFailure> {

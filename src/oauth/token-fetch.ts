@@ -12,6 +12,7 @@ import { OAuth2AuthMethod } from "../gen/credbroker/v1/secret_pb.ts";
 import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { backoffDelay } from "./backoff.ts";
 import { clientSecretBasic } from "./client-auth.ts";
+import { RetryAfterError } from "./retry-after.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import { classifyTokenError, dpopRefused } from "./token-errors.ts";
 import { tokenUrlProblem } from "./token-url.ts";
@@ -81,7 +82,10 @@ export function createTokenFetcher(options: TokenFetcherOptions = {}): TokenFetc
           throw error;
         }
         const failure = await classifyTokenError(error, credentials);
-        const delay = backoffDelay(attempt, retryBackoff);
+        // A Retry-After that outlasts the deadline ends the fetch at once:
+        // the caller (the token cache) holds off for the rest of it.
+        const retryAfter = failure.error instanceof RetryAfterError ? failure.error.retryAfterMs : 0;
+        const delay = Math.max(backoffDelay(attempt, retryBackoff), retryAfter);
         if (!failure.retryable || attempt >= maxAttempts || Date.now() + delay >= deadline) {
           throw failure.error;
         }
