@@ -52,3 +52,11 @@ export function retryAfterMs(response: Response, nowMs: number = Date.now()): nu
   }
   return Math.min(MAX_RETRY_AFTER_MS, Math.max(0, ms));
 }
+
+/** The answer while a Retry-After holds: why, and when the next request may go (a time, nothing secret). */
+export function heldOffError(reason: string, untilMs: number): CredbrokerError {
+  return new CredbrokerError(
+    "ERR_UNAVAILABLE",
+    `${reason}; the endpoint asked for no new token request before ${new Date(untilMs).toISOString()}`,
+  );
+}

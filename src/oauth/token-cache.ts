@@ -1,4 +1,3 @@
-import { CredbrokerError } from "../errors.ts";
 import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { backoffDelay } from "./backoff.ts";
 import { entryId, errorCode, errorMessage, logFields, newEntry, secretId } from "./token-cache-entry.ts";
@@ -12,7 +11,7 @@ import type {
 } from "./token-cache-api.ts";
 import { createTokenFetcher } from "./token-fetch.ts";
 import { refreshDueAt } from "./token-lifetime.ts";
-import { RetryAfterError } from "./retry-after.ts";
+import { RetryAfterError, heldOffError } from "./retry-after.ts";
 import { servableToken } from "./servable-token.ts";
 import type { ServableToken } from "./servable-token.ts";
 
@@ -74,7 +73,7 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
       // Never serve an expired token: from here the caller waits for a fetch.
       entry.token = undefined;
       if (entry.flight === undefined && t < entry.heldUntilMs) {
-        return Promise.reject(heldError(entry.heldReason, entry.heldUntilMs));
+        return Promise.reject(heldOffError(entry.heldReason, entry.heldUntilMs));
       }
     } else {
       entry = newEntry(key, credentials);
@@ -146,7 +145,7 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
     const t = now();
     const asked = error instanceof RetryAfterError && error.retryAfterMs > 0 ? error : undefined;
     // The time is told on the cache's clock, the one the hold is kept on.
-    const thrown = asked === undefined ? error : heldError(asked.message, t + asked.retryAfterMs);
+    const thrown = asked === undefined ? error : heldOffError(asked.message, t + asked.retryAfterMs);
     if (!entry.live) {
       return thrown;
     }
@@ -264,12 +263,4 @@ export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
       }
     },
   };
-}
-
-/** The answer while an endpoint's Retry-After holds: why, and when the next request may go (a time, nothing secret). */
-function heldError(reason: string, untilMs: number): CredbrokerError {
-  return new CredbrokerError(
-    "ERR_UNAVAILABLE",
-    `${reason}; the endpoint asked for no new token request before ${new Date(untilMs).toISOString()}`,
-  );
 }
