@@ -20,6 +20,7 @@ Runs the broker until SIGTERM or SIGINT. Flags override the environment.
   --tls-key-file FILE       CREDBROKER_TLS_KEY_FILE
   --tls-client-ca-file FILE CREDBROKER_TLS_CLIENT_CA_FILE (require client certificates from this CA)
   --socket-group GROUP      CREDBROKER_SOCKET_GROUP  (unix sockets 0660 for this group; default 0600)
+  --max-connections N       CREDBROKER_MAX_CONNECTIONS (per gRPC and HTTP listener; default from the open-files limit)
 
 Tokens are at least 32 characters, and the four are all different.
 Without TLS, the gRPC and HTTP listeners must be loopback or unix sockets;

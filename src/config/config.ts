@@ -46,6 +46,8 @@ export interface Config {
   tls: TlsMaterial | undefined;
   /** The group (gid) of unix socket files, which are then 0660 instead of 0600. */
   socketGroup: number | undefined;
+  /** Connections each of the gRPC and HTTP listeners keeps open at once; undefined: derived from the file-descriptor limit. */
+  maxConnections?: number | undefined;
   /** How many ready materials Inject keeps (least recently used out first); 0 turns the cache off. */
   materialCacheSize: number;
   /** How many OAuth2 access tokens the broker keeps (least recently used out first). */
@@ -101,6 +103,7 @@ export const serveOptions = {
   "tls-key-file": { type: "string" },
   "tls-client-ca-file": { type: "string" },
   "socket-group": { type: "string" },
+  "max-connections": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -148,6 +151,7 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
       setting(values["tls-client-ca-file"], "--tls-client-ca-file", env, "CREDBROKER_TLS_CLIENT_CA_FILE"),
     ),
     socketGroup: await groupId(setting(values["socket-group"], "--socket-group", env, "CREDBROKER_SOCKET_GROUP")),
+    maxConnections: connectionCap(setting(values["max-connections"], "--max-connections", env, "CREDBROKER_MAX_CONNECTIONS")),
     materialCacheSize: count(env["CREDBROKER_MATERIAL_CACHE_SIZE"], "CREDBROKER_MATERIAL_CACHE_SIZE", 10_000),
     oauthTokenCacheSize: count(env["CREDBROKER_OAUTH_TOKEN_CACHE_SIZE"], "CREDBROKER_OAUTH_TOKEN_CACHE_SIZE", 1000),
     oauthDefaultTtlSeconds: count(env["CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS"], "CREDBROKER_OAUTH_DEFAULT_TTL_SECONDS", 300),
@@ -193,6 +197,18 @@ async function tlsMaterial(certFile: Setting, keyFile: Setting, clientCaFile: Se
     throw new ConfigError(`${certFile.source}, ${keyFile.source}${clientCaFile === undefined ? "" : `, ${clientCaFile.source}`}: not a usable PEM certificate, key and CA (${reason})`);
   }
   return material;
+}
+
+/** A listener's connection cap: a whole number of at least 1. */
+function connectionCap(cap: Setting): number | undefined {
+  if (cap === undefined) {
+    return undefined;
+  }
+  const value = count(cap.value, cap.source, 0);
+  if (value < 1) {
+    throw new ConfigError(`${cap.source} must be at least 1`);
+  }
+  return value;
 }
 
 /** A group name or gid, as a gid; a name is looked up in /etc/group. */

@@ -7,8 +7,9 @@ import { ConnectError, createContextValues, type Interceptor } from "@connectrpc
 import { createBrowserGuard } from "./browser-guard.ts";
 import { nodePeer, peerKey } from "./call-context.ts";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { Listener, ServiceListenerOptions } from "./grpc-listener.ts";
-import { defaultConnectionLimits } from "./connection-limits.ts";
+import { listenerGate, type Listener, type ServiceListenerOptions } from "./grpc-listener.ts";
+import { defaultConnectionLimits, firstCallTimeoutMs } from "./connection-limits.ts";
+import { connectionKey } from "./connection-gate.ts";
 import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
 import { clampRequestDeadlines } from "./deadline-headers.ts";
 import { answerNoStore } from "./no-store.ts";
@@ -77,7 +78,24 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
     { listener: "http", logger: options.logger },
   );
   const limits = options.limits ?? defaultConnectionLimits;
-  const h1 = http.createServer({ requestTimeout: 30_000, keepAliveTimeout: limits.idleTimeoutMs }, handler);
+  const gate = listenerGate("http", options);
+  const h1 = http.createServer(
+    {
+      // a request's headers take no longer than a first request may: slow senders do not hold a connection for long
+      headersTimeout: limits.firstCallTimeoutMs ?? firstCallTimeoutMs,
+      requestTimeout: 30_000,
+      keepAliveTimeout: limits.idleTimeoutMs,
+      // how often Node checks those two; its default, 30 s, would triple them
+      connectionsCheckingInterval: 1000,
+    },
+    handler,
+  );
+  // every request and stream is a call in flight on its connection, which the gate then never closes
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const key = connectionKey(req.socket);
+    gate.callStarted(key);
+    res.once("close", () => gate.callEnded(key));
+  });
   let closing = false;
   // a call still running at close (a health Watch) leaves an HTTP/1.1 keep-alive connection: close it once idle
   h1.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -90,6 +108,11 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: limits.maxConcurrentStreams } }, handler);
   const sockets = new Set<net.Socket>();
   const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("stream", (stream) => {
+    const key = connectionKey(stream.session?.socket ?? {});
+    gate.callStarted(key);
+    stream.once("close", () => gate.callEnded(key));
+  });
   h2.on("session", (session) => {
     sessions.add(session);
     // no frame for idleTimeoutMs: GOAWAY, calls still running finish
@@ -97,6 +120,9 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
     session.once("close", () => sessions.delete(session));
   });
   const acceptCleartext = (socket: net.Socket) => {
+    if (!gate.admit(socket)) {
+      return;
+    }
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     socket.once("error", () => socket.destroy());
@@ -138,6 +164,10 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
           },
           acceptSecure,
         );
+  if (tls !== undefined) {
+    // the TCP connection, before its handshake: one that never completes it is a silent connection too
+    server.on("connection", (socket: net.Socket) => gate.admit(socket));
+  }
   await listenOn(server, address, options.socketAccess);
   // the HTTP/1.1 server never listens itself; 'listening' starts its connection
   // tracking, which requestTimeout and closeIdleConnections() rely on

@@ -18,6 +18,9 @@ export interface MetricsListenerOptions {
   socketAccess?: SocketAccess | undefined;
 }
 
+/** Connections the metrics listener keeps open at once; more are refused. */
+const maxMetricsConnections = 32;
+
 /**
  * Serves `GET /metrics` in the Prometheus text format, and nothing else.
  * A listener of its own, apart from the API listeners, so that a scraper
@@ -27,7 +30,8 @@ export interface MetricsListenerOptions {
 export async function startMetricsListener(options: MetricsListenerOptions): Promise<Listener> {
   const address = parseListenAddress(options.address, "CREDBROKER_METRICS_LISTEN");
   const { registry, logger } = options;
-  const server = http.createServer({ requestTimeout: 10_000 }, guardRequests((req: http.IncomingMessage, res: http.ServerResponse) => {
+  // a scrape is one quick request: a connection slow to send its headers is closed
+  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 10_000, connectionsCheckingInterval: 1000 }, guardRequests((req: http.IncomingMessage, res: http.ServerResponse) => {
     const path = (req.url ?? "").split("?", 1)[0];
     if (path !== "/metrics") {
       res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: metrics are at /metrics\n");
@@ -49,6 +53,8 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
       },
     );
   }, { listener: "metrics", logger }));
+  // a few scrapers at most: a flood of connections here cannot take the descriptors the API listeners need
+  server.maxConnections = maxMetricsConnections;
   await listenOn(server, address, options.socketAccess);
   const bound = address.kind === "unix" ? address : { ...address, port: (server.address() as AddressInfo).port };
   return {

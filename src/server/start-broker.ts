@@ -27,6 +27,7 @@ import type { SecretStore } from "../store/secret-store.ts";
 import { createAuthInterceptor } from "./auth-interceptor.ts";
 import { createCallMetrics } from "./call-metrics.ts";
 import { registration, type ServiceRegistration } from "./grpc-adapter.ts";
+import { defaultConnectionLimits } from "./connection-limits.ts";
 import { startGrpcListener, type Listener } from "./grpc-listener.ts";
 import { createHealthService } from "./health-service.ts";
 import { createHealthState } from "./health-state.ts";
@@ -142,6 +143,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       systemServices,
       tls: config.tls,
       socketAccess: { group: config.socketGroup },
+      limits: { ...defaultConnectionLimits, maxConnections: config.maxConnections },
+      logger,
     };
     const grpcListener = await startGrpcListener({ ...serving, address: config.listen });
     listeners.push(grpcListener);
@@ -151,7 +154,6 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         : await startHttpListener({
             ...serving,
             address: config.httpListen,
-            logger,
             ui: config.uiDir === undefined ? undefined : await createUiHandler({ directory: config.uiDir, logger }),
           });
     if (httpListener !== undefined) {
