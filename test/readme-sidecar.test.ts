@@ -8,6 +8,7 @@ import { Mode, SecretType } from "../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
 import { readmeBlocks } from "./cli/readme-blocks.ts";
 import { startTestBroker, type TestBroker } from "./support/broker.ts";
+import { debianPython, pythonModule } from "./support/python.ts";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
@@ -48,12 +49,11 @@ async function dockerfile(): Promise<{ healthcheck: string[]; uid: number; gid: 
   return { healthcheck: JSON.parse(healthcheck!) as string[], uid: Number(user![1]), gid: Number(user![2]), env: Object.fromEntries(env) };
 }
 
-// Debian's python3-yaml (.ci/run installs it): a real YAML parser for the pod spec
-const python = "/usr/bin/python3";
-const yamlParser = spawnSync(python, ["-c", "import yaml"]).status === 0;
+// Debian's python3-yaml: a real YAML parser for the pod spec
+const yaml = pythonModule("yaml", "python3-yaml");
 
 function loadYaml(text: string): unknown[] {
-  const loaded = spawnSync(python, ["-c", "import json, sys, yaml; json.dump(list(yaml.safe_load_all(sys.stdin)), sys.stdout)"], {
+  const loaded = spawnSync(debianPython, ["-c", "import json, sys, yaml; json.dump(list(yaml.safe_load_all(sys.stdin)), sys.stdout)"], {
     input: text,
     encoding: "utf8",
   });
@@ -168,8 +168,7 @@ describe("the README's sidecar section works as written", () => {
     expect((await secrets.getSecret({ mode: Mode.TEST, name: "github-token" })).secret).toMatchObject({ type: SecretType.BEARER_TOKEN });
   });
 
-  it.skipIf(!yamlParser && process.env["CI"] !== "true")("shows a pod spec that parses and agrees with the Dockerfile and the Secret", async () => {
-    expect(yamlParser, `${python} with PyYAML (apt-get install python3-yaml)`).toBe(true);
+  it.skipIf(!yaml.available)(`shows a pod spec that parses and agrees with the Dockerfile and the Secret${yaml.available ? "" : ` (skipped: ${yaml.reason})`}`, async () => {
     const { healthcheck, uid, gid, env } = await dockerfile();
     const [spec] = await readmeBlocks(section, "yaml");
     const [pod, claim] = loadYaml(spec!) as [

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
@@ -9,6 +9,7 @@ import { canary, credentials, expectCode, expectNoCanary } from "./support/canar
 import { json, startFakeEndpoint } from "./support/fake-endpoint.ts";
 import type { FakeEndpoint } from "./support/fake-endpoint.ts";
 import { startTokenServer } from "./support/oidc-server.ts";
+import { debianPython, pythonModule } from "../support/python.ts";
 import type { TokenServer } from "./support/oidc-server.ts";
 
 const guid = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
@@ -72,20 +73,15 @@ describe("client_secret_basic against oidc-provider, which form-decodes the Basi
   });
 });
 
-/** A python3 that can import Authlib (Debian's python3-authlib), or undefined. */
-function pythonWithAuthlib(): string | undefined {
-  return ["/usr/bin/python3", "python3"].find((python) =>
-    spawnSync(python, ["-c", "import authlib"], { stdio: "ignore" }).status === 0);
-}
-const python = pythonWithAuthlib();
+const authlib = pythonModule("authlib", "python3-authlib");
 
-describe.skipIf(python === undefined)(
-  `against Authlib 1.2's token endpoint${python === undefined ? " (skipped: no python3 with python3-authlib)" : ""}`,
+describe.skipIf(!authlib.available)(
+  `against Authlib 1.2's token endpoint${authlib.available ? "" : ` (skipped: ${authlib.reason})`}`,
   () => {
     let child: ChildProcess;
     let tokenUrl: string;
     beforeAll(async () => {
-      child = spawn(python!, [fileURLToPath(new URL("./support/authlib-token-endpoint.py", import.meta.url))], {
+      child = spawn(debianPython, [fileURLToPath(new URL("./support/authlib-token-endpoint.py", import.meta.url))], {
         stdio: ["pipe", "pipe", "inherit"],
       });
       child.stdin!.end(JSON.stringify({
@@ -112,7 +108,7 @@ describe.skipIf(python === undefined)(
     });
 
     it("refuses that secret over client_secret_basic (it does not form-decode): the README's reason for client_secret_post", async () => {
-      const error = await expectCode(fetchToken(credentials(tokenUrl, "special-client", specialSecret)), "ERR_FAILED_PRECONDITION");
+      const error = await expectCode(fetchToken(credentials(tokenUrl, "special-client", specialSecret)), "ERR_OAUTH_REJECTED");
       expect(error.message).toContain("invalid_client");
       expectNoCanary(error, [specialSecret, encodeURIComponent(specialSecret), basicCredentialEncoding(specialSecret)]);
     });

@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts"
 import { HealthCheckRequestSchema } from "../../src/gen/health/v1/health_pb.ts";
 import { clampConnectTimeout, clampGrpcTimeout } from "../../src/server/deadline-headers.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { debianPython, pythonModule } from "../support/python.ts";
 import { frame, http1Post, http2Open, http2Post, parseGrpcWebBody, type WireAnswer } from "../support/rpc-wire.ts";
 
 /** What Python's `timeout=25*86400` and a Go context of 25 days send, a year, the longest the header allows, and a plain second. */
@@ -18,19 +19,6 @@ const watchPath = "/grpc.health.v1.Health/Watch";
 const injectBody = frame(toBinary(InjectRequestSchema, create(InjectRequestSchema, { mode: Mode.TEST, name: "long-deadline", step: StepKind.HTTP })));
 const watchBody = frame(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, { service: "" })));
 const grpcHeaders = (timeout: string) => ({ "content-type": "application/grpc", te: "trailers", "grpc-timeout": timeout });
-
-/** Debian's python3-grpcio (the interpreter .ci/run installs it for, not a pyenv one). */
-const python = "/usr/bin/python3";
-
-/** Whether python3-grpcio can be imported, and if not why. */
-function pythonGrpcAvailable(): { available: true } | { available: false; reason: string } {
-  try {
-    execFileSync(python, ["-c", "import grpc"], { stdio: "ignore" });
-    return { available: true };
-  } catch {
-    return { available: false, reason: `${python} cannot import grpc (apt-get install python3-grpcio)` };
-  }
-}
 
 /**
  * Calls one unary method with grpcio's generic stub (raw bytes in and out,
@@ -150,12 +138,12 @@ describe("deadlines of any length the headers allow", () => {
     }
   });
 
-  const pythonCheck = pythonGrpcAvailable();
+  const pythonCheck = pythonModule("grpc", "python3-grpcio");
   it.skipIf(!pythonCheck.available)(
     `answers Python grpcio's Health/Check and Inject with timeout=25*86400 on both listeners${pythonCheck.available ? "" : ` (skipped: ${pythonCheck.reason})`}`,
     async () => {
       const run = async (address: string, method: string, request: Uint8Array) => {
-        const { stdout } = await promisify(execFile)(python, ["-c", pythonCall, address, method, Buffer.from(request).toString("hex")]);
+        const { stdout } = await promisify(execFile)(debianPython, ["-c", pythonCall, address, method, Buffer.from(request).toString("hex")]);
         return JSON.parse(stdout) as { code: string; reply: string };
       };
       const inject = toBinary(InjectRequestSchema, create(InjectRequestSchema, { mode: Mode.TEST, name: "long-deadline", step: StepKind.HTTP }));
