@@ -8,7 +8,7 @@ import { callerKindKey } from "./call-context.ts";
 
 /** Which token each service requires. */
 export interface AuthOptions {
-  /** The token of the admin services; never accepted by the inject services. */
+  /** The token of the admin services; a guarded inject service refuses it (an open one checks no token at all). */
   adminToken: string;
   /** The inject token that admits both modes; undefined when not configured. */
   injectToken: string | undefined;
