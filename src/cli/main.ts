@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { ConfigError } from "../config/config.ts";
+import { ConfigError } from "../config/config-error.ts";
 import { audit } from "./audit.ts";
 import { globalUsage, leadingGlobalFlags, UsageError, type CliContext } from "./command.ts";
 import { deploy } from "./deploy.ts";
@@ -48,7 +48,7 @@ async function main(argv: string[], ctx: CliContext): Promise<number> {
         ctx.stdout.write(serveUsage);
         return 0;
       }
-      await serve([...args, ...globals]);
+      await serve([...args, ...globals], ctx.env);
       return 0;
     }
     case "rekey": {

@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { ClientTlsOptions } from "../client/create-client.ts";
 import { loadClientTls } from "./client-tls.ts";
-import { ConfigError, type ConfiguredSecret } from "./config.ts";
+import { ConfigError } from "./config-error.ts";
+import type { ConfiguredSecret } from "./secret-settings.ts";
 
 /** Where the `credbroker` client commands find the broker, and the tokens they send. */
 export interface CliConfig {

@@ -1,6 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import type { ClientTlsOptions } from "../client/create-client.ts";
-import { ConfigError, readConfigFile } from "./config.ts";
+import { ConfigError } from "./config-error.ts";
+import { readConfigFile } from "./setting.ts";
 
 /** Where the client commands read their TLS settings from. */
 export interface ClientTlsSources {

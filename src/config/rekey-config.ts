@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { ConfigError, decodeMasterKey, type ConfiguredSecret } from "./config.ts";
+import { ConfigError } from "./config-error.ts";
+import { decodeMasterKey, type ConfiguredSecret } from "./secret-settings.ts";
 
 /** What `credbroker rekey` works on. */
 export interface RekeyConfig {

@@ -7,8 +7,8 @@ import { addPlainService } from "./grpc-plain-service.ts";
 import { clampHttp2GrpcTimeouts } from "./deadline-headers.ts";
 import { createConnectionGate, type ConnectionGate } from "./connection-gate.ts";
 import { defaultConnectionLimits, defaultMaxConnections, firstCallTimeoutMs, type ConnectionLimits } from "./connection-limits.ts";
-import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
-import type { TlsMaterial } from "./transport-security.ts";
+import { formatListenAddress, parseListenAddress } from "../config/listen-address.ts";
+import type { TlsMaterial } from "../config/tls-material.ts";
 import { listenOn, removeSocketFile, type SocketAccess } from "./unix-socket.ts";
 
 /** Options of a listener serving the broker's services (the gRPC and the HTTP listener alike). */

@@ -14,7 +14,7 @@ import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
 import { clampRequestDeadlines } from "./deadline-headers.ts";
 import { answerNoStore } from "./no-store.ts";
 import { serveGrpcWebText } from "./grpc-web-text.ts";
-import { formatListenAddress, parseListenAddress } from "./listen-address.ts";
+import { formatListenAddress, parseListenAddress } from "../config/listen-address.ts";
 import { listenOn, removeSocketFile } from "./unix-socket.ts";
 import { isUiPath, type UiHandler } from "./ui-handler.ts";
 import { guardRequests, type RequestGuardLogger } from "./request-guard.ts";

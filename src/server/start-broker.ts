@@ -8,7 +8,9 @@ import { startAuditRetention, type AuditRetention } from "../audit/audit-retenti
 import { createRefusalCounts } from "../audit/refusal-counts.ts";
 import { createKeyService } from "../api/key-service.ts";
 import { createSecretService } from "../api/secret-service.ts";
-import { checkTokens, decodeMasterKey, type Config, type ConfiguredSecret } from "../config/config.ts";
+import type { Config } from "../config/config.ts";
+import { checkTokens } from "../config/config-rules.ts";
+import { decodeMasterKey, type ConfiguredSecret } from "../config/secret-settings.ts";
 import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
 import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
@@ -37,7 +39,6 @@ import { createInjectCounts } from "./inject-counts.ts";
 import { createLogInterceptor } from "./log-interceptor.ts";
 import { createMetricsRegistry } from "./metrics-registry.ts";
 import { startMetricsListener } from "./metrics-listener.ts";
-import { checkListenerSecurity } from "./transport-security.ts";
 import { createReflectionServices } from "./reflection-service.ts";
 
 /** The largest request either listener accepts (1 MiB). */
@@ -62,20 +63,12 @@ export interface BrokerOptions {
   rewrapBatchSize?: number | undefined;
   /** Wraps the opened store (a test double that refuses audit writes, built on the real store). */
   wrapStore?: ((store: SecretStore) => SecretStore) | undefined;
+  /** How often audit retention runs, in milliseconds (default one minute; tests shorten it). */
+  auditRetentionIntervalMs?: number | undefined;
 }
 
 /** Opens the store and keyring, then starts the listeners: gRPC, HTTP and metrics. */
 export async function startBroker(config: Config, logger: Logger, options: BrokerOptions = {}): Promise<Broker> {
-  checkListenerSecurity(
-    [
-      { address: config.listen, setting: "CREDBROKER_LISTEN" },
-      ...(config.httpListen === "off" ? [] : [{ address: config.httpListen, setting: "CREDBROKER_HTTP_LISTEN" }]),
-    ],
-    config.tls,
-    config.injectToken !== undefined || config.injectTokenTest !== undefined || config.injectTokenLive !== undefined,
-  );
-  // configured tokens are refused before the data dir is touched; a generated admin.token is checked once read
-  checkTokens([config.adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
   await warnIfDataDirOpen(config.dataDir, logger);
   const opened = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
@@ -87,6 +80,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
   try {
     const { keyring, masterKey, sealedKeyring } = await loadKeyring(config, store, logger);
     const adminToken = config.adminToken ?? (await generatedAdminToken(config.dataDir, logger));
+    // loadConfig checked the configured tokens; a generated admin.token is checked once read
     checkTokens([adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
     const sealer = createSealer(keyring);
     const rewrap = createRewrapper({ store, sealer, keyring, logger, batchSize: options.rewrapBatchSize });
@@ -171,14 +165,13 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     if (metricsListener !== undefined) {
       listeners.push(metricsListener);
     }
-    const maxEvents = config.auditMaxEvents ?? 1_000_000;
     retention = startAuditRetention({
       store,
-      maxEvents,
+      maxEvents: config.auditMaxEvents,
       // refusals anyone can make get a cap of their own, a tenth of the main one unless set
-      maxRefusedEvents: config.auditMaxRefusedEvents ?? Math.ceil(maxEvents / 10),
-      maxAgeMs: (config.auditMaxAgeDays ?? 90) * 24 * 3600 * 1000,
-      intervalMs: config.auditRetentionIntervalMs ?? 60_000,
+      maxRefusedEvents: config.auditMaxRefusedEvents ?? Math.ceil(config.auditMaxEvents / 10),
+      maxAgeMs: config.auditMaxAgeDays * 24 * 3600 * 1000,
+      intervalMs: options.auditRetentionIntervalMs ?? 60_000,
       logger,
     });
     void retention.runOnce().catch((err: unknown) => logger.error({ err }, "audit retention pass failed"));

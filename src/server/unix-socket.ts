@@ -1,7 +1,8 @@
 import { chmod, chown, link, mkdtemp, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Server } from "node:net";
-import { removeStaleSocket, type ListenAddress } from "./listen-address.ts";
+import type { ListenAddress } from "../config/listen-address.ts";
+import { removeStaleSocket } from "./stale-socket.ts";
 
 /** Who may connect to a listener's unix socket file. */
 export interface SocketAccess {

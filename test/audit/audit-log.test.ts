@@ -197,7 +197,7 @@ describe("fail closed", () => {
 
 describe("retention and listing", () => {
   it("keeps at most the configured number of events, the newest", async () => {
-    tb = await startTestBroker({ auditMaxEvents: 5, auditRetentionIntervalMs: 20 });
+    tb = await startTestBroker({ auditMaxEvents: 5 }, { auditRetentionIntervalMs: 20 });
     const admin = tb.connect(SecretService, tb.adminToken);
     for (let i = 0; i < 12; i++) {
       await codeOf(admin.getSecret({ mode: Mode.TEST, name: `s${i}` }));

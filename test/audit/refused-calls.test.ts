@@ -74,7 +74,7 @@ async function codeOf(call: Promise<unknown>): Promise<Code | "ok"> {
 describe("refused calls in the audit log", () => {
   it("cannot evict the events of authenticated callers, stay visible within their own cap, and are counted", async () => {
     // a main cap of 200 leaves a refused cap of 20 (a tenth); the flood is 4,400 calls
-    tb = await startTestBroker({ injectToken, auditMaxEvents: 200, auditRetentionIntervalMs: 20 });
+    tb = await startTestBroker({ injectToken, auditMaxEvents: 200 }, { auditRetentionIntervalMs: 20 });
     const admin = tb.connect(SecretService, tb.adminToken);
     await admin.createSecret({
       mode: Mode.TEST,
@@ -138,7 +138,7 @@ describe("refused calls in the audit log", () => {
 
   it("keeps a foreign web page's refused open Injects apart too, while admitted open Injects stay", async () => {
     // no inject token: Inject is open, so the browser guard's PERMISSION_DENIED is all that stops a page
-    tb = await startTestBroker({ auditMaxEvents: 100, auditMaxRefusedEvents: 3, auditRetentionIntervalMs: 20 });
+    tb = await startTestBroker({ auditMaxEvents: 100, auditMaxRefusedEvents: 3 }, { auditRetentionIntervalMs: 20 });
     await tb.connect(SecretService, tb.adminToken).createSecret({
       mode: Mode.TEST,
       name: "open",

@@ -8,7 +8,6 @@ import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { Health, HealthCheckRequestSchema, HealthCheckResponseSchema } from "../../src/gen/health/v1/health_pb.ts";
-import { ConfigError, loadConfig } from "../../src/config/config.ts";
 import { defaultConnectionLimits, defaultMaxConnections } from "../../src/server/connection-limits.ts";
 import { registration } from "../../src/server/grpc-adapter.ts";
 import { startGrpcListener, type Listener } from "../../src/server/grpc-listener.ts";
@@ -146,16 +145,6 @@ describe("connection cap and silent connections", () => {
 });
 
 describe("the cap setting", () => {
-  it("comes from --max-connections over CREDBROKER_MAX_CONNECTIONS, a whole number of at least 1; unset, the default applies", async () => {
-    expect((await loadConfig([], {})).maxConnections).toBeUndefined();
-    expect((await loadConfig([], { CREDBROKER_MAX_CONNECTIONS: "70" })).maxConnections).toBe(70);
-    expect((await loadConfig(["--max-connections", "50"], { CREDBROKER_MAX_CONNECTIONS: "70" })).maxConnections).toBe(50);
-    for (const bad of ["0", "-1", "many"]) {
-      await expect(loadConfig([], { CREDBROKER_MAX_CONNECTIONS: bad })).rejects.toThrow(ConfigError);
-    }
-    await expect(loadConfig(["--max-connections", "0"], {})).rejects.toThrow(/--max-connections/);
-  });
-
   it("is half the open-files limit less a reserve, between 16 and 4096", () => {
     const limits = (soft: string) => () => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                  ${soft}                  files\n`;
     expect(defaultMaxConnections(limits("256"))).toBe(64);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config/config.ts";
+import { ConfigError } from "../../src/config/config-error.ts";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
@@ -202,21 +202,3 @@ describe("token rules at start-up", () => {
   });
 });
 
-describe("configuration", () => {
-  it("reads the scoped tokens from the environment, and from files given by flags", async () => {
-    const dir = await import("node:fs/promises").then((fs) => fs.mkdtemp(join(process.env["TMPDIR"] ?? "/tmp", "credbroker-tokens-")));
-    await writeFile(join(dir, "test.token"), "from-file-test-5b0e9a2c7d14f3e80\n");
-    await writeFile(join(dir, "live.token"), "from-file-live-8c3f1d6a0e92b7c40\n");
-    const env = { CREDBROKER_INJECT_TOKEN_TEST: "env-test-token-1f7c3a9e5d20b8640", CREDBROKER_INJECT_TOKEN_LIVE: "env-live-token-6d2b8e0f4a19c7350" };
-    const fromEnv = await loadConfig([], env);
-    expect(fromEnv.injectTokenTest).toEqual({ value: "env-test-token-1f7c3a9e5d20b8640", source: "CREDBROKER_INJECT_TOKEN_TEST" });
-    expect(fromEnv.injectTokenLive).toEqual({ value: "env-live-token-6d2b8e0f4a19c7350", source: "CREDBROKER_INJECT_TOKEN_LIVE" });
-    const fromFiles = await loadConfig(
-      ["--inject-token-test-file", join(dir, "test.token"), "--inject-token-live-file", join(dir, "live.token")],
-      env,
-    );
-    expect(fromFiles.injectTokenTest?.value).toBe("from-file-test-5b0e9a2c7d14f3e80");
-    expect(fromFiles.injectTokenLive?.value).toBe("from-file-live-8c3f1d6a0e92b7c40");
-    await expect(loadConfig([], { CREDBROKER_INJECT_TOKEN_LIVE: "two words" })).rejects.toThrow(/CREDBROKER_INJECT_TOKEN_LIVE/);
-  });
-});

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { loadConfig } from "../../src/config/config.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
@@ -222,11 +221,5 @@ describe("metrics off", () => {
     } finally {
       await tb.close();
     }
-  });
-
-  it("is read from --metrics-listen over CREDBROKER_METRICS_LISTEN, default 127.0.0.1:9464", async () => {
-    expect((await loadConfig([], {})).metricsListen).toBe("127.0.0.1:9464");
-    expect((await loadConfig([], { CREDBROKER_METRICS_LISTEN: "off" })).metricsListen).toBe("off");
-    expect((await loadConfig(["--metrics-listen", "0.0.0.0:9100"], { CREDBROKER_METRICS_LISTEN: "off" })).metricsListen).toBe("0.0.0.0:9100");
   });
 });

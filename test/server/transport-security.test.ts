@@ -14,7 +14,8 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, type Config } from "../../src/config/config.ts";
+import { ConfigError } from "../../src/config/config-error.ts";
+import type { Config } from "../../src/config/config.ts";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
@@ -104,12 +105,6 @@ describe("unix socket permissions", () => {
     for (const s of await modes({ socketGroup: group })) {
       expect(s).toEqual({ socket: true, mode: 0o660, gid: group });
     }
-  });
-
-  it("reads CREDBROKER_SOCKET_GROUP as a name or a gid", async () => {
-    expect((await loadConfig([], { CREDBROKER_SOCKET_GROUP: "daemon" })).socketGroup).toBe(1);
-    expect((await loadConfig(["--socket-group", "4242"], { CREDBROKER_SOCKET_GROUP: "daemon" })).socketGroup).toBe(4242);
-    await expect(loadConfig([], { CREDBROKER_SOCKET_GROUP: "no-such-group-x" })).rejects.toThrow(/CREDBROKER_SOCKET_GROUP/);
   });
 });
 
@@ -237,20 +232,6 @@ describe("TLS on both listeners", () => {
     // connect-node reports the failed verification as Internal on HTTP/2 and Unavailable on HTTP/1.1
     expect(await connectInject(`127.0.0.1:${httpPort}`, "2", { ca: pki.otherCa })).toMatch(/^(Unavailable|Internal)$/);
     expect(await connectInject(`127.0.0.1:${httpPort}`, "1.1", { ca: pki.otherCa })).toMatch(/^(Unavailable|Internal)$/);
-  });
-
-  it("reads the certificate files named by the variables and flags, and refuses half a setting", async () => {
-    const files = (name: string) => join(pki.dir, name);
-    const config = await loadConfig(["--tls-cert-file", files("server.crt")], {
-      CREDBROKER_TLS_KEY_FILE: files("server.key"),
-      CREDBROKER_TLS_CLIENT_CA_FILE: files("ca.crt"),
-    });
-    expect(config.tls).toEqual({ cert: pki.serverCert, key: pki.serverKey, clientCa: pki.ca });
-    await expect(loadConfig([], { CREDBROKER_TLS_CERT_FILE: files("server.crt") })).rejects.toThrow(/CREDBROKER_TLS_KEY_FILE/);
-    await expect(loadConfig([], { CREDBROKER_TLS_CLIENT_CA_FILE: files("ca.crt") })).rejects.toThrow(/CREDBROKER_TLS_CERT_FILE/);
-    await expect(
-      loadConfig([], { CREDBROKER_TLS_CERT_FILE: files("server.crt"), CREDBROKER_TLS_KEY_FILE: files("client.key") }),
-    ).rejects.toThrow(/not a usable PEM/);
   });
 });
 

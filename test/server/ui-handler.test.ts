@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, packageUiDir } from "../../src/config/config.ts";
+import { loadConfig } from "../../src/config/config.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { uiNotBuiltMessage } from "../../src/server/ui-handler.ts";
@@ -314,25 +314,3 @@ describe("an admin page that is not built", () => {
   });
 });
 
-describe("CREDBROKER_UI and --ui", () => {
-  const packageDist = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
-
-  it("default on: the package's dist/ui, found from the module rather than the working directory", async () => {
-    expect(packageUiDir).toBe(packageDist);
-    expect((await loadConfig([], {})).uiDir).toBe(packageDist);
-    expect((await loadConfig([], { CREDBROKER_UI: "" })).uiDir).toBe(packageDist);
-    expect((await loadConfig([], { CREDBROKER_UI: "on" })).uiDir).toBe(packageDist);
-  });
-
-  it("off turns the page off; the flag wins over the variable", async () => {
-    expect((await loadConfig([], { CREDBROKER_UI: "off" })).uiDir).toBeUndefined();
-    expect((await loadConfig(["--ui", "off"], { CREDBROKER_UI: "on" })).uiDir).toBeUndefined();
-    expect((await loadConfig(["--ui", "on"], { CREDBROKER_UI: "off" })).uiDir).toBe(packageDist);
-  });
-
-  it("refuses anything but on or off, naming the variable or flag", async () => {
-    await expect(loadConfig([], { CREDBROKER_UI: "yes" })).rejects.toThrow(ConfigError);
-    await expect(loadConfig([], { CREDBROKER_UI: "yes" })).rejects.toThrow(/CREDBROKER_UI must be "on" or "off"/);
-    await expect(loadConfig(["--ui", "OFF"], {})).rejects.toThrow(/--ui must be "on" or "off"/);
-  });
-});

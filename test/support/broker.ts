@@ -6,7 +6,8 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, type ConnectTransportOptions } from "@connectrpc/connect-node";
 import { randomBytes } from "node:crypto";
-import type { Config } from "../../src/config/config.ts";
+import { defaultConfig, type Config } from "../../src/config/config.ts";
+import { checkConfig } from "../../src/config/config-rules.ts";
 import { createLogger } from "../../src/server/logger.ts";
 import { startBroker, type Broker, type BrokerOptions } from "../../src/server/start-broker.ts";
 
@@ -39,6 +40,7 @@ export async function startTestBroker(overrides: Partial<Config> = {}, brokerOpt
   const masterKey = overrides.masterKey?.value ?? new Uint8Array(randomBytes(32));
   const adminToken = overrides.adminToken?.value ?? randomBytes(24).toString("base64url");
   const config: Config = {
+    ...(await defaultConfig()),
     dataDir,
     listen: "127.0.0.1:0",
     httpListen: "127.0.0.1:0",
@@ -47,18 +49,15 @@ export async function startTestBroker(overrides: Partial<Config> = {}, brokerOpt
     uiDir: undefined,
     masterKey: { value: masterKey, source: "test" },
     adminToken: { value: adminToken, source: "test" },
-    injectToken: undefined,
-    injectTokenTest: undefined,
-    injectTokenLive: undefined,
-    tls: undefined,
-    socketGroup: undefined,
+    // small caches and a short token fetch, so that tests reach their limits quickly
     materialCacheSize: 100,
     oauthTokenCacheSize: 100,
-    oauthDefaultTtlSeconds: 300,
     oauthTimeoutMs: 3000,
     logLevel: "debug",
     ...overrides,
   };
+  // the rules loadConfig applies to what it read
+  checkConfig(config);
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, callback) {

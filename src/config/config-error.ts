@@ -1,0 +1,4 @@
+/** A configuration mistake; the message names the variable or flag, never a value. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
