@@ -16,6 +16,8 @@ export interface Running {
   failures(): number;
   /** Resident set size in MiB, from /proc. */
   rssMiB(): Promise<number>;
+  /** CPU time used so far (user and system) in milliseconds, from /proc: the cost of a run, less disturbed by a busy machine than its latency. */
+  cpuMs(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -103,6 +105,12 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
         async rssMiB() {
           const status = await readFile(`/proc/${child.pid}/status`, "utf8");
           return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+        },
+        async cpuMs() {
+          // utime and stime, the 14th and 15th fields, in clock ticks (100 a second on Linux)
+          const stat = await readFile(`/proc/${child.pid}/stat`, "utf8");
+          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+          return (Number(fields[11]) + Number(fields[12])) * 10;
         },
         stop: () =>
           new Promise<void>((done) => {

@@ -1,6 +1,7 @@
-// npm run bench [-- --quick]: the Inject hot path against no-op baselines
-// measured in the same run, OAuth2 token caching, and figures at 100,000
-// secrets. Prints a table; see README "Performance".
+// npm run bench [-- --quick] [-- --rounds N] [-- --only list-secrets]: the
+// Inject hot path against no-op baselines measured in the same run, OAuth2
+// token caching, and figures at 100,000 secrets (--only list-secrets: the
+// ListSecrets row alone, N passes). Prints a table; see README "Performance".
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -13,6 +14,7 @@ import { Mode } from "../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
 import { createGrpcJsClient } from "../test/support/grpc-client.ts";
 import { grpcFrame, h2load, h2loadAvailable, type LoadResult, type LoadTarget } from "./h2load.ts";
+import { listPagesOnly, listPagesRows } from "./list-pages.ts";
 import { freePort, startBroker, startNoop, type Running } from "./processes.ts";
 import { mixedCredentials, secretName, seedDataDir, seedOverApi } from "./seed.ts";
 import { startTokenEndpoint } from "./token-endpoint.ts";
@@ -24,17 +26,24 @@ const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : quick ? 1
 const requests = quick ? 15_000 : 100_000;
 const load = { requests, clients: 8, streams: 16 };
 const bigCount = 100_000;
-
-if (!(await h2loadAvailable())) {
-  console.error("h2load is missing: install Debian's nghttp2-client (apt-get install nghttp2-client)");
-  process.exit(1);
-}
+const onlyFlag = process.argv.indexOf("--only");
+const listOnly = onlyFlag > 0 && process.argv[onlyFlag + 1] === "list-secrets";
 
 const rows: string[][] = [];
 const progress = (what: string) => process.stderr.write(`bench: ${what}\n`);
 const notes: string[] = [];
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+if (listOnly) {
+  rows.push(...(await listPagesOnly(bigCount, rounds)));
+  printTable();
+  process.exit(0);
+}
+if (!(await h2loadAvailable())) {
+  console.error("h2load is missing: install Debian's nghttp2-client (apt-get install nghttp2-client)");
+  process.exit(1);
+}
 
 function row(name: string, result: LoadResult | undefined, ratio: number | undefined, goal: string) {
   rows.push([
@@ -206,26 +215,9 @@ try {
     rows.push([`start-up to serving, ${fmt(total)} secrets (spawn to listening)`, `${fmt(broker.startupMs)} ms`, "", "", "", "< 1000 ms"]);
     rows.push([`broker RSS, idle, ${fmt(total)} secrets`, `${fmt(await broker.rssMiB(), 1)} MiB`, "", "", "", "< 150 MiB"]);
     rows.push(["data dir bytes per secret", fmt(bytes / total), "", "", "", `${fmt(bytes / 2 ** 20, 1)} MiB in all`]);
-    // admin tooling's default transport (createCredbrokerClient): gRPC on the gRPC listener
+    rows.push(...(await listPagesRows(broker, grpcAddress, adminToken, rounds)));
     const admin = createClient(SecretService, createGrpcTransport({ baseUrl: `http://${grpcAddress}` }));
     const headers = { authorization: `Bearer ${adminToken}` };
-    const pageTimes: number[] = [];
-    let pageToken = "";
-    do {
-      const t = performance.now();
-      const page = await admin.listSecrets({ mode: Mode.TEST, pageSize: 100, pageToken }, { headers });
-      pageTimes.push(performance.now() - t);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
-    pageTimes.sort((a, b) => a - b);
-    rows.push([
-      `ListSecrets, page of 100, all ${fmt(pageTimes.length)} pages (gRPC, one client)`,
-      "",
-      fmt(pageTimes[Math.floor(pageTimes.length / 2)]!, 2),
-      fmt(pageTimes[Math.floor(pageTimes.length * 0.99)]!, 2),
-      "",
-      "p99 < 5 ms",
-    ]);
     const deployNames = Array.from({ length: 1000 }, (_, i) => secretName(50_000 + i));
     const deployStart = performance.now();
     const deployed = await admin.deploySecrets({ names: deployNames }, { headers });
@@ -249,7 +241,11 @@ function printTable() {
   const header = ["case", "req/s", "p50 ms", "p99 ms", "ratio", "goal"];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  console.log(`\ncredbroker bench${quick ? " --quick" : ""}: h2load -c${load.clients} -m${load.streams}, ${fmt(requests)} requests a run, ${rounds} alternating round(s), median kept`);
+  console.log(
+    listOnly
+      ? `\ncredbroker bench --only list-secrets: ${fmt(bigCount)} secrets, ${rounds} pass(es)`
+      : `\ncredbroker bench${quick ? " --quick" : ""}: h2load -c${load.clients} -m${load.streams}, ${fmt(requests)} requests a run, ${rounds} alternating round(s), median kept`,
+  );
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? "cpu"}, ${fmt(totalmem() / 2 ** 30, 0)} GiB, Node ${process.version}\n`);
   console.log(line(header));
   console.log(line(widths.map((w) => "-".repeat(w))));
