@@ -9,7 +9,7 @@ import { CredbrokerError, invalidField } from "../errors.ts";
 import type { RecordBinding, Sealer } from "../seal/sealer.ts";
 import type { SecretStore, StoreConflict, StoreWrite } from "../store/secret-store.ts";
 import { decodePageToken, encodePageToken } from "./page-token.ts";
-import { bindingOf, modeLabel, requireRecord, requireSecret, secretNotFound } from "./records.ts";
+import { bindingOf, modeLabel, requireRecord, secretNotFound } from "./records.ts";
 import { checkCredentials } from "./validate-credentials.ts";
 import { checkDescription, checkMode, checkName } from "./validate-request.ts";
 
@@ -86,13 +86,13 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       }
       const pageSize = Math.min(req.pageSize === 0 ? defaultPageSize : req.pageSize, maxPageSize);
       const after = decodePageToken(mode, req.pageToken);
-      const records = store.list(mode, after, pageSize + 1);
-      const secrets = records.slice(0, pageSize).map((record) => requireSecret(record, "?"));
-      const last = secrets.at(-1);
-      return {
-        secrets,
-        nextPageToken: records.length > pageSize && last !== undefined ? encodePageToken(mode, last.name) : "",
-      };
+      // one more than the page tells whether another page follows
+      const secrets = store.listSecrets(mode, after, pageSize + 1);
+      const more = secrets.length > pageSize;
+      if (more) {
+        secrets.pop();
+      }
+      return { secrets, nextPageToken: more ? encodePageToken(mode, secrets[pageSize - 1]!.name) : "" };
     },
 
     async updateSecret(req, context) {

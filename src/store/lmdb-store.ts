@@ -3,8 +3,9 @@ import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
-import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import { Mode, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
+import { decodeRecordSecret } from "./record-secret.ts";
 import type { AuditClass, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
 
 /** Options of the LMDB store. */
@@ -60,6 +61,23 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
     return bytes === undefined ? undefined : decodeStored(key, bytes);
   }
 
+  /** Up to `limit` entries of a mode ordered by name, starting after `afterName`, each decoded by `decode`. */
+  function listed<T>(mode: Mode, afterName: string, limit: number, decode: (key: Key, bytes: Uint8Array) => T): T[] {
+    const found: T[] = [];
+    const prefix = modePrefix(mode);
+    const start = prefix + afterName;
+    for (const { key, value } of secrets.getRange({ start, end: prefixEnd(prefix) })) {
+      if (key === start && afterName !== "") {
+        continue;
+      }
+      found.push(decode(key, value));
+      if (found.length >= limit) {
+        break;
+      }
+    }
+    return found;
+  }
+
   /** Gives the event its sequence and returns its key and bytes. */
   function sequenced(event: AuditEvent): [number, Uint8Array] {
     const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
@@ -73,20 +91,9 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
     isCurrent: (mode, name, version) => secrets.doesExist(recordKey(mode, name), Number(version)),
 
-    list(mode, afterName, limit) {
-      const records: SecretRecord[] = [];
-      const prefix = modePrefix(mode);
-      for (const { key, value } of secrets.getRange({ start: prefix + afterName, end: prefixEnd(prefix) })) {
-        if (key === prefix + afterName && afterName !== "") {
-          continue;
-        }
-        records.push(decodeStored(key, value));
-        if (records.length >= limit) {
-          break;
-        }
-      }
-      return records;
-    },
+    list: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStored),
+
+    listSecrets: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStoredSecret),
 
     count(mode) {
       const prefix = modePrefix(mode);
@@ -227,18 +234,51 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
 /**
  * Decodes a stored record and checks that it is the record of the key it is
- * stored under. The seal binds a payload to the mode and name in the record's
- * own metadata, so a record copied whole under another key (a live record
- * under a test key, or under another name) would open; this check refuses it.
+ * stored under (see checkStoredUnder).
  */
 function decodeStored(key: Key, bytes: Uint8Array): SecretRecord {
-  const record = fromBinary(SecretRecordSchema, bytes);
-  const secret = record.secret;
-  const known = secret !== undefined && (secret.mode === Mode.TEST || secret.mode === Mode.LIVE);
-  if (secret !== undefined && (!known || recordKey(secret.mode, secret.name) !== key)) {
-    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" belongs to another secret: it was moved`);
+  let record: SecretRecord;
+  try {
+    record = fromBinary(SecretRecordSchema, bytes);
+  } catch (cause) {
+    throw undecodable(key, cause);
+  }
+  if (record.secret !== undefined) {
+    checkStoredUnder(key, record.secret);
   }
   return record;
+}
+
+/** The metadata of a stored record, its sealed payload skipped, not decoded; checked as decodeStored checks. */
+function decodeStoredSecret(key: Key, bytes: Uint8Array): Secret {
+  let secret: Secret | undefined;
+  try {
+    secret = decodeRecordSecret(bytes);
+  } catch (cause) {
+    throw undecodable(key, cause);
+  }
+  if (secret === undefined) {
+    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" is incomplete`);
+  }
+  checkStoredUnder(key, secret);
+  return secret;
+}
+
+/**
+ * The seal binds a payload to the mode and name in the record's own
+ * metadata, so a record copied whole under another key (a live record under
+ * a test key, or under another name) would open; this refuses it.
+ */
+function checkStoredUnder(key: Key, secret: Secret): void {
+  const known = secret.mode === Mode.TEST || secret.mode === Mode.LIVE;
+  if (!known || recordKey(secret.mode, secret.name) !== key) {
+    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" belongs to another secret: it was moved`);
+  }
+}
+
+/** Bytes that are not a SecretRecord are a damaged store (DATA_LOSS), not a crash; the cause names no byte of them. */
+function undecodable(key: Key, cause: unknown): CredbrokerError {
+  return new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" cannot be decoded`, { cause });
 }
 
 /** Up to `limit` events of one audit database from sequence `from` on, oldest first; only those naming `name` when set. */

@@ -1,6 +1,6 @@
 import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
-import type { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import type { Mode, Secret } from "../gen/credbroker/v1/secret_pb.ts";
 
 /**
  * The store seam: records in, records out. Records hold metadata in clear
@@ -14,6 +14,12 @@ export interface SecretStore {
   isCurrent(mode: Mode, name: string, version: bigint): boolean;
   /** Up to `limit` records of a mode ordered by name, starting after `afterName` ("" for the start). */
   list(mode: Mode, afterName: string, limit: number): SecretRecord[];
+  /**
+   * The metadata of up to `limit` secrets of a mode, as `list` would give
+   * them, without decoding their sealed payloads; a record that lacks its
+   * secret or its payload is damaged (ERR_SEAL_OPEN_FAILED).
+   */
+  listSecrets(mode: Mode, afterName: string, limit: number): Secret[];
   /** How many secrets a mode holds. */
   count(mode: Mode): number;
   /**

@@ -1,0 +1,136 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { open } from "lmdb";
+import { SecretRecordSchema, type SecretRecord } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
+import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { CredbrokerError } from "../../src/errors.ts";
+import { openLmdbStore } from "../../src/store/lmdb-store.ts";
+import type { SecretStore } from "../../src/store/secret-store.ts";
+
+const types = [SecretType.BASIC_AUTH, SecretType.BEARER_TOKEN, SecretType.API_KEY, SecretType.SFTP_PASSWORD, SecretType.SFTP_PRIVATE_KEY, SecretType.OAUTH2_CLIENT_CREDENTIALS, SecretType.JSON_CREDENTIALS];
+
+function record(mode: Mode, name: string, i: number): SecretRecord {
+  const time = timestampFromDate(new Date(1_700_000_000_000 + i * 1000));
+  return create(SecretRecordSchema, {
+    secret: { name, mode, type: types[i % types.length]!, description: i % 3 === 0 ? "" : `secret ${i}`, version: BigInt(1 + (i % 4)), createTime: time, updateTime: time },
+    payload: { format: 2, keyId: 1 + (i % 2), wrappedKey: new Uint8Array(72).fill(i), ciphertext: new Uint8Array(40 + i).fill(0x5a) },
+  });
+}
+
+/** Writes raw values under raw keys of the secrets database, as someone with write access to the data file could, offline. */
+async function writeRaw(path: string, entries: [string, Uint8Array][]): Promise<void> {
+  const root = open({ path, maxDbs: 4 });
+  const secrets = root.openDB<Uint8Array, string>({ name: "secrets", encoding: "binary", useVersions: true });
+  try {
+    for (const [key, value] of entries) {
+      await secrets.put(key, value, 1);
+    }
+  } finally {
+    await root.close();
+  }
+}
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof CredbrokerError ? error.code : `not a CredbrokerError: ${String(error)}`;
+  }
+  return undefined;
+}
+
+describe("listing metadata only", () => {
+  let dir: string;
+  let path: string;
+  let store: SecretStore;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), "credbroker-list-"));
+    path = join(dir, "credbroker.mdb");
+    store = openLmdbStore({ path });
+  });
+  afterEach(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function reopenWith(entries: [string, Uint8Array][]): Promise<void> {
+    await store.close();
+    await writeRaw(path, entries);
+    store = openLmdbStore({ path });
+  }
+
+  it("pages exactly as the full decode does, in both modes and every page size", async () => {
+    const names = Array.from({ length: 61 }, (_, i) => `s-${String(i).padStart(3, "0")}${i % 5 === 0 ? ".x" : ""}`);
+    await store.commit([
+      ...names.map((name, i) => ({ kind: "put" as const, record: record(Mode.TEST, name, i), expectVersion: 0n })),
+      ...names.slice(0, 7).map((name, i) => ({ kind: "put" as const, record: record(Mode.LIVE, name, i + 100), expectVersion: 0n })),
+    ]);
+    for (const mode of [Mode.TEST, Mode.LIVE]) {
+      for (const size of [1, 2, 7, 60, 61, 62, 1000]) {
+        const pages = [];
+        let after = "";
+        for (let page = store.listSecrets(mode, after, size); page.length > 0; page = store.listSecrets(mode, after, size)) {
+          expect(page).toEqual(store.list(mode, after, size).map((r) => r.secret));
+          pages.push(...page);
+          after = page.at(-1)!.name;
+        }
+        expect(pages).toEqual(store.list(mode, "", 1000).map((r) => r.secret));
+        expect(pages).toHaveLength(mode === Mode.TEST ? 61 : 7);
+      }
+    }
+    expect(store.listSecrets(Mode.TEST, "s-030.x", 2).map((s) => s.name)).toEqual(["s-031", "s-032"]);
+    expect(store.listSecrets(Mode.TEST, "zzz", 10)).toEqual([]);
+  });
+
+  it("refuses a record moved under another key (ERR_SEAL_OPEN_FAILED), as get and list do", async () => {
+    await store.commit([{ kind: "put", record: record(Mode.LIVE, "prod-db", 1), expectVersion: 0n }]);
+    const moved = toBinary(SecretRecordSchema, store.get(Mode.LIVE, "prod-db")!);
+    await reopenWith([
+      ["test/prod-db", moved],
+      ["live/renamed-db", moved],
+    ]);
+    for (const mode of [Mode.TEST, Mode.LIVE]) {
+      expect(codeOf(() => store.listSecrets(mode, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
+      expect(codeOf(() => store.list(mode, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
+    }
+    // the record where it belongs still lists
+    expect(store.listSecrets(Mode.LIVE, "", 1).map((s) => s.name)).toEqual(["prod-db"]);
+  });
+
+  it.each([
+    ["truncated", (bytes: Uint8Array) => bytes.subarray(0, bytes.length - 5)],
+    ["garbage", () => new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01])],
+    ["a bad wire type", () => Uint8Array.from([0x0f, 0x01])],
+  ])("answers ERR_SEAL_OPEN_FAILED for a %s value in listings and reads, never another error", async (_what, damage) => {
+    await store.commit([{ kind: "put", record: record(Mode.TEST, "damaged", 3), expectVersion: 0n }]);
+    const damaged = damage(toBinary(SecretRecordSchema, store.get(Mode.TEST, "damaged")!));
+    await reopenWith([["test/damaged", damaged]]);
+    let error: unknown;
+    try {
+      store.listSecrets(Mode.TEST, "", 10);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(CredbrokerError);
+    expect((error as CredbrokerError).code).toBe("ERR_SEAL_OPEN_FAILED");
+    // neither the message nor the cause carries the sealed bytes (the ciphertext is all "Z")
+    expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toMatch(/ZZZZ|90,90,90/);
+    expect(codeOf(() => store.get(Mode.TEST, "damaged"))).toBe("ERR_SEAL_OPEN_FAILED");
+    expect(codeOf(() => store.list(Mode.TEST, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
+  });
+
+  it("answers ERR_SEAL_OPEN_FAILED for a record without its payload or its secret", async () => {
+    const whole = record(Mode.TEST, "half", 3);
+    await reopenWith([
+      ["test/half", toBinary(SecretRecordSchema, create(SecretRecordSchema, { secret: whole.secret! }))],
+      ["test/half2", toBinary(SecretRecordSchema, create(SecretRecordSchema, { payload: whole.payload! }))],
+    ]);
+    expect(codeOf(() => store.listSecrets(Mode.TEST, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
+    expect(codeOf(() => store.listSecrets(Mode.TEST, "half", 10))).toBe("ERR_SEAL_OPEN_FAILED");
+  });
+});
