@@ -1,3 +1,4 @@
+import { chmodSync, statSync } from "node:fs";
 import { setTimeout as delay } from "node:timers/promises";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
@@ -38,6 +39,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
     permissionsMode: 0o600,
   };
   const root: RootDatabase = open(openOptions);
+  narrowFileModes([options.path, `${options.path}-lock`]);
   // each entry also carries the secret's version in LMDB's entry header, so
   // that isCurrent() answers without decoding the record
   const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary", useVersions: true });
@@ -230,6 +232,19 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * Files an earlier build created 0644 (before permissionsMode) are narrowed
+ * to 0600: permissionsMode applies only to files open(2) creates.
+ */
+function narrowFileModes(paths: readonly string[]): void {
+  for (const path of paths) {
+    const mode = statSync(path, { throwIfNoEntry: false })?.mode;
+    if (mode !== undefined && (mode & 0o077) !== 0) {
+      chmodSync(path, mode & 0o700);
+    }
+  }
 }
 
 /**

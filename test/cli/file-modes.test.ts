@@ -85,6 +85,17 @@ describe("file modes in the data dir", () => {
     expect(openDirWarnings(run.stderr)).toEqual([]);
   });
 
+  it("serve narrows to 0600 the store files an earlier build left 0644", async () => {
+    const dataDir = await openDataDir("earlier-build");
+    expect(await serveOnce(["--data-dir", dataDir])).toMatchObject({ code: 0, served: true });
+    for (const file of ["credbroker.mdb", "credbroker.mdb-lock"]) {
+      await chmod(join(dataDir, file), 0o644);
+    }
+    expect(await serveOnce(["--data-dir", dataDir])).toMatchObject({ code: 0, served: true });
+    const files = await modes(dataDir);
+    expect([files["credbroker.mdb"], files["credbroker.mdb-lock"]]).toEqual(["600", "600"]);
+  });
+
   it("rekey leaves every file of the data dir 0600, the lock file it creates too", async () => {
     const dataDir = await openDataDir("rekeyed");
     expect(await withUmask(0o022, () => serveOnce(["--data-dir", dataDir]))).toMatchObject({ code: 0, served: true });
