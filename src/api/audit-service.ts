@@ -1,13 +1,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { invalidField } from "../errors.ts";
-import type { SecretStore } from "../store/secret-store.ts";
+import type { AuditLog } from "../audit/audit-log.ts";
 import { checkName } from "./validate-request.ts";
 
 /** What the audit service needs. */
 export interface AuditServiceDeps {
-  /** Where events are kept. */
-  store: SecretStore;
+  /** Where events are kept: the audit log, whose events not yet moved into the store are listed too. */
+  log: Pick<AuditLog, "listEvents">;
 }
 
 const defaultPageSize = 100;
@@ -16,7 +16,7 @@ const maxPageSize = 1000;
 const tokenPrefix = "ae1";
 
 /** ListAuditEvents: the audit log, oldest first, by page. */
-export function createAuditService({ store }: AuditServiceDeps): ServiceImpl<typeof AuditService> {
+export function createAuditService({ log }: AuditServiceDeps): ServiceImpl<typeof AuditService> {
   return {
     async listAuditEvents(req) {
       if (req.pageSize < 0) {
@@ -26,7 +26,7 @@ export function createAuditService({ store }: AuditServiceDeps): ServiceImpl<typ
       const name = req.name === undefined ? undefined : checkName(req.name);
       const since = req.since === undefined ? 0n : req.since.seconds * 1_000_000n + BigInt(Math.floor(req.since.nanos / 1000));
       const from = req.pageToken === "" ? since : decodeToken(req.pageToken);
-      const events = store.listEvents(from < 0n ? 0n : from, pageSize + 1, name);
+      const events = log.listEvents(from < 0n ? 0n : from, pageSize + 1, name);
       const next = events.length > pageSize ? events[pageSize] : undefined;
       return {
         events: events.slice(0, pageSize),

@@ -5,15 +5,15 @@ import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
 import { callerKindKey, peerKey, requestIdKey } from "../server/call-context.ts";
 import { toConnectError } from "../server/connect-error.ts";
-import type { SecretStore } from "../store/secret-store.ts";
-import { auditEvent, auditScopeKey, type AuditScope, type AuditTarget, type EventBasis } from "./audit-scope.ts";
+import type { AuditLog } from "./audit-log.ts";
+import { auditEvent, auditEventFields, auditScopeKey, type AuditScope, type AuditTarget, type EventBasis } from "./audit-scope.ts";
 import type { RefusalCounts } from "./refusal-counts.ts";
 import { retentionClassOf } from "./retention-class.ts";
 
 /** Options of the audit interceptor. */
 export interface AuditInterceptorOptions {
   /** Where events are appended. */
-  store: SecretStore;
+  log: Pick<AuditLog, "append">;
   /** Told when the event of an already failed call could not be written (that call fails anyway). */
   logger: Logger;
   /** Where calls whose events are of the "refused" class are counted; undefined when metrics are off. */
@@ -26,10 +26,10 @@ export interface AuditInterceptorOptions {
  * writes its own `ok` event in the change's transaction (see commitAudited);
  * every other outcome is written here: successful reads and Injects before
  * their answer is returned (fail closed: an event that cannot be written
- * fails the call), failures after the fact. Appends of one event-loop turn
- * share one LMDB transaction, so Injects cost a commit per batch.
+ * fails the call), failures after the fact. An append is a write(2) to the
+ * audit log's segment file: the call waits for no commit.
  */
-export function createAuditInterceptor({ store, logger, refusals }: AuditInterceptorOptions): Interceptor {
+export function createAuditInterceptor({ log, logger, refusals }: AuditInterceptorOptions): Interceptor {
   return (next) => async (req) => {
     const values = req.contextValues;
     const basis: EventBasis = {
@@ -53,14 +53,14 @@ export function createAuditInterceptor({ store, logger, refusals }: AuditInterce
       if (!scope.recorded) {
         const connectCode = toConnectError(error).code;
         const code = codeNames[connectCode] ?? "unknown";
-        const event = scope.event(code, target.mode, target.names.map((name) => ({ name, version: 0n })));
+        const event = auditEventFields(basis, code, target.mode, target.names.map((name) => ({ name, version: 0n })));
         // refusals that anyone can make go to a class of their own, so they cannot evict the main record
         const auditClass = retentionClassOf(event);
         if (auditClass === "refused") {
           refusals?.count(req.service, req.method, connectCode);
         }
         try {
-          await store.appendEvents([event], auditClass);
+          log.append(event, auditClass);
         } catch (cause) {
           logger.error({ method: basis.method, requestId: basis.requestId, code, err: cause }, "audit event not written");
         }
@@ -70,7 +70,7 @@ export function createAuditInterceptor({ store, logger, refusals }: AuditInterce
     if (!scope.recorded) {
       const targets = withVersions(target.names, req.stream ? undefined : res.message);
       try {
-        await store.appendEvents([scope.event("ok", target.mode, targets)]);
+        log.append(auditEventFields(basis, "ok", target.mode, targets), "main");
       } catch (cause) {
         throw cause instanceof CredbrokerError && cause.code === "ERR_STORE_FULL"
           ? cause

@@ -1,9 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampNow } from "@bufbuild/protobuf/wkt";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
 import { AuditCallerSchema, AuditEventSchema, AuditSecretSchema, type AuditEvent, type CallerKind } from "../gen/credbroker/v1/audit_service_pb.ts";
 import type { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import type { SecretStore, StoreConflict, StoreWrite } from "../store/secret-store.ts";
+import type { AuditEventFields } from "./event-encoding.ts";
 
 /** A secret an audit event names. */
 export interface AuditTarget {
@@ -52,15 +53,30 @@ export interface EventBasis {
   readonly caller: () => { kind: CallerKind; peerAddress: string; tlsSubject: string };
 }
 
-/** An audit event of a call that ends now. */
-export function auditEvent(basis: EventBasis, code: string, mode: Mode, targets: readonly AuditTarget[]): AuditEvent {
-  return create(AuditEventSchema, {
-    time: timestampNow(),
+/** The fields of the audit event of a call that ends now. */
+export function auditEventFields(basis: EventBasis, code: string, mode: Mode, targets: readonly AuditTarget[]): AuditEventFields {
+  const ms = Date.now();
+  return {
+    time: { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 },
     method: basis.method,
+    mode,
+    secrets: targets,
+    code,
+    caller: basis.caller(),
+    requestId: basis.requestId,
+  };
+}
+
+/** An audit event of a call that ends now, as a message (for a change's transaction). */
+export function auditEvent(basis: EventBasis, code: string, mode: Mode, targets: readonly AuditTarget[]): AuditEvent {
+  const fields = auditEventFields(basis, code, mode, targets);
+  return create(AuditEventSchema, {
+    time: create(TimestampSchema, fields.time),
+    method: fields.method,
     mode,
     secrets: targets.map(({ name, version }) => create(AuditSecretSchema, { name, version })),
     code,
-    caller: create(AuditCallerSchema, basis.caller()),
-    requestId: basis.requestId,
+    caller: create(AuditCallerSchema, fields.caller),
+    requestId: fields.requestId,
   });
 }

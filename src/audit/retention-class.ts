@@ -1,4 +1,4 @@
-import { CallerKind, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
+import { CallerKind } from "../gen/credbroker/v1/audit_service_pb.ts";
 import type { AuditClass } from "../store/secret-store.ts";
 
 /**
@@ -14,7 +14,7 @@ import type { AuditClass } from "../store/secret-store.ts";
  * Inject (no inject token configured): it was admitted, and its event is the
  * record of what was read.
  */
-export function retentionClassOf(event: AuditEvent): AuditClass {
+export function retentionClassOf(event: { readonly code: string; readonly caller?: { readonly kind: CallerKind } | undefined }): AuditClass {
   const anonymous = (event.caller?.kind ?? CallerKind.NONE) === CallerKind.NONE;
   return anonymous && (event.code === "unauthenticated" || event.code === "permission_denied") ? "refused" : "main";
 }

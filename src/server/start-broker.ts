@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
 import { createAuditInterceptor } from "../audit/audit-interceptor.ts";
+import { openAuditLog, type AuditLog } from "../audit/audit-log.ts";
 import { startAuditRetention, type AuditRetention } from "../audit/audit-retention.ts";
 import { createRefusalCounts } from "../audit/refusal-counts.ts";
 import { createKeyService } from "../api/key-service.ts";
@@ -65,6 +66,8 @@ export interface BrokerOptions {
   wrapStore?: ((store: SecretStore) => SecretStore) | undefined;
   /** How often audit retention runs, in milliseconds (default one minute; tests shorten it). */
   auditRetentionIntervalMs?: number | undefined;
+  /** The size of an audit segment file (default 1 MiB; tests shrink it to see segments rotate). */
+  auditSegmentBytes?: number | undefined;
 }
 
 /** Opens the store and keyring, then starts the listeners: gRPC, HTTP and metrics. */
@@ -74,10 +77,15 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
   const opened = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
   const store = options.wrapStore?.(opened) ?? opened;
   let retention: AuditRetention | undefined;
+  let auditLog: AuditLog | undefined;
   const listeners: Listener[] = [];
   let tokenCache: TokenCache | undefined;
   let rewrapper: Rewrapper | undefined;
   try {
+    // first of all: what an earlier process left in its audit segments moves into the store, and
+    // its sequences are reserved, before anything writes an event
+    auditLog = await openAuditLog({ directory: join(config.dataDir, "audit"), store, logger, segmentBytes: options.auditSegmentBytes });
+    const audit = auditLog;
     const { keyring, masterKey, sealedKeyring } = await loadKeyring(config, store, logger);
     const adminToken = config.adminToken ?? (await generatedAdminToken(config.dataDir, logger));
     // loadConfig checked the configured tokens; a generated admin.token is checked once read
@@ -109,12 +117,12 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer })),
       registration(KeyService, createKeyService({ store, keyring, masterKey, sealedKeyring, keyringMetaKey, rewrapper: rewrap })),
-      registration(AuditService, createAuditService({ store })),
+      registration(AuditService, createAuditService({ log: audit })),
       registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count })),
     ];
     const interceptors = [
       createLogInterceptor(logger, { calls }),
-      createAuditInterceptor({ store, logger, refusals }),
+      createAuditInterceptor({ log: audit, logger, refusals }),
       createAuthInterceptor({
         adminToken: adminToken.value,
         injectToken: config.injectToken?.value,
@@ -200,6 +208,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         await rewrap.close();
         await retention?.stop();
         tokenCache?.close();
+        await audit.close();
         await store.close();
       },
     };
@@ -208,6 +217,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     await rewrapper?.close();
     await retention?.stop();
     tokenCache?.close();
+    await auditLog?.close();
     await store.close();
     throw error;
   }

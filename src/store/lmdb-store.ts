@@ -1,4 +1,5 @@
-import { chmodSync, statSync } from "node:fs";
+import { chmodSync, statfsSync, statSync } from "node:fs";
+import { dirname } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { fromBinary, toBinary } from "@bufbuild/protobuf";
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
@@ -80,12 +81,17 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
     return found;
   }
 
+  function nextEventSequence(micros: number): number {
+    lastSequence = Math.max(lastSequence + 1, micros);
+    return lastSequence;
+  }
+
   /** Gives the event its sequence and returns its key and bytes. */
   function sequenced(event: AuditEvent): [number, Uint8Array] {
     const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
-    lastSequence = Math.max(lastSequence + 1, micros);
-    event.sequence = BigInt(lastSequence);
-    return [lastSequence, toBinary(AuditEventSchema, event)];
+    const sequence = nextEventSequence(micros);
+    event.sequence = BigInt(sequence);
+    return [sequence, toBinary(AuditEventSchema, event)];
   }
 
   return {
@@ -140,7 +146,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
         if (cause === conflictAbort) {
           return conflict;
         }
-        throw await storeWriteError(cause);
+        throw await storeWriteError(cause, options.path);
       }
       for (const change of changes) {
         for (const listener of listeners) {
@@ -150,12 +156,23 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
       return undefined;
     },
 
-    async appendEvents(events, auditClass = "main") {
-      const db = eventsOf(auditClass);
+    nextEventSequence,
+
+    async putEvents(events) {
+      for (const { sequence } of events) {
+        // a replayed event was sequenced by an earlier process: nothing later may reuse its sequence
+        lastSequence = Math.max(lastSequence, sequence);
+      }
       try {
-        await Promise.all(events.map((event) => db.put(...sequenced(event))));
+        await root.childTransaction(() => {
+          for (const { sequence, auditClass, bytes } of events) {
+            eventsOf(auditClass).putSync(sequence, bytes);
+          }
+        });
+        // the caller drops its copy once this resolves: the commit must be on disk, not just visible
+        await root.flushed;
       } catch (cause) {
-        throw await storeWriteError(cause);
+        throw await storeWriteError(cause, options.path);
       }
     },
 
@@ -185,7 +202,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
           return doomed.length;
         });
       } catch (cause) {
-        throw await storeWriteError(cause);
+        throw await storeWriteError(cause, options.path);
       }
     },
 
@@ -201,7 +218,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
           return true;
         });
       } catch (cause) {
-        throw await storeWriteError(cause);
+        throw await storeWriteError(cause, options.path);
       }
     },
 
@@ -215,7 +232,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
           return true;
         });
       } catch (cause) {
-        throw await storeWriteError(cause);
+        throw await storeWriteError(cause, options.path);
       }
     },
 
@@ -342,7 +359,7 @@ function recordKey(mode: Mode, name: string): Key {
 }
 
 /** A full map or disk becomes ERR_STORE_FULL; anything else stays as it is (an internal error). */
-async function storeWriteError(cause: unknown): Promise<unknown> {
+async function storeWriteError(cause: unknown, path: string): Promise<unknown> {
   // lmdb rejects a failed commit with "Commit failed" and its reason in a promise, which
   // would also be an unhandled rejection (a crash) if nobody awaited it
   const commitError = (cause as { commitError?: unknown } | null)?.commitError;
@@ -350,10 +367,21 @@ async function storeWriteError(cause: unknown): Promise<unknown> {
     commitError instanceof Promise
       ? await Promise.race([commitError.then(() => cause, (error: unknown) => error), delay(2000, cause, { ref: false })])
       : cause;
+  const code = (reason as { code?: unknown } | null)?.code;
   const full =
     reason instanceof Error &&
-    (/MDB_MAP_FULL|ENOSPC|No space left on device/.test(reason.message) || (reason as { code?: unknown }).code === 28);
+    (/MDB_MAP_FULL|ENOSPC|No space left on device/.test(reason.message) || code === 28 || (code === 5 && nearlyFull(path)));
   return full
     ? new CredbrokerError("ERR_STORE_FULL", "the store is full; writes are refused, reads keep serving", { cause: reason })
     : cause;
+}
+
+/**
+ * Whether the file system of `path` has less than a megabyte left: LMDB
+ * reports a page write that the disk could only take in part as EIO (a
+ * short write), not ENOSPC, so a nearly full disk tells the two apart.
+ */
+function nearlyFull(path: string): boolean {
+  const stats = statfsSync(dirname(path));
+  return stats.bavail * stats.bsize < 1024 * 1024;
 }

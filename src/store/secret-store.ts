@@ -31,11 +31,17 @@ export interface SecretStore {
    */
   commit(writes: readonly StoreWrite[], events?: readonly AuditEvent[]): Promise<StoreConflict | undefined>;
   /**
-   * Appends audit events of one retention class (default "main"); resolves
-   * once they are committed. Events appended in one event-loop turn share
-   * one transaction (group commit).
+   * Claims the next audit sequence, at least `micros` (microseconds since the
+   * epoch) and above every sequence given out or stored so far, so sequences
+   * stay unique across classes, writers and restarts.
    */
-  appendEvents(events: readonly AuditEvent[], auditClass?: AuditClass): Promise<void>;
+  nextEventSequence(micros: number): number;
+  /**
+   * Writes already sequenced and encoded audit events in one transaction;
+   * resolves once they are on disk. An event is keyed by its sequence, so a
+   * batch written twice (a retry, a replay after a crash) is stored once.
+   */
+  putEvents(events: readonly EncodedAuditEvent[]): Promise<void>;
   /**
    * Up to `limit` audit events of every class from sequence `from` on,
    * oldest first (sequences are unique across classes); only those naming
@@ -71,6 +77,13 @@ export interface SecretStore {
  * pruned on its own, so refusals never evict the record of admitted callers.
  */
 export type AuditClass = "main" | "refused";
+
+/** An audit event ready to store: its sequence, its class and its protobuf bytes (an AuditEvent naming that sequence). */
+export interface EncodedAuditEvent {
+  readonly sequence: number;
+  readonly auditClass: AuditClass;
+  readonly bytes: Uint8Array;
+}
 
 /** One write of a commit. */
 export type StoreWrite =

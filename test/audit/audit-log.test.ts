@@ -4,6 +4,8 @@
  * when events cannot be written, retention, ListAuditEvents paging, and no
  * credential value in any event.
  */
+import { readdir, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { toBinary, toJsonString } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -19,6 +21,7 @@ import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError } from "../../src/errors.ts";
 import type { SecretStore } from "../../src/store/secret-store.ts";
+import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 
@@ -143,11 +146,11 @@ describe("audit events", () => {
 function refusingStore(refuse: { error: Error | undefined }) {
   return (store: SecretStore): SecretStore => ({
     ...store,
-    async appendEvents(events, auditClass) {
+    async putEvents(events) {
       if (refuse.error !== undefined) {
         throw refuse.error;
       }
-      return store.appendEvents(events, auditClass);
+      return store.putEvents(events);
     },
     async commit(writes, events) {
       if (refuse.error !== undefined && events !== undefined && events.length > 0) {
@@ -158,40 +161,106 @@ function refusingStore(refuse: { error: Error | undefined }) {
   });
 }
 
+const summary = (events: AuditEvent[]) => events.map((e) => `${e.method.split("/")[1]}:${e.code}:${e.requestId}`);
+
 describe("fail closed", () => {
-  it("refuses an Inject, warm or cold, and a change when their events cannot be written", async () => {
+  it("refuses a change whose event cannot be committed; an Inject's event waits in its segment file while the store refuses it", async () => {
     const refuse: { error: Error | undefined } = { error: undefined };
     tb = await startTestBroker({}, { wrapStore: refusingStore(refuse) });
     const admin = tb.connect(SecretService, tb.adminToken);
     const inject = tb.connect(InjectService);
-    await admin.createSecret({ mode: Mode.TEST, name: "warm", credentials: basic() });
-    await inject.inject({ mode: Mode.TEST, name: "warm" }); // now in the material cache
+    const rid = (n: string) => ({ headers: { "x-request-id": n } });
+    await admin.createSecret({ mode: Mode.TEST, name: "warm", credentials: basic() }, rid("create"));
+    await inject.inject({ mode: Mode.TEST, name: "warm" }, rid("inject-1")); // now in the material cache
 
     refuse.error = new CredbrokerError("ERR_STORE_FULL", "the store is full");
-    expect(await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }))).toBe(Code.ResourceExhausted);
-    expect(await codeOf(admin.createSecret({ mode: Mode.TEST, name: "new", credentials: basic() }))).toBe(
+    expect(await codeOf(admin.createSecret({ mode: Mode.TEST, name: "new", credentials: basic() }, rid("refused-create")))).toBe(
       Code.ResourceExhausted,
     );
+    expect(await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, rid("inject-2")))).toBe("ok");
     refuse.error = new Error("audit database closed");
+    expect(await codeOf(admin.updateSecret({ mode: Mode.TEST, name: "warm", description: "x" }, rid("refused-update")))).toBe(
+      Code.Internal,
+    );
     const grpcJs = createGrpcJsClient(InjectService, tb.broker.grpcAddress);
-    const refused = await grpcJs.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "warm" });
-    expect(refused.ok).toBe(false);
-    expect(refused.ok ? undefined : refused.code).toBe(Code.Unavailable);
-    expect(await codeOf(admin.updateSecret({ mode: Mode.TEST, name: "warm", description: "x" }))).toBe(Code.Internal);
+    const held = await grpcJs.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "warm" }, {
+      metadata: { "x-request-id": "inject-3" },
+    });
+    grpcJs.close();
+    expect(held.ok).toBe(true);
+    const expected = [
+      "CreateSecret:ok:create",
+      "Inject:ok:inject-1",
+      "CreateSecret:resource_exhausted:refused-create",
+      "Inject:ok:inject-2",
+      "UpdateSecret:internal:refused-update",
+      "Inject:ok:inject-3",
+    ];
+    // not in the store yet, and listed all the same
+    expect(summary(await allEvents(tb))).toEqual(expected);
 
     refuse.error = undefined;
-    // the refused change left nothing behind, and the broker serves again
+    // the refused changes left nothing behind, and the held events reach the store
     expect(await codeOf(admin.getSecret({ mode: Mode.TEST, name: "new" }))).toBe(Code.NotFound);
-    expect((await admin.getSecret({ mode: Mode.TEST, name: "warm" })).secret?.version).toBe(1n);
-    expect(await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }))).toBe("ok");
-    const events = await allEvents(tb);
-    expect(events.map((e) => `${e.method.split("/")[1]}:${e.code}`)).toEqual([
-      "CreateSecret:ok",
-      "Inject:ok",
-      "GetSecret:not_found",
-      "GetSecret:ok",
-      "Inject:ok",
-    ]);
+    expect((await admin.getSecret({ mode: Mode.TEST, name: "warm" })).secret?.description).toBe("");
+    const dataDir = tb.dataDir;
+    await tb.close({ keepData: true });
+    tb = undefined;
+    const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
+    try {
+      expect(summary(store.listEvents(0n, 100)).slice(0, expected.length)).toEqual(expected);
+    } finally {
+      await store.close();
+    }
+    expect((await readdir(join(dataDir, "audit"))).filter((name) => name.endsWith(".log"))).toEqual([]);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("refuses an Inject whose event cannot be written to a segment file, on both listeners, and serves again once it can", async () => {
+    // segments of 2 KiB: a new one is needed every dozen events
+    tb = await startTestBroker({}, { auditSegmentBytes: 2048 });
+    const admin = tb.connect(SecretService, tb.adminToken);
+    await admin.createSecret({ mode: Mode.TEST, name: "warm", credentials: basic() });
+    const audit = join(tb.dataDir, "audit");
+    // no new segment can be created where a file stands in for the directory
+    await rename(audit, `${audit}-away`);
+    await writeFile(audit, "");
+    const inject = tb.connect(InjectService);
+    const grpcJs = createGrpcJsClient(InjectService, tb.broker.grpcAddress);
+    const answered: string[] = [];
+    let connectRefusal: Code | "ok" = "ok";
+    let grpcRefusal: number | undefined;
+    for (let i = 0; i < 200 && (connectRefusal === "ok" || grpcRefusal === undefined); i++) {
+      const requestId = `away-${i}`;
+      if (i % 2 === 0) {
+        connectRefusal = await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, { headers: { "x-request-id": requestId } }));
+        if (connectRefusal === "ok") {
+          answered.push(requestId);
+        }
+      } else {
+        const res = await grpcJs.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "warm" }, {
+          metadata: { "x-request-id": requestId },
+        });
+        if (res.ok) {
+          answered.push(requestId);
+        } else {
+          grpcRefusal = res.code;
+        }
+      }
+    }
+    expect(connectRefusal).toBe(Code.Unavailable);
+    expect(grpcRefusal).toBe(Code.Unavailable);
+
+    await rm(audit);
+    await rename(`${audit}-away`, audit);
+    expect(await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, { headers: { "x-request-id": "back" } }))).toBe("ok");
+    const grpcBack = await grpcJs.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "warm" });
+    grpcJs.close();
+    expect(grpcBack.ok).toBe(true);
+    const injects = (await allEvents(tb)).filter((e) => e.method.endsWith("/Inject")).map((e) => e.requestId);
+    // every answered Inject has its event; no refused one has an "ok" event
+    expect(injects.slice(0, answered.length)).toEqual(answered);
+    expect(injects.slice(answered.length, answered.length + 1)).toEqual(["back"]);
   });
 });
 

@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { create } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_p
 import { AuditEventSchema, type AuditEvent } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { Mode, SecretSchema } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
-import type { SecretStore } from "../../src/store/secret-store.ts";
+import type { AuditClass, SecretStore } from "../../src/store/secret-store.ts";
 
 let dir: string;
 let store: SecretStore;
@@ -27,6 +27,13 @@ afterEach(async () => {
   await store.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** Sequences an event as the audit log does and writes it with putEvents. */
+function put(one: AuditEvent, auditClass: AuditClass = "main"): Promise<void> {
+  const micros = Number(one.time!.seconds) * 1e6 + one.time!.nanos / 1000;
+  const sequence = store.nextEventSequence(micros);
+  return store.putEvents([{ sequence, auditClass, bytes: toBinary(AuditEventSchema, { ...one, sequence: BigInt(sequence) }) }]);
+}
 
 function event(name: string, at = new Date()): AuditEvent {
   return create(AuditEventSchema, { time: timestampFromDate(at), method: "m", secrets: [{ name }], code: "ok" });
@@ -64,7 +71,7 @@ describe("audit events in the store", () => {
 
   it("appends concurrent events with unique, increasing sequences that survive a reopen", async () => {
     const now = new Date();
-    await Promise.all(Array.from({ length: 200 }, (_, i) => store.appendEvents([event(`e${i}`, now)])));
+    await Promise.all(Array.from({ length: 200 }, (_, i) => put(event(`e${i}`, now))));
     const events = store.listEvents(0n, 1000);
     expect(events.length).toBe(200);
     const sequences = events.map((e) => e.sequence);
@@ -73,7 +80,7 @@ describe("audit events in the store", () => {
     await store.close();
     store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
     // an event stamped earlier still sorts after everything stored
-    await store.appendEvents([event("later", new Date(now.getTime() - 60_000))]);
+    await put(event("later", new Date(now.getTime() - 60_000)));
     const last = store.listEvents(0n, 1000).at(-1)!;
     expect(last.secrets[0]?.name).toBe("later");
     expect(last.sequence).toBeGreaterThan(sequences.at(-1)!);
@@ -81,7 +88,7 @@ describe("audit events in the store", () => {
 
   it("retention removes the oldest beyond the count, in bounded batches", async () => {
     for (let i = 0; i < 20; i++) {
-      await store.appendEvents([event(`e${i}`)]);
+      await put(event(`e${i}`));
     }
     expect(await store.pruneEvents(0n, 5, 4)).toBe(4);
     expect(store.eventCount()).toBe(16);
@@ -102,10 +109,10 @@ describe("audit events in the store", () => {
   it("retention removes events older than the configured age", async () => {
     const old = new Date(Date.now() - 100 * 86_400_000);
     for (let i = 0; i < 10; i++) {
-      await store.appendEvents([event(`old${i}`, old)]);
+      await put(event(`old${i}`, old));
     }
     for (let i = 0; i < 3; i++) {
-      await store.appendEvents([event(`new${i}`)]);
+      await put(event(`new${i}`));
     }
     const retention = startAuditRetention({
       store,
@@ -122,11 +129,11 @@ describe("audit events in the store", () => {
   });
 
   it("keeps the refused class apart: its own count and pruning, listed merged in sequence order, sequences unique across a reopen", async () => {
-    await store.appendEvents([event("kept-1")]);
+    await put(event("kept-1"));
     for (let i = 0; i < 30; i++) {
-      await store.appendEvents([event(`refused-${i}`)], "refused");
+      await put(event(`refused-${i}`), "refused");
     }
-    await store.appendEvents([event("kept-2")]);
+    await put(event("kept-2"));
     expect([store.eventCount(), store.eventCount("refused")]).toEqual([2, 30]);
     // main's cap counts main events only, so the refusals cannot push these out
     expect(await store.pruneEvents(0n, 2, 100)).toBe(0);
@@ -139,15 +146,26 @@ describe("audit events in the store", () => {
     await store.close();
     store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
     // an event stamped in the past still sorts after every stored one, in either class
-    await store.appendEvents([event("after-reopen", new Date(Date.now() - 60_000))], "refused");
+    await put(event("after-reopen", new Date(Date.now() - 60_000)), "refused");
     expect(names()).toEqual(["kept-1", "refused-27", "refused-28", "refused-29", "kept-2", "after-reopen"]);
     const sequences = store.listEvents(0n, 100).map((e) => e.sequence);
     expect(new Set(sequences).size).toBe(sequences.length);
   });
 
+  it("stores a batch written twice once, and gives no later event a sequence a written one holds", async () => {
+    const replayed = Date.now() * 1000 + 60_000_000;
+    const batch = [{ sequence: replayed, auditClass: "main" as const, bytes: toBinary(AuditEventSchema, { ...event("replayed"), sequence: BigInt(replayed) }) }];
+    await store.putEvents(batch);
+    await store.putEvents(batch);
+    expect(store.listEvents(0n, 10).map((e) => [e.secrets[0]?.name, e.sequence])).toEqual([["replayed", BigInt(replayed)]]);
+    // an event of now sorts after the one a minute ahead that an earlier process wrote
+    await put(event("now"));
+    expect(store.listEvents(0n, 10).map((e) => e.secrets[0]?.name)).toEqual(["replayed", "now"]);
+  });
+
   it("lists from a sequence, filtered by name", async () => {
     for (const name of ["a", "b", "a", "c", "a"]) {
-      await store.appendEvents([event(name)]);
+      await put(event(name));
     }
     const all = store.listEvents(0n, 100);
     expect(store.listEvents(0n, 100, "a").length).toBe(3);

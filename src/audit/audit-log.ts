@@ -1,0 +1,152 @@
+import { mkdirSync, rmSync } from "node:fs";
+import { fromBinary } from "@bufbuild/protobuf";
+import type { Logger } from "pino";
+import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
+import { CredbrokerError } from "../errors.ts";
+import type { AuditClass, SecretStore } from "../store/secret-store.ts";
+import { startAuditMover } from "./audit-mover.ts";
+import { encodeAuditEvent, type AuditEventFields } from "./event-encoding.ts";
+import { frameRecord, recordHeaderBytes } from "./segment-record.ts";
+import { readLeftoverSegments } from "./segment-replay.ts";
+import { startSegmentWriter, type Segment } from "./segment-writer.ts";
+
+/** Options of the audit log. */
+export interface AuditLogOptions {
+  /** The directory of the segment files, e.g. `<data dir>/audit`; created 0700 if missing. */
+  directory: string;
+  /** Gives out sequences, takes the moved events and lists them. */
+  store: Pick<SecretStore, "nextEventSequence" | "putEvents" | "listEvents">;
+  logger: Logger;
+  /** The size of a segment file (default 1 MiB). */
+  segmentBytes?: number | undefined;
+  /** How far apart groups of events reach the disk, in milliseconds (default 50). */
+  syncIntervalMs?: number | undefined;
+  /** How often written events move into the store, in milliseconds (default 20). */
+  moveIntervalMs?: number | undefined;
+}
+
+/**
+ * The audit log of calls whose events are not part of a change: Injects,
+ * reads and failures. An admin change's event commits in the change's own
+ * transaction instead (commitAudited).
+ */
+export interface AuditLog {
+  /**
+   * Writes the event to this process's segment file before returning (handed
+   * to the OS: a crash of the process cannot lose it); throws when it cannot,
+   * ERR_STORE_FULL for a full disk, so that the call is refused.
+   */
+  append(fields: AuditEventFields, auditClass: AuditClass): void;
+  /** As the store's listEvents, with the events not yet moved into it merged in. */
+  listEvents(from: bigint, limit: number, name?: string): AuditEvent[];
+  /** Moves every event written so far into the store. */
+  flush(): Promise<void>;
+  /** Moves what it can, syncs and closes the segment files; a segment fully moved is removed. */
+  close(): Promise<void>;
+}
+
+/** Events written and not yet moved beyond which calls are refused: the store has stopped taking them. */
+const maxPending = 100_000;
+
+/**
+ * Opens the audit log: the segments an earlier process left are read and
+ * moved into the store first (their sequences reserved before any new event
+ * takes one), then events are appended to a segment of this process, synced
+ * every 50 ms and moved into the store in batches by a background mover.
+ * Segments are removed once every event in them is in the store.
+ */
+export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> {
+  const { store, logger } = options;
+  mkdirSync(options.directory, { recursive: true, mode: 0o700 });
+  // synchronous, so that close() leaves no segment that is fully moved; once a segment, not per event
+  const retire = (segment: Segment) => {
+    try {
+      rmSync(segment.path, { force: true });
+    } catch (err) {
+      logger.warn({ err, segment: segment.path }, "audit segment not removed; the next start moves its events again");
+    }
+  };
+  const mover = startAuditMover({ sink: store, batchSize: 1000, intervalMs: options.moveIntervalMs ?? 20, retire, logger });
+  for (const { segment, records } of readLeftoverSegments(options.directory, logger)) {
+    if (records.length === 0) {
+      retire(segment);
+    }
+    for (const record of records) {
+      // claiming a sequence at or above a replayed one puts every later one above it
+      store.nextEventSequence(record.sequence);
+      mover.add({ ...record, segment });
+    }
+  }
+  const replayed = mover.pending().length;
+  try {
+    await mover.moveAll();
+    if (replayed > 0) {
+      logger.info({ events: replayed }, "moved the audit events an earlier process left in its segment files");
+    }
+  } catch (err) {
+    logger.error({ err, events: replayed }, "audit events an earlier process left cannot be moved yet; they are listed, and moved later");
+  }
+  const writer = startSegmentWriter({
+    directory: options.directory,
+    segmentBytes: options.segmentBytes ?? 1024 * 1024,
+    syncIntervalMs: options.syncIntervalMs ?? 50,
+    onSeal: (segment) => {
+      if (segment.unmoved === 0) {
+        retire(segment);
+      }
+    },
+    logger,
+  });
+
+  return {
+    append(fields, auditClass) {
+      if (mover.pending().length >= maxPending) {
+        throw new CredbrokerError("ERR_UNAVAILABLE", "the audit log cannot move its events into the store; the call is refused");
+      }
+      const sequence = store.nextEventSequence(Number(fields.time.seconds) * 1e6 + Math.floor(fields.time.nanos / 1000));
+      const record = frameRecord(encodeAuditEvent(fields, sequence, recordHeaderBytes), auditClass, sequence);
+      let segment: Segment;
+      try {
+        segment = writer.write(record);
+      } catch (cause) {
+        throw isDiskFull(cause) ? new CredbrokerError("ERR_STORE_FULL", "the audit log's disk is full; the call is refused", { cause }) : cause;
+      }
+      segment.unmoved += 1;
+      mover.add({ sequence, auditClass, bytes: record.subarray(recordHeaderBytes), segment });
+    },
+
+    listEvents(from, limit, name) {
+      const stored = store.listEvents(from, limit, name);
+      const seen = new Set(stored.map((event) => event.sequence));
+      const unmoved: AuditEvent[] = [];
+      for (const pending of mover.pending()) {
+        if (unmoved.length >= limit) {
+          break;
+        }
+        if (pending.sequence < Number(from) || seen.has(BigInt(pending.sequence))) {
+          continue;
+        }
+        const event = fromBinary(AuditEventSchema, pending.bytes);
+        if (name === undefined || event.secrets.some((secret) => secret.name === name)) {
+          unmoved.push(event);
+        }
+      }
+      if (unmoved.length === 0) {
+        return stored;
+      }
+      return [...stored, ...unmoved].sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, limit);
+    },
+
+    flush: () => mover.moveAll(),
+
+    async close() {
+      await mover.close();
+      await writer.close();
+    },
+  };
+}
+
+function isDiskFull(cause: unknown): boolean {
+  const code = (cause as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}

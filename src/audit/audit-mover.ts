@@ -1,0 +1,122 @@
+import type { Logger } from "pino";
+import type { EncodedAuditEvent, SecretStore } from "../store/secret-store.ts";
+import type { Segment } from "./segment-writer.ts";
+
+/**
+ * Where written events go: takes a batch and resolves once it is durable
+ * there, after which the segment's copy may go. The LMDB store is one; the
+ * fleet's central store can be another.
+ */
+export type AuditSink = Pick<SecretStore, "putEvents">;
+
+/** An event written to a segment and not yet moved to the sink. */
+export interface PendingEvent extends EncodedAuditEvent {
+  readonly segment: Segment;
+}
+
+/** Options of the mover. */
+export interface AuditMoverOptions {
+  sink: AuditSink;
+  /** The most events one batch moves. */
+  batchSize: number;
+  /** How often a pass runs, in milliseconds; a full batch starts one at once. */
+  intervalMs: number;
+  /** Called for a sealed segment once every one of its events is moved. */
+  retire(segment: Segment): void;
+  /** Told when the sink refuses a batch (the next pass retries it). */
+  logger: Logger;
+}
+
+/** Moves written events into the sink in batches, oldest first. */
+export interface AuditMover {
+  /** Queues an event just written to its segment. */
+  add(event: PendingEvent): void;
+  /** The events not yet moved, oldest first (a batch being moved included). */
+  pending(): readonly PendingEvent[];
+  /** Moves every event queued so far; rejects with the sink's error when it refuses one. */
+  moveAll(): Promise<void>;
+  /** Stops the passes and moves what is queued; a refusal is logged, and the segments keep the events. */
+  close(): Promise<void>;
+}
+
+/** Starts a mover whose passes run on a timer, or as soon as a batch is full. */
+export function startAuditMover(options: AuditMoverOptions): AuditMover {
+  const queue: PendingEvent[] = [];
+  let running: Promise<void> | undefined;
+  let refusing = false;
+  let closed = false;
+
+  async function pass(): Promise<void> {
+    while (queue.length > 0) {
+      const batch = queue.slice(0, options.batchSize);
+      await options.sink.putEvents(batch);
+      queue.splice(0, batch.length);
+      for (const { segment } of batch) {
+        segment.unmoved -= 1;
+        if (segment.unmoved === 0 && segment.sealed) {
+          options.retire(segment);
+        }
+      }
+    }
+  }
+
+  function run(): Promise<void> {
+    running ??= pass()
+      .then(() => {
+        if (refusing) {
+          refusing = false;
+          options.logger.info("audit events move into the store again");
+        }
+      })
+      .finally(() => {
+        running = undefined;
+      });
+    return running;
+  }
+
+  function runInBackground(): void {
+    run().catch((err: unknown) => {
+      // said once per spell of refusals, not once per pass
+      if (!refusing) {
+        refusing = true;
+        options.logger.error({ err, pending: queue.length }, "audit events cannot be moved into the store; they stay in the segment files");
+      }
+    });
+  }
+
+  const timer = setInterval(() => {
+    if (queue.length > 0) {
+      runInBackground();
+    }
+  }, options.intervalMs);
+  timer.unref();
+
+  return {
+    add(event) {
+      queue.push(event);
+      if (queue.length === options.batchSize && !closed) {
+        setImmediate(runInBackground);
+      }
+    },
+
+    pending: () => queue,
+
+    async moveAll() {
+      // a pass that started earlier may stop short of what was queued since: run again until empty
+      while (queue.length > 0) {
+        await (running ?? run());
+      }
+    },
+
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+      try {
+        await this.moveAll();
+      } catch (err) {
+        options.logger.error({ err, pending: queue.length }, "audit events left in the segment files at close; the next start moves them");
+      }
+    },
+  };
+}

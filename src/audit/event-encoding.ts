@@ -1,0 +1,137 @@
+import type { CallerKind } from "../gen/credbroker/v1/audit_service_pb.ts";
+import type { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+
+/** The fields of an audit event as the interceptor knows them: plain values, no message objects. */
+export interface AuditEventFields {
+  readonly time: { readonly seconds: bigint; readonly nanos: number };
+  readonly method: string;
+  readonly mode: Mode;
+  readonly secrets: readonly { readonly name: string; readonly version: bigint }[];
+  readonly code: string;
+  readonly caller: { readonly kind: CallerKind; readonly peerAddress: string; readonly tlsSubject: string };
+  readonly requestId: string;
+}
+
+/**
+ * The protobuf bytes of `credbroker.v1.AuditEvent` for these fields and this
+ * sequence, byte for byte what `toBinary` writes (test/audit/event-encoding
+ * checks it, and checks the schema's fields against the ones written here),
+ * after `reserve` leading bytes left for the caller's header. Written by hand
+ * because the reflective encoder costs ~18 µs an event, more than all the
+ * rest of an Inject's audit.
+ */
+export function encodeAuditEvent(fields: AuditEventFields, sequence: number, reserve: number): Buffer {
+  const { time, caller } = fields;
+  const timeSize = varintFieldSize(time.seconds) + varintFieldSize(time.nanos);
+  const secretSizes = fields.secrets.map(({ name, version }) => stringFieldSize(name) + varintFieldSize(version));
+  const callerSize = varintFieldSize(caller.kind) + stringFieldSize(caller.peerAddress) + stringFieldSize(caller.tlsSubject);
+  let size = varintFieldSize(sequence) + messageFieldSize(timeSize) + stringFieldSize(fields.method) + varintFieldSize(fields.mode);
+  for (const secretSize of secretSizes) {
+    size += messageFieldSize(secretSize);
+  }
+  size += stringFieldSize(fields.code) + messageFieldSize(callerSize) + stringFieldSize(fields.requestId);
+
+  const out = { buffer: Buffer.allocUnsafe(reserve + size), at: reserve };
+  varintField(out, 1, sequence);
+  messageHeader(out, 2, timeSize);
+  varintField(out, 1, time.seconds);
+  varintField(out, 2, time.nanos);
+  stringField(out, 3, fields.method);
+  varintField(out, 4, fields.mode);
+  fields.secrets.forEach(({ name, version }, i) => {
+    messageHeader(out, 5, secretSizes[i]!);
+    stringField(out, 1, name);
+    varintField(out, 2, version);
+  });
+  stringField(out, 6, fields.code);
+  messageHeader(out, 7, callerSize);
+  varintField(out, 1, caller.kind);
+  stringField(out, 2, caller.peerAddress);
+  stringField(out, 3, caller.tlsSubject);
+  stringField(out, 8, fields.requestId);
+  return out.buffer;
+}
+
+interface Output {
+  readonly buffer: Buffer;
+  at: number;
+}
+
+const wireVarint = 0;
+const wireLengthDelimited = 2;
+const maxSafe = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** A varint's value as a number when exact, else as the unsigned 64-bit bigint protobuf writes (negatives take 10 bytes). */
+function unsigned(value: number | bigint): number | bigint {
+  if (typeof value === "number") {
+    return value >= 0 ? value : BigInt.asUintN(64, BigInt(value));
+  }
+  return value >= 0n && value <= maxSafe ? Number(value) : BigInt.asUintN(64, value);
+}
+
+function varintSize(value: number | bigint): number {
+  let size = 1;
+  if (typeof value === "number") {
+    for (let rest = value; rest >= 128; rest = Math.floor(rest / 128)) {
+      size++;
+    }
+  } else {
+    for (let rest = value; rest >= 128n; rest >>= 7n) {
+      size++;
+    }
+  }
+  return size;
+}
+
+/** Proto3 leaves zero scalars and empty strings out. */
+function varintFieldSize(value: number | bigint): number {
+  return value === 0 || value === 0n ? 0 : 1 + varintSize(unsigned(value));
+}
+
+function stringFieldSize(value: string): number {
+  const length = Buffer.byteLength(value, "utf8");
+  return length === 0 ? 0 : 1 + varintSize(length) + length;
+}
+
+/** A set message field is written even when empty. */
+function messageFieldSize(contentSize: number): number {
+  return 1 + varintSize(contentSize) + contentSize;
+}
+
+function writeVarint(out: Output, value: number | bigint): void {
+  if (typeof value === "number") {
+    let rest = value;
+    while (rest >= 128) {
+      out.buffer[out.at++] = (rest % 128) | 128;
+      rest = Math.floor(rest / 128);
+    }
+    out.buffer[out.at++] = rest;
+  } else {
+    let rest = value;
+    while (rest >= 128n) {
+      out.buffer[out.at++] = Number(rest & 127n) | 128;
+      rest >>= 7n;
+    }
+    out.buffer[out.at++] = Number(rest);
+  }
+}
+
+function varintField(out: Output, field: number, value: number | bigint): void {
+  if (value !== 0 && value !== 0n) {
+    out.buffer[out.at++] = (field << 3) | wireVarint;
+    writeVarint(out, unsigned(value));
+  }
+}
+
+function stringField(out: Output, field: number, value: string): void {
+  if (value !== "") {
+    out.buffer[out.at++] = (field << 3) | wireLengthDelimited;
+    writeVarint(out, Buffer.byteLength(value, "utf8"));
+    out.at += out.buffer.write(value, out.at, "utf8");
+  }
+}
+
+function messageHeader(out: Output, field: number, contentSize: number): void {
+  out.buffer[out.at++] = (field << 3) | wireLengthDelimited;
+  writeVarint(out, contentSize);
+}
