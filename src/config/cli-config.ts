@@ -1,9 +1,11 @@
 import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import type { ClientTlsOptions } from "../client/create-client.ts";
 import { loadClientTls } from "./client-tls.ts";
 import { ConfigError } from "./config-error.ts";
-import type { ConfiguredSecret } from "./secret-settings.ts";
+import { checkedToken, type ConfiguredSecret } from "./secret-settings.ts";
+import { readSetting } from "./setting.ts";
+import { serveSettings } from "./settings.ts";
 
 /** Where the `credbroker` client commands find the broker, and the tokens they send. */
 export interface CliConfig {
@@ -33,13 +35,11 @@ export interface CliConnectionFlags {
   tlsClientKeyFile?: string | undefined;
 }
 
-/** The default broker address: the broker's default gRPC listener. */
-export const defaultBrokerAddr = "127.0.0.1:7390";
-
 /**
  * Reads the client commands' configuration: flags over environment over
- * defaults. The address is `--addr`, `CREDBROKER_ADDR`, the broker's own
- * `CREDBROKER_LISTEN`, or 127.0.0.1:7390. The admin token is
+ * defaults; the broker's own settings are read as serve reads them (the
+ * settings table). The address is `--addr`, `CREDBROKER_ADDR`, the broker's
+ * own `CREDBROKER_LISTEN`, or its default. The admin token is
  * `CREDBROKER_TOKEN`, the broker's own `CREDBROKER_ADMIN_TOKEN`, or the
  * `admin.token` file of the data dir (`--data-dir`, `CREDBROKER_DATA_DIR`,
  * ./data). TLS: `--tls-ca-file` (`CREDBROKER_TLS_CA_FILE`), else the broker's
@@ -51,30 +51,31 @@ export async function loadCliConfig(
   env: NodeJS.ProcessEnv,
   { tokens = true }: { /** false skips the tokens (health needs none, and must not fail on them) */ tokens?: boolean } = {},
 ): Promise<CliConfig> {
-  const addr = flags.addr ?? nonEmpty(env["CREDBROKER_ADDR"]) ?? nonEmpty(env["CREDBROKER_LISTEN"]) ?? defaultBrokerAddr;
-  const dataDir = resolve(flags.dataDir ?? nonEmpty(env["CREDBROKER_DATA_DIR"]) ?? "./data");
+  const { listen, dataDir: dataDirSetting, adminToken: adminTokenSetting, injectToken, tlsCertFile } = serveSettings;
+  const addr = flags.addr ?? nonEmpty(env["CREDBROKER_ADDR"]) ?? (await readSetting(listen, {}, env));
+  const dataDir = await readSetting(dataDirSetting, { "data-dir": flags.dataDir }, env);
   const tokenFile = join(dataDir, "admin.token");
   const adminToken = !tokens
     ? undefined
-    : (fromEnv(env, "CREDBROKER_TOKEN") ?? fromEnv(env, "CREDBROKER_ADMIN_TOKEN") ?? (await fromFile(tokenFile)));
+    : (fromEnv(env, "CREDBROKER_TOKEN") ?? fromEnv(env, adminTokenSetting.env) ?? (await fromFile(tokenFile)));
   const tls = await loadClientTls({
     caFile: flags.tlsCaFile ?? nonEmpty(env["CREDBROKER_TLS_CA_FILE"]),
-    brokerCertFile: nonEmpty(env["CREDBROKER_TLS_CERT_FILE"]),
+    brokerCertFile: nonEmpty(env[tlsCertFile.env]),
     clientCertFile: flags.tlsClientCertFile ?? nonEmpty(env["CREDBROKER_TLS_CLIENT_CERT_FILE"]),
     clientKeyFile: flags.tlsClientKeyFile ?? nonEmpty(env["CREDBROKER_TLS_CLIENT_KEY_FILE"]),
   });
   return {
     addr,
     adminToken,
-    adminTokenLookedUp: `CREDBROKER_TOKEN, CREDBROKER_ADMIN_TOKEN and ${tokenFile}`,
-    injectToken: tokens ? fromEnv(env, "CREDBROKER_INJECT_TOKEN") : undefined,
+    adminTokenLookedUp: `CREDBROKER_TOKEN, ${adminTokenSetting.env} and ${tokenFile}`,
+    injectToken: tokens ? fromEnv(env, injectToken.env) : undefined,
     tls,
   };
 }
 
 function fromEnv(env: NodeJS.ProcessEnv, name: string): ConfiguredSecret<string> | undefined {
   const value = env[name];
-  return value === undefined || value === "" ? undefined : checked(value, name);
+  return value === undefined || value === "" ? undefined : checkedToken(value, name);
 }
 
 async function fromFile(path: string): Promise<ConfiguredSecret<string> | undefined> {
@@ -88,15 +89,9 @@ async function fromFile(path: string): Promise<ConfiguredSecret<string> | undefi
     }
     throw new ConfigError(`cannot read ${path} (${code})`);
   }
-  return checked(text.trim(), path);
+  return checkedToken(text.trim(), path);
 }
 
-function checked(value: string, source: string): ConfiguredSecret<string> {
-  if (value === "" || /\s/.test(value)) {
-    throw new ConfigError(`${source} must be a non-empty token without whitespace`);
-  }
-  return { value, source };
-}
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;

@@ -1,7 +1,8 @@
-import { readFile } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { ConfigError } from "./config-error.ts";
 import { decodeMasterKey, type ConfiguredSecret } from "./secret-settings.ts";
+import { readConfigFile, readSetting } from "./setting.ts";
+import { serveSettings } from "./settings.ts";
 
 /** What `credbroker rekey` works on. */
 export interface RekeyConfig {
@@ -24,38 +25,24 @@ export interface RekeyFlags {
 }
 
 /**
- * Reads the rekey configuration as `serve` would find the current master
- * key: `--master-key-file`, `CREDBROKER_MASTER_KEY`, else the data dir's
- * generated `master.key`.
+ * Reads the rekey configuration as `serve` would find the data dir and the
+ * current master key (the same settings): `--master-key-file`,
+ * `CREDBROKER_MASTER_KEY`, else the data dir's generated `master.key`.
  */
 export async function loadRekeyConfig(flags: RekeyFlags, env: NodeJS.ProcessEnv): Promise<RekeyConfig> {
-  const dataDir = resolve(flags.dataDir ?? nonEmpty(env["CREDBROKER_DATA_DIR"]) ?? "./data");
+  // rekey takes serve's own flags for these two
+  const given = { "data-dir": flags.dataDir, "master-key-file": flags.masterKeyFile };
+  const dataDir = await readSetting(serveSettings.dataDir, given, env);
   const generated = join(dataDir, "master.key");
   const oldMasterKey =
-    flags.masterKeyFile !== undefined
-      ? decodeMasterKey(await readKeyFile(flags.masterKeyFile, "--master-key-file"), `--master-key-file ${flags.masterKeyFile}`)
-      : env["CREDBROKER_MASTER_KEY"] !== undefined
-        ? decodeMasterKey(env["CREDBROKER_MASTER_KEY"], "CREDBROKER_MASTER_KEY")
-        : decodeMasterKey(await readKeyFile(generated, "the data dir's master.key"), generated);
+    (await readSetting(serveSettings.masterKey, given, env)) ??
+    decodeMasterKey(await readConfigFile(generated, "the data dir's master.key"), generated);
   const newMasterKey = decodeMasterKey(
-    await readKeyFile(flags.newMasterKeyFile, "--new-master-key-file"),
+    await readConfigFile(flags.newMasterKeyFile, "--new-master-key-file"),
     `--new-master-key-file ${flags.newMasterKeyFile}`,
   );
   if (Buffer.compare(oldMasterKey.value, newMasterKey.value) === 0) {
     throw new ConfigError(`${newMasterKey.source} holds the current master key; a rekey needs a new one`);
   }
   return { dataDir, oldMasterKey, newMasterKey };
-}
-
-async function readKeyFile(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? "error";
-    throw new ConfigError(`${what}: cannot read ${path} (${code})`);
-  }
-}
-
-function nonEmpty(value: string | undefined): string | undefined {
-  return value === undefined || value === "" ? undefined : value;
 }

@@ -41,14 +41,14 @@ export interface TokenCacheLogger {
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
-/** Options of createTokenCache; every field has a default. */
+/** Options of createTokenCache; the sizes are the broker's configuration, the rest have defaults. */
 export interface TokenCacheOptions {
   /** Fetches a token (default: createTokenFetcher() with its defaults). */
   fetchToken?: TokenFetcher;
-  /** Most entries (mode, name, version) kept; the least recently used goes first (default 1000). */
-  maxEntries?: number;
-  /** How long to keep a token whose response had no `expires_in`, in ms (default 300 000). */
-  defaultTtlMs?: number;
+  /** Most entries (mode, name, version) kept, at least 1; the least recently used goes first. */
+  maxEntries: number;
+  /** How long to keep a token whose response had no `expires_in`, in ms. */
+  defaultTtlMs: number;
   /** Delays between background refreshes that keep failing (default 1 s doubling to at most 30 s, jittered). */
   refreshBackoff?: BackoffPolicy;
   /** Receives warnings: a token without `expires_in` (once per secret), a failed refresh. */

@@ -29,10 +29,10 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_WARNED_SECRETS = 10_000;
 
 /** Creates a token cache. */
-export function createTokenCache(options: TokenCacheOptions = {}): TokenCache {
+export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const fetchToken = options.fetchToken ?? createTokenFetcher();
-  const maxEntries = Math.max(1, options.maxEntries ?? 1000);
-  const defaultTtlMs = options.defaultTtlMs ?? 300_000;
+  const maxEntries = Math.max(1, options.maxEntries);
+  const defaultTtlMs = options.defaultTtlMs;
   const refreshBackoff = options.refreshBackoff ?? { baseMs: 1_000, maxMs: 30_000 };
   const logger = options.logger;
   const now = options.now ?? Date.now;

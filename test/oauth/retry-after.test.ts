@@ -55,6 +55,8 @@ describe("the token cache honours Retry-After, on its own clock, against a count
         : json(res, 200, { access_token: issued, token_type: "Bearer", expires_in: expiresIn }));
     endpoints.push(endpoint);
     const cache = createTokenCache({
+      maxEntries: 1000,
+      defaultTtlMs: 300_000,
       now: () => clock,
       fetchToken: createTokenFetcher({ timeoutMs: 3_000, retryBackoff: { baseMs: 20, maxMs: 50 } }),
       refreshBackoff: { baseMs: 1_000, maxMs: 1_000 },

@@ -27,6 +27,8 @@ function harness(options: Partial<TokenCacheOptions> = {}) {
   let clock = 1_000_000;
   const pending: PendingFetch[] = [];
   const cache = createTokenCache({
+    maxEntries: 1000,
+    defaultTtlMs: 300_000,
     now: () => clock,
     fetchToken: () => new Promise<FetchedToken>((resolve, reject) => pending.push({ resolve, reject })),
     refreshBackoff: { baseMs: 10_000, maxMs: 10_000 },

@@ -33,8 +33,10 @@ const quickFetch = { timeoutMs: 1_500, retryBackoff: { baseMs: 20, maxMs: 50 } }
 const logs: unknown[] = [];
 const caches: TokenCache[] = [];
 const issuedTokens: string[] = [];
-function cache(options: TokenCacheOptions = {}): TokenCache {
+function cache(options: Partial<TokenCacheOptions> = {}): TokenCache {
   const created = createTokenCache({
+    maxEntries: 1000,
+    defaultTtlMs: 300_000,
     fetchToken: createTokenFetcher(quickFetch),
     logger: { warn: (obj, msg) => logs.push({ ...obj, msg }) },
     ...options,

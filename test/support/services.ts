@@ -37,7 +37,7 @@ export async function createTestServices({ materialCacheSize = 100 } = {}): Prom
   const secrets = createSecretService({ store, sealer });
   const materialCache = createMaterialCache(materialCacheSize);
   store.onChange((change) => materialCache.drop(change.mode, change.name));
-  const tokenCache = createTokenCache({ fetchToken: createTokenFetcher({ timeoutMs: 2000 }) });
+  const tokenCache = createTokenCache({ fetchToken: createTokenFetcher({ timeoutMs: 2000 }), maxEntries: 100, defaultTtlMs: 300_000 });
   store.onChange((change) => tokenCache.invalidate(change.mode, change.name));
   const inject = createInjectService({ store, sealer, materialCache, tokenCache });
   return {
