@@ -83,11 +83,6 @@ export async function readSettings<Table extends Record<string, Setting>>(
   return Object.fromEntries(entries) as SettingValues<Table>;
 }
 
-/** The `--name` of a setting's flag, or its variable when it has no flag. */
-export function settingName(setting: Setting): string {
-  return setting.flag === undefined ? setting.env : `--${setting.flag}`;
-}
-
 async function given(setting: Setting, flags: FlagValues, env: NodeJS.ProcessEnv): Promise<RawSetting | undefined> {
   const flagValue = setting.flag === undefined ? undefined : flags[setting.flag];
   if (typeof flagValue === "string") {

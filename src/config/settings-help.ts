@@ -26,6 +26,6 @@ function entry(head: string, setting: Setting): string[] {
 }
 
 /** The default as help prints it: the README's words without their Markdown code marks. */
-export function defaultText(setting: Setting): string {
+function defaultText(setting: Setting): string {
   return "default" in setting ? setting.default : setting.unset.replaceAll("`", "");
 }
