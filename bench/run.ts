@@ -10,7 +10,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../src/gen/credbroker/v1/inject_service_pb.ts";
-import { Mode } from "../src/gen/credbroker/v1/secret_pb.ts";
+import { Mode, OAuth2TokenBinding } from "../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
 import { createGrpcJsClient } from "../test/support/grpc-client.ts";
 import { grpcFrame, h2load, h2loadAvailable, type LoadResult, type LoadTarget } from "./h2load.ts";
@@ -18,6 +18,7 @@ import { listPagesOnly, listPagesRows } from "./list-pages.ts";
 import { freePort, startBroker, startNoop, type Running } from "./processes.ts";
 import { mixedCredentials, secretName, seedDataDir, seedOverApi } from "./seed.ts";
 import { startTokenEndpoint } from "./token-endpoint.ts";
+import { dpopProofMicros } from "./dpop-proof.ts";
 import { openLmdbStore } from "../src/store/lmdb-store.ts";
 
 const quick = process.argv.includes("--quick");
@@ -83,9 +84,9 @@ async function alternate(targets: LoadTarget[]): Promise<LoadResult[]> {
   });
 }
 
-const grpcTarget = (address: string, name: string): LoadTarget => ({
+const grpcTarget = (address: string, name: string, target?: { method: string; url: string }): LoadTarget => ({
   url: `http://${address}/credbroker.v1.InjectService/Inject`,
-  body: grpcFrame(toBinary(InjectRequestSchema, create(InjectRequestSchema, { mode: Mode.TEST, name }))),
+  body: grpcFrame(toBinary(InjectRequestSchema, create(InjectRequestSchema, { mode: Mode.TEST, name, ...(target === undefined ? {} : { target }) }))),
   headers: { "content-type": "application/grpc", te: "trailers" },
 });
 const connectTarget = (address: string, name: string): LoadTarget => ({
@@ -143,9 +144,19 @@ try {
   const noopConnect = await startNoop("connect", noopConnectPort, responseFile);
   running.push(noopGrpc, noopConnect);
   await inject.inject({ mode: Mode.TEST, name: oauthName }); // fetches and caches the token
+  // the same OAuth2 secret asking for DPoP: the token is cached alike, each Inject signs a fresh proof
+  const dpopName = "dpop-oauth2";
+  const dpopTarget = { method: "GET", url: "https://api.example/v1/orders" };
+  await seedOverApi(httpAddress, adminToken, [
+    {
+      name: dpopName,
+      credentials: { kind: { case: "oauth2ClientCredentials", value: { clientId: "bench", clientSecret: "bench-dpop", tokenUrl: tokens.url, tokenBinding: OAuth2TokenBinding.OAUTH2_TOKEN_BINDING_DPOP } } },
+    },
+  ]);
+  await inject.inject({ mode: Mode.TEST, name: dpopName, target: dpopTarget });
 
   progress("Inject against the baselines");
-  const [grpcStatic, grpcNoop, connectStatic, connectNoop, grpcOAuth] = await checked(
+  const [grpcStatic, grpcNoop, connectStatic, connectNoop, grpcOAuth, grpcDpop] = await checked(
     broker,
     () =>
       alternate([
@@ -154,14 +165,17 @@ try {
         connectTarget(httpAddress, staticName),
         connectTarget(`127.0.0.1:${noopConnectPort}`, staticName),
         grpcTarget(grpcAddress, oauthName),
+        grpcTarget(grpcAddress, dpopName, dpopTarget),
       ]),
-    [0, 2, 4],
+    [0, 2, 4, 5],
   );
   row("no-op @grpc/grpc-js (baseline)", grpcNoop, undefined, "");
   row("Inject static, gRPC listener", grpcStatic, grpcStatic!.reqPerSec / grpcNoop!.reqPerSec, ">= 0.80x no-op grpc-js");
   row("no-op connect-node, Connect binary (baseline)", connectNoop, undefined, "");
   row("Inject static, Connect binary, HTTP listener", connectStatic, connectStatic!.reqPerSec / connectNoop!.reqPerSec, ">= 0.80x no-op connect-node");
   row("Inject OAuth2 warm, gRPC listener", grpcOAuth, grpcOAuth!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.95x static Inject");
+  row("Inject OAuth2 DPoP warm (a fresh ES256 proof each), gRPC", grpcDpop, grpcDpop!.reqPerSec / grpcOAuth!.reqPerSec, "ratio to the bearer OAuth2 Inject");
+  rows.push(["DPoP proof signing alone, ES256, in process", "", "", "", "", `${fmt(dpopProofMicros(), 1)} us per proof`]);
 
   progress("1,000 concurrent cold OAuth2 Injects");
   const cold = "cold-oauth2";

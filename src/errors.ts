@@ -16,6 +16,8 @@ export type CredbrokerErrorCode =
   | "ERR_SECRET_EXISTS"
   /** The secret's version is not the expected one. */
   | "ERR_VERSION_MISMATCH"
+  /** Inject of a DPoP-bound secret's HTTP step named no target to bind the proof to; `field` names it. */
+  | "ERR_TARGET_REQUIRED"
   /** The operation is not allowed in the secret's state or mode. */
   | "ERR_FAILED_PRECONDITION"
   /** The operation exists in the contract but not in this build yet. */

@@ -14,9 +14,10 @@ import {
 } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
 import type { MaterialCache } from "../material/material-cache.ts";
-import { buildOAuth2Material } from "../material/oauth2-material.ts";
+import { buildOAuth2Material, withDpopProof } from "../material/oauth2-material.ts";
 import { buildStaticMaterial } from "../material/static-material.ts";
 import { resolveStep } from "../material/step.ts";
+import { checkTarget, type ProofTarget } from "../oauth/dpop-target.ts";
 import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
@@ -82,7 +83,12 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
     });
   }
 
-  async function injectOAuth2(first: LoadedRecord, requested: StepKind): Promise<InjectResponse> {
+  /** The answer for a token: as built, or with a fresh proof for a DPoP-bound one. */
+  function proven(response: InjectResponse, token: AccessToken, target: ProofTarget | undefined): InjectResponse {
+    return token.dpop === undefined ? response : withDpopProof(response, token.dpop, target);
+  }
+
+  async function injectOAuth2(first: LoadedRecord, requested: StepKind, target: ProofTarget | undefined): Promise<InjectResponse> {
     const { mode, name } = first.secret;
     for (let attempt = 1, loaded = first; ; attempt++, loaded = requireRecord(store, mode, name)) {
       const { record, secret } = loaded;
@@ -91,7 +97,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
       const warm = tokenCache.peek(key);
       if (warm !== undefined) {
         // a token of this very version: nothing was awaited, nothing can have changed
-        return ready(mode, name, requested, oauth2Response(secret, warm, step), warm);
+        return proven(ready(mode, name, requested, oauth2Response(secret, warm, step), warm), warm, target);
       }
       const token = await tokenCache.token(key, () => {
         const credentials = openCredentials(record, secret);
@@ -104,7 +110,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         throw secretNotFound(mode, name);
       }
       if (current.version === secret.version && current.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
-        return oauth2Response(secret, token, step);
+        return proven(oauth2Response(secret, token, step), token, target);
       }
       if (attempt >= maxOAuth2Attempts || current.type !== SecretType.OAUTH2_CLIENT_CREDENTIALS) {
         throw new CredbrokerError("ERR_VERSION_MISMATCH", `secret "${name}" kept changing during Inject; retry`);
@@ -117,22 +123,25 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       const requested = checkStep(req.step);
+      const target = checkTarget(req.target);
       // the hot path: a ready answer whose version is still the stored one
       // (checked without decoding the record) and, for OAuth2, whose token the
-      // token cache still serves
+      // token cache still serves; a DPoP token's answer gets its proof here,
+      // since no proof may be served twice
       const cached = materialCache.get(mode, name, requested);
       if (
         cached !== undefined &&
         store.isCurrent(mode, name, cached.version) &&
         (cached.token === undefined || tokenCache.peek({ mode, name, version: cached.version }) === cached.token)
       ) {
-        onInject(cached.response.secret!.type, mode);
-        return cached.response;
+        const response = cached.token === undefined ? cached.response : proven(cached.response, cached.token, target);
+        onInject(response.secret!.type, mode);
+        return response;
       }
       const loaded = requireRecord(store, mode, name);
       const response =
         loaded.secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS
-          ? await injectOAuth2(loaded, requested)
+          ? await injectOAuth2(loaded, requested, target)
           : injectStatic(loaded.record, loaded.secret, requested);
       onInject(response.secret!.type, mode);
       return response;

@@ -1,11 +1,12 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { commitAudited, type AuditTarget } from "../audit/audit-scope.ts";
-import { SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { SecretRecordSchema, type SealedPayload } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, Mode, SecretSchema, type Credentials, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
+import { settleDpopKey } from "../oauth/dpop-key.ts";
 import type { RecordBinding, Sealer } from "../seal/sealer.ts";
 import type { SecretStore, StoreConflict, StoreWrite } from "../store/secret-store.ts";
 import { decodePageToken, encodePageToken } from "./page-token.ts";
@@ -36,6 +37,16 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
     }
   }
 
+  /** The stored credentials of a record, for an update that keeps a value the request leaves to the broker (the DPoP key). */
+  function storedCredentials(binding: RecordBinding, payload: SealedPayload): Credentials {
+    const plaintext = sealer.open(binding, payload);
+    try {
+      return fromBinary(CredentialsSchema, plaintext);
+    } finally {
+      plaintext.fill(0);
+    }
+  }
+
   async function commitOrAbort(
     context: HandlerContext,
     writes: StoreWrite[],
@@ -59,7 +70,7 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       }
       const now = timestampNow();
       const secret = create(SecretSchema, { name, mode, type, description, version: 1n, createTime: now, updateTime: now });
-      const payload = sealCredentials(bindingOf(secret), req.credentials as Credentials);
+      const payload = sealCredentials(bindingOf(secret), settleDpopKey(req.credentials as Credentials, () => undefined));
       const conflict = await commitAudited(
         store,
         context,
@@ -126,7 +137,7 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       const payload =
         req.credentials === undefined
           ? sealer.reseal(bindingOf(current), bindingOf(secret), record.payload!)
-          : sealCredentials(bindingOf(secret), req.credentials);
+          : sealCredentials(bindingOf(secret), settleDpopKey(req.credentials, () => storedCredentials(bindingOf(current), record.payload!)));
       await commitOrAbort(
         context,
         [{ kind: "put", record: create(SecretRecordSchema, { secret, payload }), expectVersion: current.version }],

@@ -52,7 +52,8 @@ async function promptCredentials(spec: TypeSpec, ctx: CliContext): Promise<Crede
   if (ctx.stdin.isTTY !== true) {
     throw new UsageError("--prompt needs a terminal on stdin; use --stdin or --from-file");
   }
-  const multiline = spec.fields.find((f) => f.text === "lines");
+  // an optional one (the private_key_jwt key of OAuth2) may be left empty, or take a one-line JWK
+  const multiline = spec.fields.find((f) => f.text === "lines" && !f.optional);
   if (multiline !== undefined) {
     throw new UsageError(`--type ${spec.name}: the ${multiline.name} spans lines; give the values with --from-file or --stdin`);
   }

@@ -1,6 +1,6 @@
 import type { Credentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { credentialTypeOfCase } from "./credential-registry.ts";
-import type { CredentialField } from "./credential-type.ts";
+import type { CredentialField, FieldCondition } from "./credential-type.ts";
 import { isOversized, maxFieldBytes, type CheckFault } from "./field-checks.ts";
 
 /** Why a credential field is refused. */
@@ -26,7 +26,11 @@ export function credentialFaults(credentials: Credentials): FieldFault[] {
   // a message's fields are its properties by their local names
   const values = kind.value as unknown as Record<string, unknown>;
   return credentialTypeOfCase(kind.case).fields.flatMap((field) => {
-    const fault = fieldFault(field, values[field.name]);
+    const condition = field.rule.onlyWhen;
+    const fault =
+      condition === undefined || condition.holds(values)
+        ? fieldFault(field, values[field.name])
+        : inapplicableFault(field, values[field.name], condition);
     return fault === undefined ? [] : [fault];
   });
 }
@@ -64,6 +68,12 @@ function fieldFault(field: CredentialField, value: unknown): FieldFault | undefi
   }
 }
 
+/** A value given to a field that the case's other values say it does not take. */
+function inapplicableFault(field: CredentialField, value: unknown, condition: FieldCondition): FieldFault | undefined {
+  const given = Array.isArray(value) ? value.length > 0 : value !== "" && value !== 0 && value !== undefined;
+  return given ? { field, path: field.path, kind: "invalid", problem: condition.problem, sentence: condition.sentence } : undefined;
+}
+
 function stringFault(field: CredentialField, path: string, value: string): FieldFault | undefined {
   if (value === "") {
     // an empty list item is a fault of its own: the checks say what an item must be
@@ -85,7 +95,7 @@ function checkFault(field: CredentialField, path: string, value: string): FieldF
   return undefined;
 }
 
-/** Nothing given: a fault when the field is required. */
+/** Nothing given: a fault when the field is required (its condition, if any, holds here). */
 function missing(field: CredentialField): FieldFault | undefined {
-  return field.optional ? undefined : { field, path: field.path, kind: "required", problem: "is required" };
+  return field.rule.required ? { field, path: field.path, kind: "required", problem: "is required" } : undefined;
 }

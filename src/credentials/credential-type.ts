@@ -12,10 +12,26 @@ export type CredentialFieldPath = {
   [C in CredentialsCase]: `credentials.${C}.${Exclude<keyof CaseValue<C> & string, `$${string}`>}`;
 }[CredentialsCase];
 
+/** A condition on the other values of a field's case, for a field that only some configurations take. */
+export interface FieldCondition {
+  /** Whether the field applies, given the case's values by field name. */
+  holds(values: Readonly<Record<string, unknown>>): boolean;
+  /** The broker's words for a value given where the field does not apply. */
+  problem: string;
+  /** The page's words for it. */
+  sentence: string;
+}
+
 /** What the descriptors cannot say about a field: whether it is required, and its checks. */
 export interface FieldRule {
-  /** Must be given: an empty value is refused. An empty optional value skips the checks. */
+  /** Must be given (where it applies): an empty value is refused. An empty optional value skips the checks. */
   required: boolean;
+  /**
+   * The field applies only where this holds (the private_key_jwt fields, the
+   * client secret that private_key_jwt replaces): elsewhere a given value is
+   * refused, and an empty one is not missing.
+   */
+  onlyWhen?: FieldCondition;
   /** The checks a given value must pass, in order (each item's, for a list). */
   checks: readonly FieldCheck[];
   /** The most items a list may hold. */
@@ -44,7 +60,7 @@ export interface CredentialField {
   readonly enum: DescEnum | undefined;
   /** Holds a credential (`debug_redact` in the proto): hidden at prompts, masked, redacted from logs. */
   readonly sensitive: boolean;
-  /** May be left out. */
+  /** May be left out: not required, or required only where its rule's condition holds. */
   readonly optional: boolean;
   /** What the value is: a line, lines (a PEM key) or a document (JSON). */
   readonly text: "line" | "lines" | "document";

@@ -74,7 +74,7 @@ function describeField(path: string, desc: DescField, rules: Readonly<Record<str
     kind,
     enum: desc.fieldKind === "enum" ? desc.enum : undefined,
     sensitive: desc.proto.options?.debugRedact === true,
-    optional: !rule.required,
+    optional: !rule.required || rule.onlyWhen !== undefined,
     text: rule.text ?? "line",
     rule,
     desc,

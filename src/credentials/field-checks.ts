@@ -122,3 +122,13 @@ export const scopeToken = check(
   "must be a non-empty scope token without spaces or quotes",
   "A scope is one word without spaces or quotes.",
 );
+
+/** The JWS algorithms a client assertion may be signed with (RFC 7518, RFC 8037; Ed25519 per RFC 9864). */
+export const assertionAlgorithms: readonly string[] = ["RS256", "PS256", "ES256", "EdDSA", "Ed25519"];
+
+/** A client-assertion algorithm the broker signs with; whether it fits the key is the broker's check. */
+export const signingAlg = check(
+  (value) => assertionAlgorithms.includes(value),
+  `must be one of ${assertionAlgorithms.join(", ")}`,
+  `Use one of ${assertionAlgorithms.join(", ")}, or leave it empty for the key's default.`,
+);

@@ -34,7 +34,12 @@ export function servableToken(fetched: FetchedToken, startedAtMs: number, defaul
   // this errs towards expiring early.
   const expiresAtMs = startedAtMs + lifetimeMs;
   return {
-    value: { accessToken: fetched.accessToken, tokenType: fetched.tokenType, expiresAt: new Date(expiresAtMs) },
+    value: {
+      accessToken: fetched.accessToken,
+      tokenType: fetched.tokenType,
+      expiresAt: new Date(expiresAtMs),
+      ...(fetched.dpop === undefined ? {} : { dpop: fetched.dpop }),
+    },
     lifetimeMs,
     expiresAtMs,
     sentNoExpiry: fetched.expiresIn === undefined,

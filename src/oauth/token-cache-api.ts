@@ -1,5 +1,6 @@
 import type { Mode, OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import type { BackoffPolicy } from "./backoff.ts";
+import type { DpopProver } from "./dpop-proof.ts";
 import type { TokenFetcher } from "./token-fetch.ts";
 
 /**
@@ -15,6 +16,8 @@ export interface AccessToken {
   tokenType: string;
   /** When the token stops being valid; for a token without `expires_in`, the default-TTL expiry. */
   expiresAt: Date | undefined;
+  /** For a DPoP-bound token: signs a fresh proof for each request (the token is useless without one). */
+  dpop?: DpopProver;
 }
 
 /** What a cached token belongs to: a secret's mode, name and version. */

@@ -91,14 +91,6 @@ async function classify(
   return unavailable("token request failed", false);
 }
 
-/** A token endpoint that answered with a token type the broker cannot use yet. */
-export function dpopRefused(): CredbrokerError {
-  return new CredbrokerError(
-    "ERR_FAILED_PRECONDITION",
-    "token endpoint issued a DPoP-bound token; DPoP is not supported yet",
-  );
-}
-
 function oauthError(
   status: number,
   code: unknown,

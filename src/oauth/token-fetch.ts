@@ -8,13 +8,21 @@ import {
 } from "openid-client";
 import type { ClientAuth, CustomFetch } from "openid-client";
 import { CredbrokerError } from "../errors.ts";
-import { OAuth2AuthMethod } from "../gen/credbroker/v1/secret_pb.ts";
+import { OAuth2AuthMethod, OAuth2TokenBinding } from "../gen/credbroker/v1/secret_pb.ts";
 import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { backoffDelay } from "./backoff.ts";
 import { clientSecretBasic } from "./client-auth.ts";
+import { checkTokenBinding, dpopHandleFor } from "./dpop-grant.ts";
+import { dpopKey } from "./dpop-key.ts";
+import type { DpopKey } from "./dpop-key.ts";
+import { createDpopNonces } from "./dpop-nonces.ts";
+import type { DpopNonces } from "./dpop-nonces.ts";
+import { dpopProver } from "./dpop-proof.ts";
+import type { DpopProver } from "./dpop-proof.ts";
+import { privateKeyJwt } from "./private-key-jwt.ts";
 import { RetryAfterError } from "./retry-after.ts";
 import type { BackoffPolicy } from "./backoff.ts";
-import { classifyTokenError, dpopRefused } from "./token-errors.ts";
+import { classifyTokenError } from "./token-errors.ts";
 import { tokenUrlProblem } from "./token-url.ts";
 
 /** Options of createTokenFetcher; every field has a default. */
@@ -45,6 +53,8 @@ export interface FetchedToken {
   tokenType: string;
   /** `expires_in` in seconds as sent, or undefined when the endpoint sent none. */
   expiresIn: number | undefined;
+  /** For a DPoP-bound token: signs the proof of each request it is sent with. */
+  dpop?: DpopProver;
 }
 
 /** Fetches one client-credentials token; rejects with a CredbrokerError only. */
@@ -60,22 +70,23 @@ export function createTokenFetcher(options: TokenFetcherOptions = {}): TokenFetc
   const maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
   const retryBackoff = options.retryBackoff ?? DEFAULT_RETRY_BACKOFF;
   const baseFetch: CustomFetch = options.fetch ?? ((url, init) => fetch(url, { ...init, body: init.body ?? null }));
+  const nonces = createDpopNonces();
 
   return async (credentials) => {
     const deadline = Date.now() + timeoutMs;
     const params = grantParameters(credentials);
+    const dpop = credentials.tokenBinding === OAuth2TokenBinding.OAUTH2_TOKEN_BINDING_DPOP ? storedDpopKey(credentials) : undefined;
     for (let attempt = 1; ; attempt++) {
       const remaining = deadline - Date.now();
-      const config = configurationFor(credentials, baseFetch, Math.max(1, Math.ceil(remaining)));
+      const config = configurationFor(credentials, baseFetch, nonces, Math.max(1, Math.ceil(remaining)));
       try {
-        const response = await clientCredentialsGrant(config, params);
-        if (response.token_type === "dpop") {
-          throw dpopRefused();
-        }
+        const response = await clientCredentialsGrant(config, params, dpop === undefined ? undefined : { DPoP: dpopHandleFor(config, dpop, nonces) });
+        checkTokenBinding(response.token_type, dpop !== undefined);
         return {
           accessToken: response.access_token,
           tokenType: response.token_type,
           expiresIn: response.expires_in,
+          ...(dpop === undefined ? {} : { dpop: dpopProver(dpop, response.access_token) }),
         };
       } catch (error) {
         if (error instanceof CredbrokerError) {
@@ -99,6 +110,7 @@ export function createTokenFetcher(options: TokenFetcherOptions = {}): TokenFetc
 function configurationFor(
   credentials: OAuth2ClientCredentials,
   baseFetch: CustomFetch,
+  nonces: DpopNonces,
   attemptTimeoutMs: number,
 ): Configuration {
   const problem = tokenUrlProblem(credentials.tokenUrl);
@@ -123,7 +135,11 @@ function configurationFor(
   config[customFetch] = (input, init) => {
     const deadline = AbortSignal.timeout(attemptTimeoutMs);
     const signal = init.signal === undefined ? deadline : AbortSignal.any([init.signal, deadline]);
-    return baseFetch(input, { ...init, signal });
+    return baseFetch(input, { ...init, signal }).then((response) => {
+      // every answer may carry the nonce (RFC 9449 §8.2), errors first of all
+      nonces.note(url.origin, response);
+      return response;
+    });
   };
   return config;
 }
@@ -135,12 +151,30 @@ function clientAuth(credentials: OAuth2ClientCredentials): ClientAuth {
       return clientSecretBasic(credentials.clientSecret);
     case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST:
       return ClientSecretPost(credentials.clientSecret);
+    case OAuth2AuthMethod.OAUTH2_AUTH_METHOD_PRIVATE_KEY_JWT:
+      return asStored(() => privateKeyJwt(credentials));
     default:
       throw new CredbrokerError(
         "ERR_FAILED_PRECONDITION",
         `authMethod ${credentials.authMethod} is not supported`,
         { field: "authMethod" },
       );
+  }
+}
+
+function storedDpopKey(credentials: OAuth2ClientCredentials): DpopKey {
+  return asStored(() => dpopKey(credentials.dpopPrivateKey));
+}
+
+/** Create and update check keys; a stored one that fails a check now is a stored fault, not the caller's. */
+function asStored<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof CredbrokerError && error.code === "ERR_INVALID_FIELD" && error.field !== undefined) {
+      throw new CredbrokerError("ERR_STORED_FIELD_INVALID", `stored ${error.message}`, { field: error.field });
+    }
+    throw error;
   }
 }
 

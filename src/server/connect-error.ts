@@ -8,6 +8,7 @@ const codes: Record<CredbrokerErrorCode, Code> = {
   ERR_SECRET_EXISTS: Code.AlreadyExists,
   ERR_VERSION_MISMATCH: Code.Aborted,
   ERR_FAILED_PRECONDITION: Code.FailedPrecondition,
+  ERR_TARGET_REQUIRED: Code.FailedPrecondition,
   ERR_UNIMPLEMENTED: Code.Unimplemented,
   ERR_SEAL_OPEN_FAILED: Code.DataLoss,
   ERR_MASTER_KEY_MISMATCH: Code.DataLoss,

@@ -39,18 +39,26 @@ describe("the credential registry", () => {
         type: "SECRET_TYPE_OAUTH2_CLIENT_CREDENTIALS",
         fields: [
           "clientId:string",
-          "clientSecret:string (sensitive)",
+          "clientSecret:string? (sensitive)",
           "tokenUrl:string",
           "scopes:list?",
           "audience:string?",
           "resource:string?",
           "authMethod:enum?",
+          "privateKey:string? (sensitive)",
+          "keyId:string?",
+          "signingAlg:string?",
+          "assertionAudience:string?",
+          "tokenBinding:enum?",
+          "dpopPrivateKey:string? (sensitive)",
         ],
       },
       { type: "SECRET_TYPE_JSON_CREDENTIALS", fields: ["json:string (sensitive)"] },
     ]);
-    expect([...sensitiveFieldNames].sort()).toEqual(["clientSecret", "json", "keyValue", "passphrase", "password", "privateKey", "token"]);
-    expect([...plainFieldNames].sort()).toEqual(["audience", "authMethod", "clientId", "keyName", "resource", "scopes", "tokenUrl", "username"]);
+    expect([...sensitiveFieldNames].sort()).toEqual(["clientSecret", "dpopPrivateKey", "json", "keyValue", "passphrase", "password", "privateKey", "token"]);
+    expect([...plainFieldNames].sort()).toEqual([
+      "assertionAudience", "audience", "authMethod", "clientId", "keyId", "keyName", "resource", "scopes", "signingAlg", "tokenBinding", "tokenUrl", "username",
+    ]);
   });
 
   it("serves the steps DESIGN.md names", () => {

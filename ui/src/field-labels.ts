@@ -36,7 +36,7 @@ export const fieldLabels: Readonly<Record<CredentialFieldPath, FieldLabel>> = {
   "credentials.sftpPrivateKey.privateKey": { label: "Private key", hint: "PEM or OpenSSH format." },
   "credentials.sftpPrivateKey.passphrase": { label: "Passphrase", hint: "Only for an encrypted key." },
   "credentials.oauth2ClientCredentials.clientId": { label: "Client ID" },
-  "credentials.oauth2ClientCredentials.clientSecret": { label: "Client secret" },
+  "credentials.oauth2ClientCredentials.clientSecret": { label: "Client secret", hint: "Not for private_key_jwt, which signs with a private key instead." },
   "credentials.oauth2ClientCredentials.tokenUrl": { label: "Token URL", hint: "https://, or http:// to loopback." },
   "credentials.oauth2ClientCredentials.scopes": { label: "Scopes" },
   "credentials.oauth2ClientCredentials.audience": { label: "Audience" },
@@ -46,7 +46,32 @@ export const fieldLabels: Readonly<Record<CredentialFieldPath, FieldLabel>> = {
     options: {
       OAUTH2_AUTH_METHOD_CLIENT_SECRET_BASIC: "client_secret_basic (Authorization header)",
       OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST: "client_secret_post (request body)",
+      OAUTH2_AUTH_METHOD_PRIVATE_KEY_JWT: "private_key_jwt (signed client assertion)",
     },
+  },
+  "credentials.oauth2ClientCredentials.privateKey": {
+    label: "Private key",
+    hint: "private_key_jwt only: PEM (PKCS#8, PKCS#1, SEC1) or a JWK; RSA, EC P-256 or Ed25519.",
+  },
+  "credentials.oauth2ClientCredentials.keyId": { label: "Key ID (kid)", hint: "private_key_jwt only, if the server needs it." },
+  "credentials.oauth2ClientCredentials.signingAlg": {
+    label: "Signing algorithm",
+    hint: "private_key_jwt only: RS256 or PS256 (RSA), ES256 (P-256), EdDSA (Ed25519); empty: the key's default.",
+  },
+  "credentials.oauth2ClientCredentials.assertionAudience": {
+    label: "Assertion audience",
+    hint: "private_key_jwt only, if not the token URL (e.g. the issuer).",
+  },
+  "credentials.oauth2ClientCredentials.tokenBinding": {
+    label: "Token binding",
+    options: {
+      OAUTH2_TOKEN_BINDING_BEARER: "Bearer tokens",
+      OAUTH2_TOKEN_BINDING_DPOP: "DPoP-bound tokens (RFC 9449)",
+    },
+  },
+  "credentials.oauth2ClientCredentials.dpopPrivateKey": {
+    label: "DPoP key",
+    hint: "DPoP only. Leave empty: the broker generates the key and keeps it on every update; or give an EC P-256 or Ed25519 key.",
   },
   "credentials.jsonCredentials.json": { label: "JSON document", hint: "A JSON object." },
 };

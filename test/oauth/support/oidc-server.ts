@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -13,8 +13,8 @@ export interface TokenRequestRecord {
   arrivedAt: number;
   /** The client that authenticated (from the Authorization header or the body). */
   clientId: string | undefined;
-  /** How the client authenticated: Authorization header or body. */
-  clientAuth: "basic" | "post" | "none";
+  /** How the client authenticated: Authorization header, secret in the body, or a client assertion (private_key_jwt). */
+  clientAuth: "basic" | "post" | "assertion" | "none";
   /** Request parameters except client_secret. */
   params: Record<string, string>;
   status: number;
@@ -23,6 +23,10 @@ export interface TokenRequestRecord {
   error: string | undefined;
   /** The access token issued, so a test can tell whose token a caller got. */
   accessToken: string | undefined;
+  /** The token type issued (`Bearer`, `DPoP`). */
+  tokenType: string | undefined;
+  /** Whether the request carried a DPoP proof. */
+  dpopProof: boolean;
 }
 
 /** How to start a token server. */
@@ -43,12 +47,16 @@ export interface TokenServerOptions {
   clientAuthMethods?: ClientAuthMethod[];
   /** Serve https with this key and certificate. */
   tls?: { key: string; cert: string };
+  /** DPoP (RFC 9449): off (tokens stay bearer whatever the client sends), on (the default), or on with server nonces required. */
+  dpop?: "off" | "on" | "nonce";
 }
 
 /** A running oidc-provider with a client-credentials token endpoint. */
 export interface TokenServer {
   /** The token endpoint URL. */
   tokenUrl: string;
+  /** The introspection endpoint URL (RFC 7662); any client with a secret may call it. */
+  introspectionUrl: string;
   /** Requests that reached the token endpoint (counted on arrival). */
   readonly arrivals: number;
   /** Completed token requests, in order. */
@@ -87,6 +95,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     ttl: { ClientCredentials: options.ttlSeconds ?? 300 },
     features: {
       devInteractions: { enabled: false },
+      dPoP: options.dpop === "nonce"
+        ? { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true }
+        : { enabled: options.dpop !== "off" },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       resourceIndicators: {
@@ -134,18 +145,21 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       clientId: basicId === undefined ? params["client_id"] : decodeURIComponent(basicId.replaceAll("+", "%20")),
       clientAuth: basic
         ? "basic"
-        : oidc?.body?.["client_secret"] !== undefined ? "post" : "none",
+        : oidc?.body?.["client_secret"] !== undefined ? "post" : params["client_assertion"] !== undefined ? "assertion" : "none",
       params,
       status: ctx.status,
       grantedScope: typeof body["scope"] === "string" ? body["scope"] : undefined,
       error: typeof body["error"] === "string" ? body["error"] : undefined,
       accessToken: typeof body["access_token"] === "string" ? body["access_token"] : undefined,
+      tokenType: typeof body["token_type"] === "string" ? body["token_type"] : undefined,
+      dpopProof: ctx.get("dpop") !== "",
     });
   });
   handler = provider.callback();
 
   return {
     tokenUrl: `${issuer}/token`,
+    introspectionUrl: `${issuer}/token/introspection`,
     get arrivals() {
       return state.arrivals;
     },

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file credbroker/v1/inject_service.proto.
  */
 export const file_credbroker_v1_inject_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJjcmVkYnJva2VyL3YxL2luamVjdF9zZXJ2aWNlLnByb3RvEg1jcmVkYnJva2VyLnYxImcKDUluamVjdFJlcXVlc3QSIQoEbW9kZRgBIAEoDjITLmNyZWRicm9rZXIudjEuTW9kZRIMCgRuYW1lGAIgASgJEiUKBHN0ZXAYAyABKA4yFy5jcmVkYnJva2VyLnYxLlN0ZXBLaW5kIvsBCg5JbmplY3RSZXNwb25zZRIlCgZzZWNyZXQYASABKAsyFS5jcmVkYnJva2VyLnYxLlNlY3JldBIrCgRodHRwGAIgASgLMhsuY3JlZGJyb2tlci52MS5IdHRwTWF0ZXJpYWxIABIrCgRzZnRwGAMgASgLMhsuY3JlZGJyb2tlci52MS5TZnRwTWF0ZXJpYWxIABIrCgRjb2RlGAQgASgLMhsuY3JlZGJyb2tlci52MS5Db2RlTWF0ZXJpYWxIABIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCgoIbWF0ZXJpYWwiOgoMSHR0cE1hdGVyaWFsEioKB2hlYWRlcnMYASADKAsyGS5jcmVkYnJva2VyLnYxLkh0dHBIZWFkZXIiKQoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJImcKDFNmdHBNYXRlcmlhbBIQCgh1c2VybmFtZRgBIAEoCRISCghwYXNzd29yZBgCIAEoCUgAEhUKC3ByaXZhdGVfa2V5GAMgASgJSAASEgoKcGFzc3BocmFzZRgEIAEoCUIGCgRhdXRoIoQBCgxDb2RlTWF0ZXJpYWwSNwoGZmllbGRzGAEgAygLMicuY3JlZGJyb2tlci52MS5Db2RlTWF0ZXJpYWwuRmllbGRzRW50cnkSDAoEanNvbhgCIAEoCRotCgtGaWVsZHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBMlsKDUluamVjdFNlcnZpY2USSgoGSW5qZWN0EhwuY3JlZGJyb2tlci52MS5JbmplY3RSZXF1ZXN0Gh0uY3JlZGJyb2tlci52MS5JbmplY3RSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_credbroker_v1_secret, file_google_protobuf_timestamp]);
+  fileDesc("CiJjcmVkYnJva2VyL3YxL2luamVjdF9zZXJ2aWNlLnByb3RvEg1jcmVkYnJva2VyLnYxIpIBCg1JbmplY3RSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRIlCgRzdGVwGAMgASgOMhcuY3JlZGJyb2tlci52MS5TdGVwS2luZBIpCgZ0YXJnZXQYBCABKAsyGS5jcmVkYnJva2VyLnYxLkh0dHBUYXJnZXQiKQoKSHR0cFRhcmdldBIOCgZtZXRob2QYASABKAkSCwoDdXJsGAIgASgJIvsBCg5JbmplY3RSZXNwb25zZRIlCgZzZWNyZXQYASABKAsyFS5jcmVkYnJva2VyLnYxLlNlY3JldBIrCgRodHRwGAIgASgLMhsuY3JlZGJyb2tlci52MS5IdHRwTWF0ZXJpYWxIABIrCgRzZnRwGAMgASgLMhsuY3JlZGJyb2tlci52MS5TZnRwTWF0ZXJpYWxIABIrCgRjb2RlGAQgASgLMhsuY3JlZGJyb2tlci52MS5Db2RlTWF0ZXJpYWxIABIvCgtleHBpcmVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCgoIbWF0ZXJpYWwiOgoMSHR0cE1hdGVyaWFsEioKB2hlYWRlcnMYASADKAsyGS5jcmVkYnJva2VyLnYxLkh0dHBIZWFkZXIiKQoKSHR0cEhlYWRlchIMCgRuYW1lGAEgASgJEg0KBXZhbHVlGAIgASgJImcKDFNmdHBNYXRlcmlhbBIQCgh1c2VybmFtZRgBIAEoCRISCghwYXNzd29yZBgCIAEoCUgAEhUKC3ByaXZhdGVfa2V5GAMgASgJSAASEgoKcGFzc3BocmFzZRgEIAEoCUIGCgRhdXRoIoQBCgxDb2RlTWF0ZXJpYWwSNwoGZmllbGRzGAEgAygLMicuY3JlZGJyb2tlci52MS5Db2RlTWF0ZXJpYWwuRmllbGRzRW50cnkSDAoEanNvbhgCIAEoCRotCgtGaWVsZHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBMlsKDUluamVjdFNlcnZpY2USSgoGSW5qZWN0EhwuY3JlZGJyb2tlci52MS5JbmplY3RSZXF1ZXN0Gh0uY3JlZGJyb2tlci52MS5JbmplY3RSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_credbroker_v1_secret, file_google_protobuf_timestamp]);
 
 /**
  * InjectRequest names the secret and the step that will use it.
@@ -43,6 +43,17 @@ export type InjectRequest = Message<"credbroker.v1.InjectRequest"> & {
    * @generated from field: credbroker.v1.StepKind step = 3;
    */
   step: StepKind;
+
+  /**
+   * The HTTP request the material will authenticate. Required for the HTTP
+   * step of a secret whose tokens are DPoP-bound (RFC 9449): its answer
+   * carries a fresh DPoP proof for exactly this method and URL, good for one
+   * request. Other secrets and steps ignore it, but a malformed one is
+   * refused (INVALID_ARGUMENT naming target.method or target.url).
+   *
+   * @generated from field: credbroker.v1.HttpTarget target = 4;
+   */
+  target?: HttpTarget | undefined;
 };
 
 /**
@@ -51,6 +62,36 @@ export type InjectRequest = Message<"credbroker.v1.InjectRequest"> & {
  */
 export const InjectRequestSchema: GenMessage<InjectRequest> = /*@__PURE__*/
   messageDesc(file_credbroker_v1_inject_service, 0);
+
+/**
+ * HttpTarget is the request an HTTP step is about to send.
+ *
+ * @generated from message credbroker.v1.HttpTarget
+ */
+export type HttpTarget = Message<"credbroker.v1.HttpTarget"> & {
+  /**
+   * The request method as it will be sent, e.g. GET or POST (an RFC 9110
+   * token; methods are case-sensitive).
+   *
+   * @generated from field: string method = 1;
+   */
+  method: string;
+
+  /**
+   * The absolute http or https URL of the request. The proof signs it
+   * without its query and fragment (`htu`); it must carry no user info.
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message credbroker.v1.HttpTarget.
+ * Use `create(HttpTargetSchema)` to create a new message.
+ */
+export const HttpTargetSchema: GenMessage<HttpTarget> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_inject_service, 1);
 
 /**
  * InjectResponse is the material for one step.
@@ -110,7 +151,7 @@ export type InjectResponse = Message<"credbroker.v1.InjectResponse"> & {
  * Use `create(InjectResponseSchema)` to create a new message.
  */
 export const InjectResponseSchema: GenMessage<InjectResponse> = /*@__PURE__*/
-  messageDesc(file_credbroker_v1_inject_service, 1);
+  messageDesc(file_credbroker_v1_inject_service, 2);
 
 /**
  * HttpMaterial is the headers an HTTP step sends.
@@ -131,7 +172,7 @@ export type HttpMaterial = Message<"credbroker.v1.HttpMaterial"> & {
  * Use `create(HttpMaterialSchema)` to create a new message.
  */
 export const HttpMaterialSchema: GenMessage<HttpMaterial> = /*@__PURE__*/
-  messageDesc(file_credbroker_v1_inject_service, 2);
+  messageDesc(file_credbroker_v1_inject_service, 3);
 
 /**
  * HttpHeader is one HTTP header.
@@ -159,7 +200,7 @@ export type HttpHeader = Message<"credbroker.v1.HttpHeader"> & {
  * Use `create(HttpHeaderSchema)` to create a new message.
  */
 export const HttpHeaderSchema: GenMessage<HttpHeader> = /*@__PURE__*/
-  messageDesc(file_credbroker_v1_inject_service, 3);
+  messageDesc(file_credbroker_v1_inject_service, 4);
 
 /**
  * SftpMaterial is an SFTP login.
@@ -210,7 +251,7 @@ export type SftpMaterial = Message<"credbroker.v1.SftpMaterial"> & {
  * Use `create(SftpMaterialSchema)` to create a new message.
  */
 export const SftpMaterialSchema: GenMessage<SftpMaterial> = /*@__PURE__*/
-  messageDesc(file_credbroker_v1_inject_service, 4);
+  messageDesc(file_credbroker_v1_inject_service, 5);
 
 /**
  * CodeMaterial is what a Code step gets.
@@ -239,7 +280,7 @@ export type CodeMaterial = Message<"credbroker.v1.CodeMaterial"> & {
  * Use `create(CodeMaterialSchema)` to create a new message.
  */
 export const CodeMaterialSchema: GenMessage<CodeMaterial> = /*@__PURE__*/
-  messageDesc(file_credbroker_v1_inject_service, 5);
+  messageDesc(file_credbroker_v1_inject_service, 6);
 
 /**
  * InjectService gives step runners ready-to-use material for a secret at the

@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file credbroker/v1/secret.proto.
  */
 export const file_credbroker_v1_secret: GenFile = /*@__PURE__*/
-  fileDesc("ChpjcmVkYnJva2VyL3YxL3NlY3JldC5wcm90bxINY3JlZGJyb2tlci52MSI0CglCYXNpY0F1dGgSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASIhCgtCZWFyZXJUb2tlbhISCgV0b2tlbhgBIAEoCUIDgAEBIjIKBkFwaUtleRIQCghrZXlfbmFtZRgBIAEoCRIWCglrZXlfdmFsdWUYAiABKAlCA4ABASI3CgxTZnRwUGFzc3dvcmQSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASJVCg5TZnRwUHJpdmF0ZUtleRIQCgh1c2VybmFtZRgBIAEoCRIYCgtwcml2YXRlX2tleRgCIAEoCUIDgAEBEhcKCnBhc3NwaHJhc2UYAyABKAlCA4ABASLFAQoXT0F1dGgyQ2xpZW50Q3JlZGVudGlhbHMSEQoJY2xpZW50X2lkGAEgASgJEhoKDWNsaWVudF9zZWNyZXQYAiABKAlCA4ABARIRCgl0b2tlbl91cmwYAyABKAkSDgoGc2NvcGVzGAQgAygJEhAKCGF1ZGllbmNlGAUgASgJEhAKCHJlc291cmNlGAYgASgJEjQKC2F1dGhfbWV0aG9kGAcgASgOMh8uY3JlZGJyb2tlci52MS5PQXV0aDJBdXRoTWV0aG9kIiQKD0pzb25DcmVkZW50aWFscxIRCgRqc29uGAEgASgJQgOAAQEinQMKC0NyZWRlbnRpYWxzEi4KCmJhc2ljX2F1dGgYASABKAsyGC5jcmVkYnJva2VyLnYxLkJhc2ljQXV0aEgAEjIKDGJlYXJlcl90b2tlbhgCIAEoCzIaLmNyZWRicm9rZXIudjEuQmVhcmVyVG9rZW5IABIoCgdhcGlfa2V5GAMgASgLMhUuY3JlZGJyb2tlci52MS5BcGlLZXlIABI0Cg1zZnRwX3Bhc3N3b3JkGAQgASgLMhsuY3JlZGJyb2tlci52MS5TZnRwUGFzc3dvcmRIABI5ChBzZnRwX3ByaXZhdGVfa2V5GAUgASgLMh0uY3JlZGJyb2tlci52MS5TZnRwUHJpdmF0ZUtleUgAEksKGW9hdXRoMl9jbGllbnRfY3JlZGVudGlhbHMYBiABKAsyJi5jcmVkYnJva2VyLnYxLk9BdXRoMkNsaWVudENyZWRlbnRpYWxzSAASOgoQanNvbl9jcmVkZW50aWFscxgHIAEoCzIeLmNyZWRicm9rZXIudjEuSnNvbkNyZWRlbnRpYWxzSABCBgoEa2luZCLqAQoGU2VjcmV0EgwKBG5hbWUYASABKAkSIQoEbW9kZRgCIAEoDjITLmNyZWRicm9rZXIudjEuTW9kZRInCgR0eXBlGAMgASgOMhkuY3JlZGJyb2tlci52MS5TZWNyZXRUeXBlEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg8KB3ZlcnNpb24YBSABKAQSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCo6CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABINCglNT0RFX1RFU1QQARINCglNT0RFX0xJVkUQAiqKAgoKU2VjcmV0VHlwZRIbChdTRUNSRVRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlNFQ1JFVF9UWVBFX0JBU0lDX0FVVEgQARIcChhTRUNSRVRfVFlQRV9CRUFSRVJfVE9LRU4QAhIXChNTRUNSRVRfVFlQRV9BUElfS0VZEAMSHQoZU0VDUkVUX1RZUEVfU0ZUUF9QQVNTV09SRBAEEiAKHFNFQ1JFVF9UWVBFX1NGVFBfUFJJVkFURV9LRVkQBRIpCiVTRUNSRVRfVFlQRV9PQVVUSDJfQ0xJRU5UX0NSRURFTlRJQUxTEAYSIAocU0VDUkVUX1RZUEVfSlNPTl9DUkVERU5USUFMUxAHKmEKCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhIKDlNURVBfS0lORF9IVFRQEAESEgoOU1RFUF9LSU5EX1NGVFAQAhISCg5TVEVQX0tJTkRfQ09ERRADKo0BChBPQXV0aDJBdXRoTWV0aG9kEiIKHk9BVVRIMl9BVVRIX01FVEhPRF9VTlNQRUNJRklFRBAAEioKJk9BVVRIMl9BVVRIX01FVEhPRF9DTElFTlRfU0VDUkVUX0JBU0lDEAESKQolT0FVVEgyX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfUE9TVBACYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChpjcmVkYnJva2VyL3YxL3NlY3JldC5wcm90bxINY3JlZGJyb2tlci52MSI0CglCYXNpY0F1dGgSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASIhCgtCZWFyZXJUb2tlbhISCgV0b2tlbhgBIAEoCUIDgAEBIjIKBkFwaUtleRIQCghrZXlfbmFtZRgBIAEoCRIWCglrZXlfdmFsdWUYAiABKAlCA4ABASI3CgxTZnRwUGFzc3dvcmQSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASJVCg5TZnRwUHJpdmF0ZUtleRIQCgh1c2VybmFtZRgBIAEoCRIYCgtwcml2YXRlX2tleRgCIAEoCUIDgAEBEhcKCnBhc3NwaHJhc2UYAyABKAlCA4ABASL5AgoXT0F1dGgyQ2xpZW50Q3JlZGVudGlhbHMSEQoJY2xpZW50X2lkGAEgASgJEhoKDWNsaWVudF9zZWNyZXQYAiABKAlCA4ABARIRCgl0b2tlbl91cmwYAyABKAkSDgoGc2NvcGVzGAQgAygJEhAKCGF1ZGllbmNlGAUgASgJEhAKCHJlc291cmNlGAYgASgJEjQKC2F1dGhfbWV0aG9kGAcgASgOMh8uY3JlZGJyb2tlci52MS5PQXV0aDJBdXRoTWV0aG9kEhgKC3ByaXZhdGVfa2V5GAggASgJQgOAAQESDgoGa2V5X2lkGAkgASgJEhMKC3NpZ25pbmdfYWxnGAogASgJEhoKEmFzc2VydGlvbl9hdWRpZW5jZRgLIAEoCRI4Cg10b2tlbl9iaW5kaW5nGAwgASgOMiEuY3JlZGJyb2tlci52MS5PQXV0aDJUb2tlbkJpbmRpbmcSHQoQZHBvcF9wcml2YXRlX2tleRgNIAEoCUIDgAEBIiQKD0pzb25DcmVkZW50aWFscxIRCgRqc29uGAEgASgJQgOAAQEinQMKC0NyZWRlbnRpYWxzEi4KCmJhc2ljX2F1dGgYASABKAsyGC5jcmVkYnJva2VyLnYxLkJhc2ljQXV0aEgAEjIKDGJlYXJlcl90b2tlbhgCIAEoCzIaLmNyZWRicm9rZXIudjEuQmVhcmVyVG9rZW5IABIoCgdhcGlfa2V5GAMgASgLMhUuY3JlZGJyb2tlci52MS5BcGlLZXlIABI0Cg1zZnRwX3Bhc3N3b3JkGAQgASgLMhsuY3JlZGJyb2tlci52MS5TZnRwUGFzc3dvcmRIABI5ChBzZnRwX3ByaXZhdGVfa2V5GAUgASgLMh0uY3JlZGJyb2tlci52MS5TZnRwUHJpdmF0ZUtleUgAEksKGW9hdXRoMl9jbGllbnRfY3JlZGVudGlhbHMYBiABKAsyJi5jcmVkYnJva2VyLnYxLk9BdXRoMkNsaWVudENyZWRlbnRpYWxzSAASOgoQanNvbl9jcmVkZW50aWFscxgHIAEoCzIeLmNyZWRicm9rZXIudjEuSnNvbkNyZWRlbnRpYWxzSABCBgoEa2luZCLqAQoGU2VjcmV0EgwKBG5hbWUYASABKAkSIQoEbW9kZRgCIAEoDjITLmNyZWRicm9rZXIudjEuTW9kZRInCgR0eXBlGAMgASgOMhkuY3JlZGJyb2tlci52MS5TZWNyZXRUeXBlEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg8KB3ZlcnNpb24YBSABKAQSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCo6CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABINCglNT0RFX1RFU1QQARINCglNT0RFX0xJVkUQAiqKAgoKU2VjcmV0VHlwZRIbChdTRUNSRVRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlNFQ1JFVF9UWVBFX0JBU0lDX0FVVEgQARIcChhTRUNSRVRfVFlQRV9CRUFSRVJfVE9LRU4QAhIXChNTRUNSRVRfVFlQRV9BUElfS0VZEAMSHQoZU0VDUkVUX1RZUEVfU0ZUUF9QQVNTV09SRBAEEiAKHFNFQ1JFVF9UWVBFX1NGVFBfUFJJVkFURV9LRVkQBRIpCiVTRUNSRVRfVFlQRV9PQVVUSDJfQ0xJRU5UX0NSRURFTlRJQUxTEAYSIAocU0VDUkVUX1RZUEVfSlNPTl9DUkVERU5USUFMUxAHKmEKCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhIKDlNURVBfS0lORF9IVFRQEAESEgoOU1RFUF9LSU5EX1NGVFAQAhISCg5TVEVQX0tJTkRfQ09ERRADKrUBChBPQXV0aDJBdXRoTWV0aG9kEiIKHk9BVVRIMl9BVVRIX01FVEhPRF9VTlNQRUNJRklFRBAAEioKJk9BVVRIMl9BVVRIX01FVEhPRF9DTElFTlRfU0VDUkVUX0JBU0lDEAESKQolT0FVVEgyX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfUE9TVBACEiYKIk9BVVRIMl9BVVRIX01FVEhPRF9QUklWQVRFX0tFWV9KV1QQAyp6ChJPQXV0aDJUb2tlbkJpbmRpbmcSJAogT0FVVEgyX1RPS0VOX0JJTkRJTkdfVU5TUEVDSUZJRUQQABIfChtPQVVUSDJfVE9LRU5fQklORElOR19CRUFSRVIQARIdChlPQVVUSDJfVE9LRU5fQklORElOR19EUE9QEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * BasicAuth is a username and password for HTTP basic authentication.
@@ -169,7 +169,8 @@ export type OAuth2ClientCredentials = Message<"credbroker.v1.OAuth2ClientCredent
   clientId: string;
 
   /**
-   * The client secret; it never reaches a step.
+   * The client secret; it never reaches a step. Required, except with
+   * private_key_jwt, which takes none.
    *
    * @generated from field: string client_secret = 2;
    */
@@ -209,6 +210,57 @@ export type OAuth2ClientCredentials = Message<"credbroker.v1.OAuth2ClientCredent
    * @generated from field: credbroker.v1.OAuth2AuthMethod auth_method = 7;
    */
   authMethod: OAuth2AuthMethod;
+
+  /**
+   * private_key_jwt only, and required there: the key that signs client
+   * assertions, PEM (PKCS#8, PKCS#1 or SEC1, unencrypted) or a JWK as JSON
+   * text; RSA (2048 bits or more), EC P-256 or Ed25519. It never reaches a step.
+   *
+   * @generated from field: string private_key = 8;
+   */
+  privateKey: string;
+
+  /**
+   * private_key_jwt only: the `kid` header of the assertions, if the
+   * authorization server needs it to pick the key.
+   *
+   * @generated from field: string key_id = 9;
+   */
+  keyId: string;
+
+  /**
+   * private_key_jwt only: the assertion's JWS algorithm. RS256 (the
+   * default) or PS256 for an RSA key; ES256 for P-256, EdDSA for Ed25519.
+   *
+   * @generated from field: string signing_alg = 10;
+   */
+  signingAlg: string;
+
+  /**
+   * private_key_jwt only: the assertion's `aud`, if not the token URL
+   * (e.g. the issuer identifier).
+   *
+   * @generated from field: string assertion_audience = 11;
+   */
+  assertionAudience: string;
+
+  /**
+   * Bearer (unspecified) or DPoP-bound tokens.
+   *
+   * @generated from field: credbroker.v1.OAuth2TokenBinding token_binding = 12;
+   */
+  tokenBinding: OAuth2TokenBinding;
+
+  /**
+   * DPoP only: the key that DPoP proofs are signed with, EC P-256 (ES256) or
+   * Ed25519 (EdDSA), PEM or a JWK as JSON text. Leave it empty and the
+   * broker generates one when the secret is created, and keeps it on every
+   * update that leaves it empty; give a key to use your own or to replace
+   * it. Deploy copies it with the rest. It is never returned or injected.
+   *
+   * @generated from field: string dpop_private_key = 13;
+   */
+  dpopPrivateKey: string;
 };
 
 /**
@@ -579,6 +631,15 @@ export const OAuth2AuthMethod = {
    * @generated from enum value: OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST = 2;
    */
   OAUTH2_AUTH_METHOD_CLIENT_SECRET_POST: 2,
+
+  /**
+   * private_key_jwt (RFC 7523): a client assertion signed with private_key
+   * replaces the client secret.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OAUTH2_AUTH_METHOD_PRIVATE_KEY_JWT = 3;
+   */
+  OAUTH2_AUTH_METHOD_PRIVATE_KEY_JWT: 3,
 } as const;
 
 /**
@@ -595,4 +656,54 @@ export type OAuth2AuthMethod = (typeof OAuth2AuthMethod)[keyof typeof OAuth2Auth
  */
 export const OAuth2AuthMethodSchema: GenEnum<OAuth2AuthMethod> = /*@__PURE__*/
   enumDesc(file_credbroker_v1_secret, 3);
+
+/**
+ * OAuth2TokenBinding is whether an OAuth2 secret's access tokens are bound
+ * to a key of the broker's. Its value names are the contract's
+ * (OAUTH2_TOKEN_BINDING_*); buf derives the prefix O_AUTH2_TOKEN_BINDING_.
+ *
+ * @generated from enum credbroker.v1.OAuth2TokenBinding
+ */
+export const OAuth2TokenBinding = {
+  /**
+   * Unspecified means bearer tokens.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OAUTH2_TOKEN_BINDING_UNSPECIFIED = 0;
+   */
+  OAUTH2_TOKEN_BINDING_UNSPECIFIED: 0,
+
+  /**
+   * Bearer tokens (RFC 6750): whoever holds one can use it.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OAUTH2_TOKEN_BINDING_BEARER = 1;
+   */
+  OAUTH2_TOKEN_BINDING_BEARER: 1,
+
+  /**
+   * DPoP-bound tokens (RFC 9449): the broker asks for tokens bound to the
+   * secret's DPoP key and answers each HTTP Inject with `Authorization: DPoP
+   * <token>` and a fresh `DPoP` proof for the request's target.
+   * buf:lint:ignore ENUM_VALUE_PREFIX
+   *
+   * @generated from enum value: OAUTH2_TOKEN_BINDING_DPOP = 2;
+   */
+  OAUTH2_TOKEN_BINDING_DPOP: 2,
+} as const;
+
+/**
+ * OAuth2TokenBinding is whether an OAuth2 secret's access tokens are bound
+ * to a key of the broker's. Its value names are the contract's
+ * (OAUTH2_TOKEN_BINDING_*); buf derives the prefix O_AUTH2_TOKEN_BINDING_.
+ *
+ * @generated from enum credbroker.v1.OAuth2TokenBinding
+ */
+export type OAuth2TokenBinding = (typeof OAuth2TokenBinding)[keyof typeof OAuth2TokenBinding] | UnknownEnum;
+
+/**
+ * Describes the enum credbroker.v1.OAuth2TokenBinding.
+ */
+export const OAuth2TokenBindingSchema: GenEnum<OAuth2TokenBinding> = /*@__PURE__*/
+  enumDesc(file_credbroker_v1_secret, 4);
 
