@@ -39,11 +39,14 @@ export interface AuditMover {
   close(): Promise<void>;
 }
 
+const refusedRetryMs = 1000;
+
 /** Starts a mover whose passes run on a timer, or as soon as a batch is full. */
 export function startAuditMover(options: AuditMoverOptions): AuditMover {
   const queue: PendingEvent[] = [];
   let running: Promise<void> | undefined;
   let refusing = false;
+  let refusedAt = 0;
   let closed = false;
 
   async function pass(): Promise<void> {
@@ -74,8 +77,16 @@ export function startAuditMover(options: AuditMoverOptions): AuditMover {
     return running;
   }
 
+  async function moveAll(): Promise<void> {
+    // a pass that started earlier may stop short of what was queued since: run again until empty
+    while (queue.length > 0) {
+      await (running ?? run());
+    }
+  }
+
   function runInBackground(): void {
     run().catch((err: unknown) => {
+      refusedAt = Date.now();
       // said once per spell of refusals, not once per pass
       if (!refusing) {
         refusing = true;
@@ -85,7 +96,8 @@ export function startAuditMover(options: AuditMoverOptions): AuditMover {
   }
 
   const timer = setInterval(() => {
-    if (queue.length > 0) {
+    // a store that refuses (a full disk) is asked again once a second, not at every interval
+    if (queue.length > 0 && (!refusing || Date.now() - refusedAt >= refusedRetryMs)) {
       runInBackground();
     }
   }, options.intervalMs);
@@ -101,19 +113,14 @@ export function startAuditMover(options: AuditMoverOptions): AuditMover {
 
     pending: () => queue,
 
-    async moveAll() {
-      // a pass that started earlier may stop short of what was queued since: run again until empty
-      while (queue.length > 0) {
-        await (running ?? run());
-      }
-    },
+    moveAll,
 
     async close() {
       closed = true;
       clearInterval(timer);
       await running?.catch(() => undefined);
       try {
-        await this.moveAll();
+        await moveAll();
       } catch (err) {
         options.logger.error({ err, pending: queue.length }, "audit events left in the segment files at close; the next start moves them");
       }

@@ -17,7 +17,7 @@ export interface BrokerProcess {
   readonly exited: Promise<number | string | null>;
   /** Everything it wrote to stderr (its log) so far. */
   stderr(): string;
-  /** SIGTERM, then waits for the exit; removes the data dir. */
+  /** SIGTERM, then waits for the exit; removes the data dir unless it was given. */
   stop(): Promise<number | string | null>;
 }
 
@@ -29,6 +29,8 @@ export interface BrokerProcessOptions {
   env?: Record<string, string>;
   /** Run it under `ulimit -n` of this many file descriptors (through bash). */
   maxOpenFiles?: number;
+  /** Serve this data dir (e.g. the one a killed broker left) instead of a new temp one. */
+  dataDir?: string;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface BrokerProcessOptions {
  * process, so that anything that would end it, ends it.
  */
 export async function startBrokerProcess(options: BrokerProcessOptions = {}): Promise<BrokerProcess> {
-  const dataDir = await mkdtemp(join(tmpdir(), "credbroker-process-"));
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "credbroker-process-")));
   const argv = [
     main, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
     ...(options.args ?? []),
@@ -81,7 +83,9 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
         child.kill("SIGTERM");
       }
       const code = await exited;
-      await rm(dataDir, { recursive: true, force: true });
+      if (options.dataDir === undefined) {
+        await rm(dataDir, { recursive: true, force: true });
+      }
       return code;
     },
   };
