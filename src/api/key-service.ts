@@ -55,7 +55,7 @@ export function createKeyService(deps: KeyServiceDeps): ServiceImpl<typeof KeySe
       });
       if (term === undefined) {
         throw new CredbrokerError(
-          "ERR_FAILED_PRECONDITION",
+          "ERR_KEYRING_CHANGED",
           "the stored keyring changed under this broker (another process rotated or rekeyed it); restart the broker",
         );
       }

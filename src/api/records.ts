@@ -17,7 +17,9 @@ export function modeLabel(mode: Mode): string {
 
 /** The NOT_FOUND error of a secret. */
 export function secretNotFound(mode: Mode, name: string): CredbrokerError {
-  return new CredbrokerError("ERR_SECRET_NOT_FOUND", `secret "${name}" not found in ${modeLabel(mode)} mode`);
+  return new CredbrokerError("ERR_SECRET_NOT_FOUND", `secret "${name}" not found in ${modeLabel(mode)} mode`, {
+    metadata: { mode: modeLabel(mode), name },
+  });
 }
 
 /** The record of a secret, or NOT_FOUND naming the secret and mode. */

@@ -119,13 +119,13 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
         throw new CredbrokerError(
           "ERR_VERSION_MISMATCH",
           `secret "${name}" in ${modeLabel(mode)} mode is at version ${current.version}, not ${req.expectedVersion}`,
+          { metadata: { mode: modeLabel(mode), name } },
         );
       }
       if (type !== undefined && type !== current.type) {
-        throw new CredbrokerError(
-          "ERR_FAILED_PRECONDITION",
-          `secret "${name}" cannot change its type; delete it and create it again`,
-        );
+        throw new CredbrokerError("ERR_TYPE_CHANGE", `secret "${name}" cannot change its type; delete it and create it again`, {
+          metadata: { mode: modeLabel(mode), name },
+        });
       }
       const secret = create(SecretSchema, {
         ...current,
@@ -151,7 +151,9 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       if (mode !== Mode.TEST) {
-        throw new CredbrokerError("ERR_FAILED_PRECONDITION", `secret "${name}": live secrets cannot be deleted`);
+        throw new CredbrokerError("ERR_LIVE_DELETE", `secret "${name}": live secrets cannot be deleted`, {
+          metadata: { mode: modeLabel(mode), name },
+        });
       }
       const { secret } = requireRecord(store, mode, name);
       const conflict = await commitAudited(
@@ -187,6 +189,7 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
         throw new CredbrokerError(
           "ERR_SECRET_NOT_FOUND",
           `not found in test mode, nothing deployed: ${missing.map((n) => `"${n}"`).join(", ")}`,
+          { metadata: { mode: "test", names: missing.join(",") } },
         );
       }
       const now = timestampNow();
@@ -224,12 +227,15 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
 }
 
 function secretExists(mode: Mode, name: string): CredbrokerError {
-  return new CredbrokerError("ERR_SECRET_EXISTS", `secret "${name}" already exists in ${modeLabel(mode)} mode`);
+  return new CredbrokerError("ERR_SECRET_EXISTS", `secret "${name}" already exists in ${modeLabel(mode)} mode`, {
+    metadata: { mode: modeLabel(mode), name },
+  });
 }
 
 function concurrentChange(conflict: StoreConflict): CredbrokerError {
   return new CredbrokerError(
     "ERR_VERSION_MISMATCH",
     `secret "${conflict.name}" in ${modeLabel(conflict.mode)} mode changed concurrently; retry`,
+    { metadata: { mode: modeLabel(conflict.mode), name: conflict.name } },
   );
 }

@@ -1,7 +1,7 @@
 import { OAuth2AuthMethod, OAuth2TokenBinding, type Credentials, type SecretType } from "../gen/credbroker/v1/secret_pb.ts";
 import { credentialFaults } from "../credentials/credential-faults.ts";
 import { secretTypeOf } from "../credentials/credential-registry.ts";
-import { CredbrokerError, invalidField } from "../errors.ts";
+import { fieldTooLarge, invalidField } from "../errors.ts";
 import { checkPrivateKey } from "../material/private-key.ts";
 import { assertionKey } from "../oauth/assertion-key.ts";
 import { dpopKey } from "../oauth/dpop-key.ts";
@@ -14,7 +14,7 @@ export function checkCredentials(credentials: Credentials | undefined): SecretTy
   }
   const fault = credentialFaults(credentials)[0];
   if (fault?.kind === "too-large") {
-    throw new CredbrokerError("ERR_TOO_LARGE", `${fault.path}: ${fault.problem}`, { field: fault.path });
+    throw fieldTooLarge(fault.path, fault.problem);
   }
   if (fault !== undefined) {
     throw invalidField(fault.path, fault.problem);

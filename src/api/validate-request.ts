@@ -1,5 +1,5 @@
 import { Mode, StepKind } from "../gen/credbroker/v1/secret_pb.ts";
-import { CredbrokerError, invalidField } from "../errors.ts";
+import { fieldTooLarge, invalidField } from "../errors.ts";
 import { descriptionControlCharacters, maxDescriptionLength, maxFieldBytes, namePattern } from "./validation-rules.ts";
 
 /** Whether a string is a well-formed secret name. */
@@ -41,16 +41,14 @@ export function checkStep(step: StepKind): StepKind {
 export function checkSize(field: string, value: string, maxBytes = maxFieldBytes): void {
   // length bounds the UTF-8 size from below and 3x length from above
   if (value.length * 3 > maxBytes && Buffer.byteLength(value) > maxBytes) {
-    throw new CredbrokerError("ERR_TOO_LARGE", `${field}: must be at most ${maxBytes} bytes`, { field });
+    throw fieldTooLarge(field, `must be at most ${maxBytes} bytes`);
   }
 }
 
 /** Checks a description: bounded, no control characters but tab and newline. */
 export function checkDescription(description: string, field = "description"): string {
   if (description.length > maxDescriptionLength) {
-    throw new CredbrokerError("ERR_TOO_LARGE", `${field}: must be at most ${maxDescriptionLength} characters`, {
-      field,
-    });
+    throw fieldTooLarge(field, `must be at most ${maxDescriptionLength} characters`);
   }
   if (descriptionControlCharacters.test(description)) {
     throw invalidField(field, "must not contain control characters");

@@ -17,11 +17,33 @@ export interface CliContext {
 /** A mistake on the command line: exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
+  /** The stable code, printed after the message. */
+  readonly code = "ERR_USAGE";
 }
+
+/** The stable codes of the failures the CLI detects itself. */
+export type CliErrorCode =
+  /** The credential input is unreadable, too large, or not what the type takes. */
+  | "ERR_INPUT"
+  /** The user did not confirm, or cancelled a prompt. */
+  | "ERR_CANCELLED"
+  /** No admin token was found where the CLI looks. */
+  | "ERR_NO_TOKEN"
+  /** The data dir to work on does not exist. */
+  | "ERR_NO_DATA_DIR"
+  /** The broker answered something this CLI cannot show (a newer broker). */
+  | "ERR_UNKNOWN_ANSWER";
 
 /** A failure the CLI detects itself (bad input, a refused confirmation): exit code 1. */
 export class CliError extends Error {
   override name = "CliError";
+  /** The stable code, printed after the message. */
+  readonly code: CliErrorCode;
+
+  constructor(code: CliErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
 }
 
 /** The flags every client command takes. */

@@ -37,7 +37,7 @@ export async function withClient<T>(
     throw new UsageError(cause instanceof Error ? cause.message : String(cause));
   }
   if (needs === "admin" && config.adminToken === undefined) {
-    throw new CliError(`no admin token: looked in ${config.adminTokenLookedUp}`);
+    throw new CliError("ERR_NO_TOKEN", `no admin token: looked in ${config.adminTokenLookedUp}`);
   }
   const client = createCredbrokerClient({
     addr: config.addr,

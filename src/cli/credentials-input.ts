@@ -13,7 +13,7 @@ import type { TypeSpec } from "./secret-types.ts";
 export function credentialsFromText(spec: TypeSpec, text: string, source: string): Credentials {
   const trimmed = text.replace(/[\r\n]+$/, "");
   if (trimmed.trim() === "") {
-    throw new CliError(`${source}: no credential values (expected ${expected(spec)})`);
+    throw new CliError("ERR_INPUT", `${source}: no credential values (expected ${expected(spec)})`);
   }
   const raw = spec.rawField;
   if (raw !== undefined && (raw.text === "document" || !trimmed.trimStart().startsWith("{"))) {
@@ -24,10 +24,10 @@ export function credentialsFromText(spec: TypeSpec, text: string, source: string
     parsed = JSON.parse(trimmed);
   } catch {
     // JSON.parse's message quotes the input, which holds credentials
-    throw new CliError(`${source}: not valid JSON (expected ${expected(spec)})`);
+    throw new CliError("ERR_INPUT", `${source}: not valid JSON (expected ${expected(spec)})`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new CliError(`${source}: expected ${expected(spec)}`);
+    throw new CliError("ERR_INPUT", `${source}: expected ${expected(spec)}`);
   }
   return credentialsFromFields(spec, parsed as Record<string, unknown>, source);
 }
@@ -37,14 +37,14 @@ export function credentialsFromFields(spec: TypeSpec, fields: Record<string, unk
   const known = new Set(spec.fields.map((f) => f.name));
   if (Object.keys(fields).some((key) => !known.has(key))) {
     // the unknown key is not quoted: a mistyped input may have a value where a key belongs
-    throw new CliError(`${source}: a field that --type ${spec.name} does not take (it takes ${fieldList(spec)})`);
+    throw new CliError("ERR_INPUT", `${source}: a field that --type ${spec.name} does not take (it takes ${fieldList(spec)})`);
   }
   const value: Record<string, unknown> = {};
   for (const f of spec.fields) {
     const given = fields[f.name];
     if (given === undefined || given === null || given === "") {
       if (!f.optional) {
-        throw new CliError(`${source}: missing ${f.name} (--type ${spec.name} takes ${fieldList(spec)})`);
+        throw new CliError("ERR_INPUT", `${source}: missing ${f.name} (--type ${spec.name} takes ${fieldList(spec)})`);
       }
       continue;
     }
@@ -61,10 +61,10 @@ function convert(field: CredentialField, given: unknown, source: string): unknow
     if (Array.isArray(given) && given.every((item) => typeof item === "string")) {
       return given;
     }
-    throw new CliError(`${source}: ${field.name} must be an array of strings or a space-separated string`);
+    throw new CliError("ERR_INPUT", `${source}: ${field.name} must be an array of strings or a space-separated string`);
   }
   if (typeof given !== "string") {
-    throw new CliError(`${source}: ${field.name} must be a string`);
+    throw new CliError("ERR_INPUT", `${source}: ${field.name} must be a string`);
   }
   return field.kind === "enum" ? enumValue(field, given, source) : given;
 }
@@ -86,7 +86,7 @@ function enumValue(field: CredentialField, given: string, source: string): numbe
   const wanted = lower.startsWith(prefix) ? lower.slice(prefix.length) : lower;
   const choice = choices.find((candidate) => candidate.name === wanted || (!wanted.includes("_") && candidate.name.endsWith(`_${wanted}`)));
   if (choice === undefined) {
-    throw new CliError(`${source}: ${field.name} must be ${choices.map((candidate) => candidate.name).join(" or ")}`);
+    throw new CliError("ERR_INPUT", `${source}: ${field.name} must be ${choices.map((candidate) => candidate.name).join(" or ")}`);
   }
   return choice.number;
 }

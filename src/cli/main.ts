@@ -2,6 +2,7 @@
 import { ConfigError } from "../config/config-error.ts";
 import { audit } from "./audit.ts";
 import { globalUsage, leadingGlobalFlags, UsageError, type CliContext } from "./command.ts";
+import { errorLine } from "./output.ts";
 import { deploy } from "./deploy.ts";
 import { health } from "./health.ts";
 import { inject } from "./inject.ts";
@@ -82,11 +83,6 @@ function helpFor(argv: string[]): string {
   return words[0] !== undefined && words[0] in commands ? `credbroker ${words[0]} --help` : "credbroker --help";
 }
 
-/** One line, whatever the error carries. */
-function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, " ");
-}
-
 const argv = process.argv.slice(2);
 main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr, env: process.env }).then(
   (code) => {
@@ -94,13 +90,11 @@ main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stder
   },
   (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`credbroker: ${oneLine(error.message)} (see: ${helpFor(argv)})\n`);
+      process.stderr.write(`credbroker: ${errorLine(error)} (see: ${helpFor(argv)})\n`);
       process.exitCode = 2;
       return;
     }
-    // a ConnectError's message is "[code] the broker's message", which never holds a credential;
-    // CliError, ConfigError and CredbrokerError messages name fields and files, never values
-    process.stderr.write(`credbroker: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
+    process.stderr.write(`credbroker: ${errorLine(error)}\n`);
     process.exitCode = error instanceof ConfigError ? 2 : 1;
   },
 );

@@ -1,5 +1,7 @@
 import { toJson, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { ConnectError } from "@connectrpc/connect";
+import { brokerErrorDetails } from "../client/error-details.ts";
 import type { Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { modeName, type CliContext } from "./command.ts";
 import { typeName } from "./secret-types.ts";
@@ -53,6 +55,32 @@ export function formatSecret(secret: Secret): string {
 /** An RFC 3339 time to the second, or "-". */
 export function time(timestamp: Timestamp | undefined): string {
   return timestamp === undefined ? "-" : timestampDate(timestamp).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** A code worth printing: a stable identifier like ERR_SECRET_NOT_FOUND, never free text. */
+const stableCode = /^ERR_[A-Z0-9_]{1,60}$/;
+
+/**
+ * What the CLI prints for a failure, without the "credbroker: " prefix, on
+ * one line: a broker error as `[code] message (REASON)`, the reason read
+ * from its google.rpc.ErrorInfo; the CLI's own and local domain errors as
+ * `message (CODE)`. Messages name fields, files and secrets, never values.
+ */
+export function errorLine(error: unknown): string {
+  if (error instanceof ConnectError) {
+    const { reason } = brokerErrorDetails(error);
+    return oneLine(reason === undefined ? error.message : `${error.message} (${reason})`);
+  }
+  if (!(error instanceof Error)) {
+    return oneLine(String(error));
+  }
+  const code: unknown = (error as { code?: unknown }).code;
+  return oneLine(typeof code === "string" && stableCode.test(code) ? `${error.message} (${code})` : error.message);
+}
+
+/** One line, whatever the text carries. */
+function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ");
 }
 
 // a description could carry terminal escape sequences or line breaks

@@ -35,7 +35,7 @@ export function createPrompter(ctx: CliContext): Prompter {
       try {
         return await answer;
       } catch (cause) {
-        throw cancelled.signal.aborted ? new CliError("cancelled") : cause;
+        throw cancelled.signal.aborted ? new CliError("ERR_CANCELLED", "cancelled") : cause;
       } finally {
         muted = false;
         if (hidden) {

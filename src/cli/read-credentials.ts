@@ -76,7 +76,7 @@ async function readAll(stream: Readable, name: string): Promise<string> {
     const buffer = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
     size += buffer.length;
     if (size > maxInputBytes) {
-      throw new CliError(`${name}: more than ${maxInputBytes} bytes`);
+      throw new CliError("ERR_INPUT", `${name}: more than ${maxInputBytes} bytes`);
     }
     chunks.push(buffer);
   }
@@ -88,10 +88,10 @@ async function readInputFile(path: string): Promise<string> {
   try {
     text = await readFile(path, "utf8");
   } catch (cause) {
-    throw new CliError(`cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? "error"})`);
+    throw new CliError("ERR_INPUT", `cannot read ${path} (${(cause as NodeJS.ErrnoException).code ?? "error"})`);
   }
   if (Buffer.byteLength(text) > maxInputBytes) {
-    throw new CliError(`${path}: more than ${maxInputBytes} bytes`);
+    throw new CliError("ERR_INPUT", `${path}: more than ${maxInputBytes} bytes`);
   }
   return text;
 }

@@ -53,7 +53,7 @@ export async function rekey(args: string[], ctx: CliContext): Promise<number> {
   const path = join(config.dataDir, "credbroker.mdb");
   // opening would create an empty store; a mistyped --data-dir must fail instead
   await access(path).catch(() => {
-    throw new CliError(`${path} does not exist: no data dir to rekey`);
+    throw new CliError("ERR_NO_DATA_DIR", `${path} does not exist: no data dir to rekey`);
   });
   const store = openLmdbStore({ path });
   try {

@@ -28,7 +28,7 @@ export async function secretsDelete(args: string[], ctx: CliContext): Promise<nu
       throw new UsageError("refusing to delete without --yes when stdin is not a terminal");
     }
     if (!(await confirm(ctx, `Delete the ${modeName(mode)} secret "${name}" permanently?`))) {
-      throw new CliError("not deleted");
+      throw new CliError("ERR_CANCELLED", "not deleted");
     }
   }
   const res = await withClient(values, ctx, "admin", (client) => client.secrets.deleteSecret({ mode, name }));

@@ -44,7 +44,7 @@ export async function secretsUpdate(args: string[], ctx: CliContext): Promise<nu
       const { secret } = await client.secrets.getSecret({ mode, name });
       const spec = secret === undefined ? undefined : typeSpecOf(secret.type);
       if (spec === undefined) {
-        throw new CliError(`${name}: the broker reports a type this CLI does not know (${typeName(secret?.type ?? 0)})`);
+        throw new CliError("ERR_UNKNOWN_ANSWER", `${name}: the broker reports a type this CLI does not know (${typeName(secret?.type ?? 0)})`);
       }
       credentials = await readCredentials(spec, source, ctx);
     }

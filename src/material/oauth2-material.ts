@@ -32,7 +32,7 @@ export function buildOAuth2Material(token: AccessToken, step: StepKind): Materia
         }),
       };
     default:
-      throw new CredbrokerError("ERR_FAILED_PRECONDITION", "an OAuth2 secret cannot serve that step");
+      throw new CredbrokerError("ERR_STEP_NOT_SERVED", "an OAuth2 secret cannot serve that step");
   }
 }
 

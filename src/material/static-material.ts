@@ -58,7 +58,7 @@ export function buildStaticMaterial(credentials: Credentials, step: StepKind): M
     case StepKind.CODE:
       return codeMaterial(credentials);
   }
-  throw new CredbrokerError("ERR_FAILED_PRECONDITION", "this secret cannot serve that step");
+  throw new CredbrokerError("ERR_STEP_NOT_SERVED", "this secret cannot serve that step");
 }
 
 function httpHeader(name: string, value: string): Material {
@@ -70,7 +70,7 @@ function codeMaterial(credentials: Credentials): Material {
   const kind = credentials.kind;
   if (kind.case === undefined || kind.case === "oauth2ClientCredentials") {
     // OAuth2 material comes from a fetched token, never from stored values
-    throw new CredbrokerError("ERR_FAILED_PRECONDITION", "this secret's Code material is not static");
+    throw new CredbrokerError("ERR_STEP_NOT_SERVED", "this secret's Code material is not static");
   }
   // a message's fields are its properties by their local names
   const values = kind.value as unknown as Record<string, unknown>;

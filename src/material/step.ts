@@ -12,8 +12,9 @@ export function resolveStep(type: SecretType, requested: StepKind, name: string)
   const step = requested === StepKind.UNSPECIFIED ? (credentialTypeOf(type)?.naturalStep ?? StepKind.UNSPECIFIED) : requested;
   if (!servesStep(type, step)) {
     throw new CredbrokerError(
-      "ERR_FAILED_PRECONDITION",
+      "ERR_STEP_NOT_SERVED",
       `secret "${name}" is of type ${SecretTypeSchema.value[type]?.name ?? type} and cannot serve a ${StepKindSchema.value[step]?.name ?? step} step`,
+      { metadata: { name } },
     );
   }
   return step;

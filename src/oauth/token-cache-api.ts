@@ -66,7 +66,7 @@ export interface TokenCache {
    * A valid token for the secret version, from the cache or fetched.
    * `credentials` is called only when a fetch starts (cold or refresh), so
    * a warm call opens nothing and no plaintext is kept between fetches. Rejects
-   * with the fetch's CredbrokerError (ERR_UNAVAILABLE, ERR_FAILED_PRECONDITION),
+   * with the fetch's CredbrokerError (ERR_UNAVAILABLE, ERR_OAUTH_*),
    * or with ERR_UNAVAILABLE and no request while the endpoint's Retry-After holds.
    */
   token(key: TokenCacheKey, credentials: () => OAuth2ClientCredentials): Promise<AccessToken>;

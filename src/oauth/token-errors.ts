@@ -17,7 +17,7 @@ import { RetryAfterError, retryAfterMs } from "./retry-after.ts";
 /** A token request failure, as the broker reports it, and whether trying again may help. */
 export interface TokenRequestFailure {
   /**
-   * ERR_FAILED_PRECONDITION or ERR_UNAVAILABLE, with a message free of
+   * ERR_OAUTH_* or ERR_UNAVAILABLE, with a message free of
    * credentials; a RetryAfterError when a 429 or 503 said when to ask again.
    */
   error: CredbrokerError;
@@ -104,7 +104,7 @@ function oauthError(
     return unavailable(`token endpoint answered HTTP ${status} (${detail})`, true);
   }
   return {
-    error: new CredbrokerError("ERR_FAILED_PRECONDITION", `token endpoint rejected the request: ${detail}`),
+    error: new CredbrokerError("ERR_OAUTH_REJECTED", `token endpoint rejected the request: ${detail}`, { metadata: { oauthError: codeText } }),
     retryable: false,
   };
 }
@@ -127,7 +127,7 @@ function clientError(error: ClientError): TokenRequestFailure {
         // and asking again will not change that.
         return {
           error: new CredbrokerError(
-            "ERR_FAILED_PRECONDITION",
+            "ERR_OAUTH_NOT_TOKEN_ENDPOINT",
             `token endpoint answered HTTP ${status} without an OAuth error; check the token URL`,
           ),
           retryable: false,
@@ -147,7 +147,7 @@ function clientError(error: ClientError): TokenRequestFailure {
       }
       return {
         error: new CredbrokerError(
-          "ERR_FAILED_PRECONDITION",
+          "ERR_OAUTH_TOKEN_TYPE",
           `token endpoint issued an unsupported token_type${type.length <= 32 ? ` "${type}"` : ""}`,
         ),
         retryable: false,

@@ -116,7 +116,7 @@ function configurationFor(
   const problem = tokenUrlProblem(credentials.tokenUrl);
   if (problem !== undefined) {
     // Create and update validate the URL; this guards records from before a rule changed.
-    throw new CredbrokerError("ERR_FAILED_PRECONDITION", `tokenUrl ${problem}`, { field: "tokenUrl" });
+    throw new CredbrokerError("ERR_STORED_FIELD_INVALID", `tokenUrl ${problem}`, { field: "credentials.oauth2ClientCredentials.tokenUrl" });
   }
   const url = new URL(credentials.tokenUrl);
   const config = new Configuration(
@@ -155,9 +155,9 @@ function clientAuth(credentials: OAuth2ClientCredentials): ClientAuth {
       return asStored(() => privateKeyJwt(credentials));
     default:
       throw new CredbrokerError(
-        "ERR_FAILED_PRECONDITION",
+        "ERR_STORED_FIELD_INVALID",
         `authMethod ${credentials.authMethod} is not supported`,
-        { field: "authMethod" },
+        { field: "credentials.oauth2ClientCredentials.authMethod" },
       );
   }
 }

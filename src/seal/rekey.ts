@@ -13,12 +13,12 @@ export const keyringMetaKey = "keyring";
 export async function rekeyStore(store: SecretStore, oldMasterKey: Uint8Array, newMasterKey: Uint8Array): Promise<void> {
   const sealed = store.getMeta(keyringMetaKey);
   if (sealed === undefined) {
-    throw new CredbrokerError("ERR_FAILED_PRECONDITION", "the data dir has no keyring yet: nothing to rekey");
+    throw new CredbrokerError("ERR_NO_KEYRING", "the data dir has no keyring yet: nothing to rekey");
   }
   // ERR_MASTER_KEY_MISMATCH when the old key is not the current one
   const keyring = openKeyring(oldMasterKey, sealed);
   const resealed = keyring.seal(newMasterKey);
   if (!(await store.replaceMeta(keyringMetaKey, sealed, resealed))) {
-    throw new CredbrokerError("ERR_FAILED_PRECONDITION", "the keyring changed during the rekey (is a broker running?); nothing was changed");
+    throw new CredbrokerError("ERR_KEYRING_CHANGED", "the keyring changed during the rekey (is a broker running?); nothing was changed");
   }
 }

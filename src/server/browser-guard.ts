@@ -1,5 +1,6 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import { isIP } from "node:net";
+import { CredbrokerError } from "../errors.ts";
 
 /** Options of createBrowserGuard. */
 export interface BrowserGuardOptions {
@@ -27,7 +28,7 @@ export function createBrowserGuard(options: BrowserGuardOptions): Interceptor {
   return (next) => (req) => {
     const problem = browserRequestProblem(req.url, req.header, options.loopbackHostOnly);
     if (problem !== undefined) {
-      throw new ConnectError(problem, Code.PermissionDenied);
+      throw new CredbrokerError("ERR_FOREIGN_ORIGIN", problem);
     }
     return next(req);
   };

@@ -20,8 +20,10 @@ import {
 } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { grpcPeer, peerKey } from "./call-context.ts";
+import { CredbrokerError } from "../errors.ts";
 import { headersFromMetadata, metadataFromHeaders } from "./grpc-metadata.ts";
 import { bytesMethodDefinition } from "./grpc-plain-service.ts";
+import { toGrpcStatus } from "./grpc-status.ts";
 
 /** The call's deadline in epoch milliseconds (Infinity when none), for HandlerContext.timeoutMs. */
 const deadlineKey = createContextKey<number>(Number.POSITIVE_INFINITY, { description: "grpc deadline" });
@@ -85,13 +87,13 @@ function createUnaryHandler(
     try {
       message = fromBinary(method.input, call.request);
     } catch {
-      callback({ code: grpc.status.INVALID_ARGUMENT, details: `cannot decode ${method.input.typeName}` });
+      callback(toGrpcStatus(new CredbrokerError("ERR_UNDECODABLE", `cannot decode ${method.input.typeName}`)));
       return;
     }
     const deadline = Number(call.getDeadline());
     if (deadline <= Date.now()) {
       // an answer after the deadline is one the client has stopped waiting for
-      callback({ code: grpc.status.DEADLINE_EXCEEDED, details: "the deadline was exceeded" });
+      callback(toGrpcStatus(new ConnectError("the deadline was exceeded", Code.DeadlineExceeded)));
       return;
     }
     // the signal is made when first asked for: most calls (a cached Inject) never look at it
@@ -144,12 +146,7 @@ function createUnaryHandler(
       (error: unknown) => {
         finished = true;
         clearTimeout(timer);
-        const connectError = ConnectError.from(error);
-        callback({
-          code: connectError.code as number as grpc.status,
-          details: connectError.rawMessage,
-          metadata: metadataFromHeaders(connectError.metadata) ?? new grpc.Metadata(),
-        });
+        callback(toGrpcStatus(error));
       },
     );
   };

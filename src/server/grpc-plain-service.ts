@@ -4,7 +4,9 @@ import { create, fromBinary, toBinary, type DescMessage, type DescMethod } from 
 import { Code, ConnectError, createHandlerContext, type HandlerContext } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import type { ServiceRegistration } from "./grpc-adapter.ts";
+import { CredbrokerError } from "../errors.ts";
 import { headersFromMetadata } from "./grpc-metadata.ts";
+import { toGrpcStatus } from "./grpc-status.ts";
 
 type AnyImpl = (input: unknown, context: HandlerContext) => unknown;
 
@@ -77,7 +79,7 @@ function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.Unt
           .then(() => run(decode(method.input, call.request), context))
           .then(
             (output) => callback(null, encode(method.output, output)),
-            (error: unknown) => callback(toStatus(error)),
+            (error: unknown) => callback(toGrpcStatus(error)),
           )
           .finally(() => context.abort());
       }) as grpc.handleUnaryCall<Buffer, Uint8Array>;
@@ -93,7 +95,7 @@ function createHandler(method: DescMethod, path: string, run: AnyImpl): grpc.Unt
           .then(() => run(decodeAll(method.input, call), context))
           .then(
             (output) => callback(null, encode(method.output, output)),
-            (error: unknown) => callback(toStatus(error)),
+            (error: unknown) => callback(toGrpcStatus(error)),
           )
           .finally(() => context.abort());
       }) as grpc.handleClientStreamingCall<Buffer, Uint8Array>;
@@ -121,7 +123,7 @@ async function pump(
     call.end();
   } catch (error) {
     if (!context.signal.aborted) {
-      call.emit("error", toStatus(error));
+      call.emit("error", toGrpcStatus(error));
     }
   } finally {
     // releases the deadline timer
@@ -139,16 +141,10 @@ function decode(schema: DescMessage, bytes: Buffer): unknown {
   try {
     return fromBinary(schema, bytes);
   } catch {
-    throw new ConnectError(`cannot decode ${schema.typeName}`, Code.InvalidArgument);
+    throw new CredbrokerError("ERR_UNDECODABLE", `cannot decode ${schema.typeName}`);
   }
 }
 
 function encode(schema: DescMessage, message: unknown): Uint8Array {
   return toBinary(schema, create(schema, message as never));
-}
-
-/** A ConnectError as a gRPC status; anything else is an internal error, its text kept from the client. */
-function toStatus(error: unknown): grpc.StatusObject {
-  const known = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal);
-  return { code: known.code as number as grpc.status, details: known.rawMessage, metadata: new grpc.Metadata() };
 }

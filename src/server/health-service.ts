@@ -1,5 +1,7 @@
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { CredbrokerError } from "../errors.ts";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/health/v1/health_pb.ts";
+import { toConnectError } from "./connect-error.ts";
 import type { HealthState } from "./health-state.ts";
 
 /**
@@ -13,7 +15,8 @@ export function createHealthService(state: HealthState): ServiceImpl<typeof Heal
     check(request) {
       const status = state.get(request.service);
       if (status === undefined) {
-        throw new ConnectError(`unknown service ${describe(request.service)}`, Code.NotFound);
+        // converted here: on the HTTP listener, health runs without the interceptors that convert errors
+        throw toConnectError(new CredbrokerError("ERR_UNKNOWN_SERVICE", `unknown service ${describe(request.service)}`));
       }
       return { status };
     },
@@ -45,7 +48,7 @@ export function createHealthService(state: HealthState): ServiceImpl<typeof Heal
           wake = undefined;
         }
         // a passed deadline ends the stream as DEADLINE_EXCEEDED, not as a Watch that finished
-        throw ConnectError.from(context.signal.reason);
+        throw toConnectError(context.signal.reason);
       } finally {
         unsubscribe();
         context.signal.removeEventListener("abort", onAbort);

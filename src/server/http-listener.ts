@@ -10,7 +10,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { listenerGate, type Listener, type ServiceListenerOptions } from "./grpc-listener.ts";
 import { defaultConnectionLimits, firstCallTimeoutMs } from "./connection-limits.ts";
 import { connectionKey } from "./connection-gate.ts";
-import { answerUndecodableAsInvalidArgument } from "./undecodable-request.ts";
+import { answerProtocolErrorsWithDetails } from "./protocol-errors.ts";
 import { clampRequestDeadlines } from "./deadline-headers.ts";
 import { answerNoStore } from "./no-store.ts";
 import { serveGrpcWebText } from "./grpc-web-text.ts";
@@ -61,7 +61,7 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
         // probes and tools carry no token, and a probe every few seconds is no request worth a log line
         router.service(service, impl, { interceptors: [] });
       }
-      router.handlers.splice(0, router.handlers.length, ...router.handlers.map((handler) => serveGrpcWebText(answerNoStore(clampRequestDeadlines(answerUndecodableAsInvalidArgument(handler))))));
+      router.handlers.splice(0, router.handlers.length, ...router.handlers.map((handler) => serveGrpcWebText(answerNoStore(clampRequestDeadlines(answerProtocolErrorsWithDetails(handler))))));
     },
     // innermost, so that the refusals are authenticated, logged and audited like any answer
     interceptors: [

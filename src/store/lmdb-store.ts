@@ -6,7 +6,7 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPat
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
-import { CredbrokerError } from "../errors.ts";
+import { CredbrokerError, invalidField } from "../errors.ts";
 import { decodeRecordSecret } from "./record-secret.ts";
 import type { AuditClass, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
 
@@ -345,7 +345,7 @@ function modePrefix(mode: Mode): string {
     case Mode.LIVE:
       return "live/";
     default:
-      throw new CredbrokerError("ERR_INVALID_FIELD", "mode: must be MODE_TEST or MODE_LIVE", { field: "mode" });
+      throw invalidField("mode", "must be MODE_TEST or MODE_LIVE");
   }
 }
 

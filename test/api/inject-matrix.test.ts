@@ -73,9 +73,9 @@ type Expected =
   | { http: Array<{ name: string; value: string }> }
   | { sftp: { username: string; auth: { case: "password" | "privateKey"; value: string }; passphrase: string } }
   | { code: { fields: Record<string, string>; json: string } }
-  | "ERR_FAILED_PRECONDITION";
+  | "ERR_STEP_NOT_SERVED";
 
-const FP = "ERR_FAILED_PRECONDITION" as const;
+const FP = "ERR_STEP_NOT_SERVED" as const;
 const basicHttp: Expected = { http: [{ name: "Authorization", value: `Basic ${basicEncoded}` }] };
 const bearerHttp: Expected = { http: [{ name: "Authorization", value: "Bearer tok-123.abc" }] };
 const apiKeyHttp: Expected = { http: [{ name: "X-Api-Key", value: "sk_test_4eC39HqLyjWDarjtT1zdp7dc" }] };
@@ -180,7 +180,7 @@ describe("step-compatibility matrix", () => {
   it.each(cells)("%s with step %s", async (name, _stepLabel, step, expected) => {
     if (expected === FP) {
       const error = await injectError(name, step);
-      expect(error.code).toBe("ERR_FAILED_PRECONDITION");
+      expect(error.code).toBe("ERR_STEP_NOT_SERVED");
       return;
     }
     const res = await inject(name, step);
@@ -193,7 +193,7 @@ describe("step-compatibility matrix", () => {
 
   it("OAuth2 cannot serve an SFTP step", async () => {
     const error = await injectError("oauth2", StepKind.SFTP);
-    expect(error.code).toBe("ERR_FAILED_PRECONDITION");
+    expect(error.code).toBe("ERR_STEP_NOT_SERVED");
   });
 
   it("covers all seven types", () => {

@@ -113,7 +113,7 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
       await codeOf(
         svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "u", credentials: { kind: { case: "basicAuth", value: { username: "a", password: "b" } } } }),
       ),
-    ).toBe("ERR_FAILED_PRECONDITION");
+    ).toBe("ERR_TYPE_CHANGE");
     expect(await codeOf(svc.secretsClient.updateSecret({ mode: Mode.TEST, name: "absent", description: "d" }))).toBe(
       "ERR_SECRET_NOT_FOUND",
     );
@@ -135,9 +135,7 @@ describe("SecretService (ServiceImpl called directly, real LMDB)", () => {
   it("deletes in test only, for good; a deleted secret is NOT_FOUND at Inject", async () => {
     await createSecret(Mode.TEST, "d", bearer("t"));
     await createSecret(Mode.LIVE, "d", bearer("t"));
-    expect(await codeOf(svc.secretsClient.deleteSecret({ mode: Mode.LIVE, name: "d" }))).toBe(
-      "ERR_FAILED_PRECONDITION",
-    );
+    expect(await codeOf(svc.secretsClient.deleteSecret({ mode: Mode.LIVE, name: "d" }))).toBe("ERR_LIVE_DELETE");
     await svc.secretsClient.deleteSecret({ mode: Mode.TEST, name: "d" });
     expect(svc.store.get(Mode.TEST, "d")).toBeUndefined();
     expect(svc.store.get(Mode.LIVE, "d")?.secret?.version).toBe(1n);

@@ -629,7 +629,7 @@ describe("updates that are refused write nothing", () => {
   it("refuses a type change (FAILED_PRECONDITION) and a stale version (ABORTED) without writing", async () => {
     const before = snapshot();
     const typeChange = await caught(() => updateSecret({ mode: Mode.TEST, name, credentials: apiKey("X-Key", "v") }));
-    expect(typeChange.code).toBe("ERR_FAILED_PRECONDITION");
+    expect(typeChange.code).toBe("ERR_TYPE_CHANGE");
     const stale = await caught(() =>
       updateSecret({ mode: Mode.TEST, name, description: "new", expectedVersion: 7n }),
     );

@@ -108,7 +108,7 @@ describe("credbroker secrets, end to end against a real broker", () => {
     expect(refused.stderr).toContain("--password");
     const missing = await cli(["secrets", "create", "no-file", "--mode", "test", "--type", "basic", "--from-file", join(dir, "absent.json")]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/^credbroker: cannot read .*absent\.json \(ENOENT\)\n$/);
+    expect(missing.stderr).toMatch(/^credbroker: cannot read .*absent\.json \(ENOENT\) \(ERR_INPUT\)\n$/);
   });
 
   it("lists with --json: parsed, ordered by name, versions as strings, paged with --page-size and --all", async () => {

@@ -85,7 +85,7 @@ describe("credbroker usage, exit codes, connection and health", () => {
     const base = { CREDBROKER_ADDR: tb.broker.grpcAddress };
     const none = await runCli(["secrets", "list", "--mode", "test"], { ...base, CREDBROKER_DATA_DIR: dir });
     expect(none.code).toBe(1);
-    expect(none.stderr).toMatch(/^credbroker: no admin token: looked in CREDBROKER_TOKEN, [^\n]*admin\.token\n$/);
+    expect(none.stderr).toMatch(/^credbroker: no admin token: looked in CREDBROKER_TOKEN, [^\n]*admin\.token \(ERR_NO_TOKEN\)\n$/);
     await writeFile(join(dir, "admin.token"), `${tb.adminToken}\n`, { mode: 0o600 });
     expect((await runCli(["secrets", "list", "--mode", "test", "--data-dir", dir], base)).code).toBe(0);
     expect((await runCli(["secrets", "list", "--mode", "test"], { ...base, CREDBROKER_DATA_DIR: dir })).code).toBe(0);

@@ -245,14 +245,14 @@ describe("errors through the cache", () => {
     const tokens = cache();
     const wrong = canary("wrong-secret");
     for (let i = 0; i < 2; i++) {
-      const error = await expectCode(tokens.token(key("bad"), () => credentials(idp.tokenUrl, "client-a", wrong)), "ERR_FAILED_PRECONDITION");
+      const error = await expectCode(tokens.token(key("bad"), () => credentials(idp.tokenUrl, "client-a", wrong)), "ERR_OAUTH_REJECTED");
       expect(error.message).toContain("invalid_client");
       expectNoCanary(error, [wrong, secretA]);
     }
     expect(idp.arrivals).toBe(2);
     const scoped = await expectCode(
       tokens.token(key("scoped"), () => credentials(narrow.tokenUrl, "client-a", secretA, { scopes: ["api:admin"] })),
-      "ERR_FAILED_PRECONDITION",
+      "ERR_OAUTH_REJECTED",
     );
     expect(scoped.message).toContain("invalid_scope");
     expect(tokens.counters).toEqual({ fetches: 3, hits: 0, misses: 3, refreshFailures: 0 });

@@ -87,7 +87,7 @@ describe("token fetch against oidc-provider over http", () => {
       expect(accepted.tokenType).toBe("bearer");
       const refused = await expectCode(
         fetchToken(credentials(strict.tokenUrl, "strict-client", basicSecret, { post: true })),
-        "ERR_FAILED_PRECONDITION",
+        "ERR_OAUTH_REJECTED",
       );
       expect(refused.message).toContain("invalid_client");
       expectNoCanary(refused, [basicSecret]);
@@ -117,7 +117,7 @@ describe("token fetch against oidc-provider over http", () => {
     for (const post of [false, true]) {
       const error = await expectCode(
         fetchToken(credentials(server.tokenUrl, post ? "post-client" : "basic-client", wrong, { post })),
-        "ERR_FAILED_PRECONDITION",
+        "ERR_OAUTH_REJECTED",
       );
       expect(error.message).toContain("invalid_client");
       expectNoCanary(error, [wrong, basicSecret, postSecret]);
@@ -128,7 +128,7 @@ describe("token fetch against oidc-provider over http", () => {
     const arrivals = server.arrivals;
     const error = await expectCode(
       fetchToken(credentials(server.tokenUrl, "narrow-client", narrowSecret, { scopes: ["api:admin"] })),
-      "ERR_FAILED_PRECONDITION",
+      "ERR_OAUTH_REJECTED",
     );
     expect(error.message).toContain("invalid_scope");
     expect(server.arrivals - arrivals).toBe(1); // an OAuth rejection is not retried
@@ -138,7 +138,7 @@ describe("token fetch against oidc-provider over http", () => {
   it("answers FAILED_PRECONDITION with invalid_target for an unknown resource", async () => {
     const error = await expectCode(
       fetchToken(credentials(server.tokenUrl, "basic-client", basicSecret, { resource: "https://unknown.example.test/" })),
-      "ERR_FAILED_PRECONDITION",
+      "ERR_OAUTH_REJECTED",
     );
     expect(error.message).toContain("invalid_target");
   });
@@ -146,7 +146,7 @@ describe("token fetch against oidc-provider over http", () => {
   it("refuses plain http to a non-loopback host without sending anything", async () => {
     await expectCode(
       fetchToken(credentials("http://idp.example.test/token", "basic-client", basicSecret)),
-      "ERR_FAILED_PRECONDITION",
+      "ERR_STORED_FIELD_INVALID",
     );
   });
 });
@@ -259,7 +259,7 @@ describe("token fetch against a failing endpoint", () => {
       res.writeHead(404, { "content-type": "text/plain" });
       res.end("not found");
     });
-    await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_NOT_TOKEN_ENDPOINT");
     expect(endpoint.requests).toBe(1);
   });
 
@@ -284,7 +284,7 @@ describe("token fetch against a failing endpoint", () => {
   it("refuses a DPoP token with FAILED_PRECONDITION, and an unknown token type too", async () => {
     for (const tokenType of ["DPoP", "mac"]) {
       const endpoint = await start((_n, _req, res) => json(res, 200, { access_token: issued, token_type: tokenType, expires_in: 60 }));
-      const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+      const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_TOKEN_TYPE");
       expect(error.message.toLowerCase()).toContain(tokenType.toLowerCase());
       expectNoCanary(error, [secret, issued]);
     }
@@ -293,7 +293,7 @@ describe("token fetch against a failing endpoint", () => {
   it("reads the OAuth error from the body behind a realm-only WWW-Authenticate challenge", async () => {
     const endpoint = await start((_n, _req, res) =>
       json(res, 401, { error: "invalid_client", error_description: "unknown client" }, { "www-authenticate": 'Basic realm="idp"' }));
-    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_REJECTED");
     expect(error.message).toContain("invalid_client: unknown client");
     expect(error.message).not.toContain("challenge");
     expect(endpoint.requests).toBe(1);
@@ -304,7 +304,7 @@ describe("token fetch against a failing endpoint", () => {
       json(res, 401, { error: "invalid_client", error_description: `secret ${secret} unknown` }, {
         "www-authenticate": 'Basic realm="idp", error="invalid_token"',
       }));
-    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_REJECTED");
     expect(error.message).toContain("invalid_client: (error_description withheld)");
     expectNoCanary(error, [secret]);
   });
@@ -314,7 +314,7 @@ describe("token fetch against a failing endpoint", () => {
       res.writeHead(401, { "www-authenticate": 'Basic realm="idp"', "content-type": "text/html" });
       res.end("<h1>401</h1>");
     });
-    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_REJECTED");
     expect(error.message).toContain("basic challenge");
   });
 
@@ -323,14 +323,14 @@ describe("token fetch against a failing endpoint", () => {
       res.writeHead(400, { "content-type": "text/plain" });
       res.end(JSON.stringify({ error: "invalid_scope" }));
     });
-    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_REJECTED");
     expect(error.message).toContain("invalid_scope");
   });
 
   it("withholds an error_description that echoes the client secret, keeping the OAuth error code", async () => {
     const endpoint = await start((_n, _req, res) =>
       json(res, 400, { error: "invalid_request", error_description: `bad secret ${secret} for client` }));
-    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+    const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_REJECTED");
     expect(error.message).toContain("invalid_request");
     expect(error.message).toContain("error_description withheld");
     expectNoCanary(error, [secret]);
@@ -339,7 +339,7 @@ describe("token fetch against a failing endpoint", () => {
   it("withholds an error code that echoes the client secret, or is not an RFC 6749 error code", async () => {
     for (const code of [`bad_${secret}`, "bad\"code", "x".repeat(65)]) {
       const endpoint = await start((_n, _req, res) => json(res, 400, { error: code }));
-      const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_FAILED_PRECONDITION");
+      const error = await expectCode(createTokenFetcher(fast)(creds(endpoint.url)), "ERR_OAUTH_REJECTED");
       expect(error.message).toContain("unknown_error");
       expectNoCanary(error, [secret]);
     }

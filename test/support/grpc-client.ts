@@ -4,7 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 /** What a classic gRPC call answered. */
 export type GrpcResult<O extends DescMessage> =
   | { ok: true; message: MessageShape<O> }
-  | { ok: false; code: grpc.status; details: string };
+  | { ok: false; code: grpc.status; details: string; metadata: grpc.Metadata };
 
 /**
  * A classic @grpc/grpc-js client for a protobuf-es service descriptor, the
@@ -37,7 +37,8 @@ export function createGrpcJsClient(service: DescService, address: string, token?
           metadata,
           (error, message) => {
             if (error !== null) {
-              resolve({ ok: false, code: error.code, details: error.details });
+              // the trailers: grpc-status-details-bin among them
+              resolve({ ok: false, code: error.code, details: error.details, metadata: error.metadata });
             } else {
               resolve({ ok: true, message: message as MessageShape<O> });
             }

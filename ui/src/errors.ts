@@ -1,4 +1,5 @@
 import { Code, ConnectError } from "@connectrpc/connect";
+import { brokerErrorDetails } from "../../src/client/error-details.ts";
 
 /** What the page shows for a failed call: a message, and the field it belongs to when the server named one. */
 export interface CallProblem {
@@ -8,19 +9,17 @@ export interface CallProblem {
   code: Code | undefined;
 }
 
-// The server's INVALID_ARGUMENT messages read "<field path>: <problem>" (src/errors.ts).
-const fieldMessage = /^([A-Za-z][A-Za-z0-9_.]*(?:\[\d+\])?(?:\.[A-Za-z0-9_]+)*): (.+)$/s;
-
 /** Turns any error of a call into what the page shows; never includes request values. */
 export function describeError(error: unknown): CallProblem {
   const err = ConnectError.from(error);
   const message = err.rawMessage;
   switch (err.code) {
     case Code.InvalidArgument: {
-      const match = fieldMessage.exec(message);
-      if (match !== null) {
+      // the field comes from the error's google.rpc.BadRequest, never from its message text
+      const violation = brokerErrorDetails(err).fieldViolations[0];
+      if (violation !== undefined) {
         // scopes[2] belongs to the scopes field
-        return { field: match[1]!.replace(/\[\d+\]$/, ""), message: asSentence(match[2]!), code: err.code };
+        return { field: violation.field.replace(/\[\d+\]$/, ""), message: asSentence(violation.description), code: err.code };
       }
       return { field: undefined, message: asSentence(message), code: err.code };
     }
