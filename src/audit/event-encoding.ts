@@ -38,11 +38,12 @@ export function encodeAuditEvent(fields: AuditEventFields, sequence: number, res
   varintField(out, 2, time.nanos);
   stringField(out, 3, fields.method);
   varintField(out, 4, fields.mode);
-  fields.secrets.forEach(({ name, version }, i) => {
+  for (let i = 0; i < fields.secrets.length; i++) {
+    const { name, version } = fields.secrets[i]!;
     messageHeader(out, 5, secretSizes[i]!);
     stringField(out, 1, name);
     varintField(out, 2, version);
-  });
+  }
   stringField(out, 6, fields.code);
   messageHeader(out, 7, callerSize);
   varintField(out, 1, caller.kind);
@@ -88,8 +89,18 @@ function varintFieldSize(value: number | bigint): number {
   return value === 0 || value === 0n ? 0 : 1 + varintSize(unsigned(value));
 }
 
+/** UTF-8 length; a plain loop for ASCII, which every name, method, code and request id is (Buffer's calls cost more). */
+function utf8Length(value: string): number {
+  for (let i = 0; i < value.length; i++) {
+    if (value.charCodeAt(i) >= 0x80) {
+      return Buffer.byteLength(value, "utf8");
+    }
+  }
+  return value.length;
+}
+
 function stringFieldSize(value: string): number {
-  const length = Buffer.byteLength(value, "utf8");
+  const length = utf8Length(value);
   return length === 0 ? 0 : 1 + varintSize(length) + length;
 }
 
@@ -124,11 +135,21 @@ function varintField(out: Output, field: number, value: number | bigint): void {
 }
 
 function stringField(out: Output, field: number, value: string): void {
-  if (value !== "") {
-    out.buffer[out.at++] = (field << 3) | wireLengthDelimited;
-    writeVarint(out, Buffer.byteLength(value, "utf8"));
-    out.at += out.buffer.write(value, out.at, "utf8");
+  if (value === "") {
+    return;
   }
+  out.buffer[out.at++] = (field << 3) | wireLengthDelimited;
+  const length = utf8Length(value);
+  writeVarint(out, length);
+  if (length !== value.length) {
+    out.at += out.buffer.write(value, out.at, "utf8");
+    return;
+  }
+  const { buffer, at } = out;
+  for (let i = 0; i < length; i++) {
+    buffer[at + i] = value.charCodeAt(i);
+  }
+  out.at = at + length;
 }
 
 function messageHeader(out: Output, field: number, contentSize: number): void {
