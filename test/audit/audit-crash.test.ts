@@ -4,7 +4,8 @@
  * Inject with its own x-request-id; after a restart on the same data dir,
  * every Inject that got an answer has its event.
  */
-import { rm } from "node:fs/promises";
+import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it } from "vitest";
@@ -98,6 +99,14 @@ describe("kill -9 under a sustained Inject load", () => {
     stop = true;
     await Promise.all([...grpcLoops, ...connectLoops]);
     const answeredAtKill = [...answered];
+    // what the killed broker left: its segment files, 0600, with names and request ids but no credential value
+    const segments = (await readdir(join(dataDir, "audit"))).filter((name) => name.endsWith(".log"));
+    expect(segments.length).toBeGreaterThan(0);
+    for (const name of segments) {
+      expect((await stat(join(dataDir, "audit", name))).mode & 0o777).toBe(0o600);
+      const bytes = await readFile(join(dataDir, "audit", name));
+      expect(bytes.includes("load") && !bytes.includes("crash-test-token-value")).toBe(true);
+    }
 
     const second = await startBrokerProcess({ dataDir });
     started.push(second);

@@ -62,6 +62,8 @@ describe("file modes in the data dir", () => {
       expect(await modes(dataDir), `umask ${mask.toString(8)}`).toEqual({
         ".": "755",
         "admin.token": "600",
+        // the audit segments' directory, empty after a clean stop
+        audit: "700",
         "credbroker.mdb": "600",
         "credbroker.mdb-lock": "600",
         "master.key": "600",
@@ -78,6 +80,7 @@ describe("file modes in the data dir", () => {
       ".": "700",
       data: "700",
       "data/admin.token": "600",
+      "data/audit": "700",
       "data/credbroker.mdb": "600",
       "data/credbroker.mdb-lock": "600",
       "data/master.key": "600",
@@ -106,9 +109,9 @@ describe("file modes in the data dir", () => {
     const run = await withUmask(0o022, () => runCli(["rekey", "--data-dir", dataDir, "--new-master-key-file", newKeyFile], {}));
     expect(run.code, run.stderr).toBe(0);
     const files = await modes(dataDir);
-    expect(Object.keys(files).sort()).toEqual([".", "admin.token", "credbroker.mdb", "credbroker.mdb-lock", "master.key"]);
+    expect(Object.keys(files).sort()).toEqual([".", "admin.token", "audit", "credbroker.mdb", "credbroker.mdb-lock", "master.key"]);
     for (const [file, mode] of Object.entries(files)) {
-      expect(mode, file).toBe(file === "." ? "755" : "600");
+      expect(mode, file).toBe(file === "." ? "755" : file === "audit" ? "700" : "600");
     }
   });
 });

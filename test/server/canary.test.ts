@@ -71,8 +71,9 @@ describe("canaries: credential values reach no log, error or stored byte", () =>
     try {
       const logs = tb.logs();
       expect(logs).toContain("InjectService/Inject");
-      const files = await readdir(tb.dataDir);
-      const stored = (await Promise.all(files.map((f) => readFile(join(tb.dataDir, f))))).map((b) => b.toString("latin1"));
+      // every file, the audit segments' directory included
+      const files = (await readdir(tb.dataDir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+      const stored = (await Promise.all(files.map((f) => readFile(join(f.parentPath, f.name))))).map((b) => b.toString("latin1"));
       expect(stored.join("").length).toBeGreaterThan(10_000);
       for (const value of values) {
         expect(logs, "a log line").not.toContain(value);
