@@ -62,6 +62,7 @@ export function startSegmentWriter(options: SegmentWriterOptions): SegmentWriter
   let newEntries = false;
   let syncFailure: unknown;
   let syncing: Promise<void> | undefined;
+  let closed = false;
 
   function writeAll(fd: number, bytes: Buffer, position: number): void {
     for (let done = 0; done < bytes.length; ) {
@@ -141,6 +142,10 @@ export function startSegmentWriter(options: SegmentWriterOptions): SegmentWriter
 
   return {
     write(record) {
+      if (closed) {
+        // a straggler after close would start a segment that nobody syncs or moves
+        throw new Error("the audit log is closed");
+      }
       if (syncFailure !== undefined) {
         throw new Error("the audit segment could not be synced", { cause: syncFailure });
       }
@@ -153,6 +158,7 @@ export function startSegmentWriter(options: SegmentWriterOptions): SegmentWriter
     },
 
     async close() {
+      closed = true;
       clearInterval(timer);
       await syncing;
       if (current !== undefined) {
