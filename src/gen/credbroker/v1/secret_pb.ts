@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file credbroker/v1/secret.proto.
  */
 export const file_credbroker_v1_secret: GenFile = /*@__PURE__*/
-  fileDesc("ChpjcmVkYnJva2VyL3YxL3NlY3JldC5wcm90bxINY3JlZGJyb2tlci52MSI0CglCYXNpY0F1dGgSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASIhCgtCZWFyZXJUb2tlbhISCgV0b2tlbhgBIAEoCUIDgAEBIjIKBkFwaUtleRIQCghrZXlfbmFtZRgBIAEoCRIWCglrZXlfdmFsdWUYAiABKAlCA4ABASI3CgxTZnRwUGFzc3dvcmQSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASJVCg5TZnRwUHJpdmF0ZUtleRIQCgh1c2VybmFtZRgBIAEoCRIYCgtwcml2YXRlX2tleRgCIAEoCUIDgAEBEhcKCnBhc3NwaHJhc2UYAyABKAlCA4ABASL5AgoXT0F1dGgyQ2xpZW50Q3JlZGVudGlhbHMSEQoJY2xpZW50X2lkGAEgASgJEhoKDWNsaWVudF9zZWNyZXQYAiABKAlCA4ABARIRCgl0b2tlbl91cmwYAyABKAkSDgoGc2NvcGVzGAQgAygJEhAKCGF1ZGllbmNlGAUgASgJEhAKCHJlc291cmNlGAYgASgJEjQKC2F1dGhfbWV0aG9kGAcgASgOMh8uY3JlZGJyb2tlci52MS5PQXV0aDJBdXRoTWV0aG9kEhgKC3ByaXZhdGVfa2V5GAggASgJQgOAAQESDgoGa2V5X2lkGAkgASgJEhMKC3NpZ25pbmdfYWxnGAogASgJEhoKEmFzc2VydGlvbl9hdWRpZW5jZRgLIAEoCRI4Cg10b2tlbl9iaW5kaW5nGAwgASgOMiEuY3JlZGJyb2tlci52MS5PQXV0aDJUb2tlbkJpbmRpbmcSHQoQZHBvcF9wcml2YXRlX2tleRgNIAEoCUIDgAEBIiQKD0pzb25DcmVkZW50aWFscxIRCgRqc29uGAEgASgJQgOAAQEinQMKC0NyZWRlbnRpYWxzEi4KCmJhc2ljX2F1dGgYASABKAsyGC5jcmVkYnJva2VyLnYxLkJhc2ljQXV0aEgAEjIKDGJlYXJlcl90b2tlbhgCIAEoCzIaLmNyZWRicm9rZXIudjEuQmVhcmVyVG9rZW5IABIoCgdhcGlfa2V5GAMgASgLMhUuY3JlZGJyb2tlci52MS5BcGlLZXlIABI0Cg1zZnRwX3Bhc3N3b3JkGAQgASgLMhsuY3JlZGJyb2tlci52MS5TZnRwUGFzc3dvcmRIABI5ChBzZnRwX3ByaXZhdGVfa2V5GAUgASgLMh0uY3JlZGJyb2tlci52MS5TZnRwUHJpdmF0ZUtleUgAEksKGW9hdXRoMl9jbGllbnRfY3JlZGVudGlhbHMYBiABKAsyJi5jcmVkYnJva2VyLnYxLk9BdXRoMkNsaWVudENyZWRlbnRpYWxzSAASOgoQanNvbl9jcmVkZW50aWFscxgHIAEoCzIeLmNyZWRicm9rZXIudjEuSnNvbkNyZWRlbnRpYWxzSABCBgoEa2luZCLqAQoGU2VjcmV0EgwKBG5hbWUYASABKAkSIQoEbW9kZRgCIAEoDjITLmNyZWRicm9rZXIudjEuTW9kZRInCgR0eXBlGAMgASgOMhkuY3JlZGJyb2tlci52MS5TZWNyZXRUeXBlEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg8KB3ZlcnNpb24YBSABKAQSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCo6CgRNb2RlEhQKEE1PREVfVU5TUEVDSUZJRUQQABINCglNT0RFX1RFU1QQARINCglNT0RFX0xJVkUQAiqKAgoKU2VjcmV0VHlwZRIbChdTRUNSRVRfVFlQRV9VTlNQRUNJRklFRBAAEhoKFlNFQ1JFVF9UWVBFX0JBU0lDX0FVVEgQARIcChhTRUNSRVRfVFlQRV9CRUFSRVJfVE9LRU4QAhIXChNTRUNSRVRfVFlQRV9BUElfS0VZEAMSHQoZU0VDUkVUX1RZUEVfU0ZUUF9QQVNTV09SRBAEEiAKHFNFQ1JFVF9UWVBFX1NGVFBfUFJJVkFURV9LRVkQBRIpCiVTRUNSRVRfVFlQRV9PQVVUSDJfQ0xJRU5UX0NSRURFTlRJQUxTEAYSIAocU0VDUkVUX1RZUEVfSlNPTl9DUkVERU5USUFMUxAHKmEKCFN0ZXBLaW5kEhkKFVNURVBfS0lORF9VTlNQRUNJRklFRBAAEhIKDlNURVBfS0lORF9IVFRQEAESEgoOU1RFUF9LSU5EX1NGVFAQAhISCg5TVEVQX0tJTkRfQ09ERRADKrUBChBPQXV0aDJBdXRoTWV0aG9kEiIKHk9BVVRIMl9BVVRIX01FVEhPRF9VTlNQRUNJRklFRBAAEioKJk9BVVRIMl9BVVRIX01FVEhPRF9DTElFTlRfU0VDUkVUX0JBU0lDEAESKQolT0FVVEgyX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfUE9TVBACEiYKIk9BVVRIMl9BVVRIX01FVEhPRF9QUklWQVRFX0tFWV9KV1QQAyp6ChJPQXV0aDJUb2tlbkJpbmRpbmcSJAogT0FVVEgyX1RPS0VOX0JJTkRJTkdfVU5TUEVDSUZJRUQQABIfChtPQVVUSDJfVE9LRU5fQklORElOR19CRUFSRVIQARIdChlPQVVUSDJfVE9LRU5fQklORElOR19EUE9QEAJiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChpjcmVkYnJva2VyL3YxL3NlY3JldC5wcm90bxINY3JlZGJyb2tlci52MSI0CglCYXNpY0F1dGgSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASIhCgtCZWFyZXJUb2tlbhISCgV0b2tlbhgBIAEoCUIDgAEBIjIKBkFwaUtleRIQCghrZXlfbmFtZRgBIAEoCRIWCglrZXlfdmFsdWUYAiABKAlCA4ABASI3CgxTZnRwUGFzc3dvcmQSEAoIdXNlcm5hbWUYASABKAkSFQoIcGFzc3dvcmQYAiABKAlCA4ABASJVCg5TZnRwUHJpdmF0ZUtleRIQCgh1c2VybmFtZRgBIAEoCRIYCgtwcml2YXRlX2tleRgCIAEoCUIDgAEBEhcKCnBhc3NwaHJhc2UYAyABKAlCA4ABASL5AgoXT0F1dGgyQ2xpZW50Q3JlZGVudGlhbHMSEQoJY2xpZW50X2lkGAEgASgJEhoKDWNsaWVudF9zZWNyZXQYAiABKAlCA4ABARIRCgl0b2tlbl91cmwYAyABKAkSDgoGc2NvcGVzGAQgAygJEhAKCGF1ZGllbmNlGAUgASgJEhAKCHJlc291cmNlGAYgASgJEjQKC2F1dGhfbWV0aG9kGAcgASgOMh8uY3JlZGJyb2tlci52MS5PQXV0aDJBdXRoTWV0aG9kEhgKC3ByaXZhdGVfa2V5GAggASgJQgOAAQESDgoGa2V5X2lkGAkgASgJEhMKC3NpZ25pbmdfYWxnGAogASgJEhoKEmFzc2VydGlvbl9hdWRpZW5jZRgLIAEoCRI4Cg10b2tlbl9iaW5kaW5nGAwgASgOMiEuY3JlZGJyb2tlci52MS5PQXV0aDJUb2tlbkJpbmRpbmcSHQoQZHBvcF9wcml2YXRlX2tleRgNIAEoCUIDgAEBIiQKD0pzb25DcmVkZW50aWFscxIRCgRqc29uGAEgASgJQgOAAQEinQMKC0NyZWRlbnRpYWxzEi4KCmJhc2ljX2F1dGgYASABKAsyGC5jcmVkYnJva2VyLnYxLkJhc2ljQXV0aEgAEjIKDGJlYXJlcl90b2tlbhgCIAEoCzIaLmNyZWRicm9rZXIudjEuQmVhcmVyVG9rZW5IABIoCgdhcGlfa2V5GAMgASgLMhUuY3JlZGJyb2tlci52MS5BcGlLZXlIABI0Cg1zZnRwX3Bhc3N3b3JkGAQgASgLMhsuY3JlZGJyb2tlci52MS5TZnRwUGFzc3dvcmRIABI5ChBzZnRwX3ByaXZhdGVfa2V5GAUgASgLMh0uY3JlZGJyb2tlci52MS5TZnRwUHJpdmF0ZUtleUgAEksKGW9hdXRoMl9jbGllbnRfY3JlZGVudGlhbHMYBiABKAsyJi5jcmVkYnJva2VyLnYxLk9BdXRoMkNsaWVudENyZWRlbnRpYWxzSAASOgoQanNvbl9jcmVkZW50aWFscxgHIAEoCzIeLmNyZWRicm9rZXIudjEuSnNvbkNyZWRlbnRpYWxzSABCBgoEa2luZCLQAwoGU2VjcmV0EgwKBG5hbWUYASABKAkSIQoEbW9kZRgCIAEoDjITLmNyZWRicm9rZXIudjEuTW9kZRInCgR0eXBlGAMgASgOMhkuY3JlZGJyb2tlci52MS5TZWNyZXRUeXBlEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg8KB3ZlcnNpb24YBSABKAQSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI4ChRyZWFkYWJsZV9jcmVkZW50aWFscxgIIAEoCzIaLmNyZWRicm9rZXIudjEuQ3JlZGVudGlhbHMSMAoMZGVwbG95X3N0YXRlGAkgASgOMhouY3JlZGJyb2tlci52MS5EZXBsb3lTdGF0ZRIdChVkZXBsb3llZF9mcm9tX3ZlcnNpb24YCiABKAQSMQoNbGFzdF91c2VfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoFc3RlcHMYDCADKA4yFy5jcmVkYnJva2VyLnYxLlN0ZXBLaW5kKjoKBE1vZGUSFAoQTU9ERV9VTlNQRUNJRklFRBAAEg0KCU1PREVfVEVTVBABEg0KCU1PREVfTElWRRACKooCCgpTZWNyZXRUeXBlEhsKF1NFQ1JFVF9UWVBFX1VOU1BFQ0lGSUVEEAASGgoWU0VDUkVUX1RZUEVfQkFTSUNfQVVUSBABEhwKGFNFQ1JFVF9UWVBFX0JFQVJFUl9UT0tFThACEhcKE1NFQ1JFVF9UWVBFX0FQSV9LRVkQAxIdChlTRUNSRVRfVFlQRV9TRlRQX1BBU1NXT1JEEAQSIAocU0VDUkVUX1RZUEVfU0ZUUF9QUklWQVRFX0tFWRAFEikKJVNFQ1JFVF9UWVBFX09BVVRIMl9DTElFTlRfQ1JFREVOVElBTFMQBhIgChxTRUNSRVRfVFlQRV9KU09OX0NSRURFTlRJQUxTEAcqYQoIU3RlcEtpbmQSGQoVU1RFUF9LSU5EX1VOU1BFQ0lGSUVEEAASEgoOU1RFUF9LSU5EX0hUVFAQARISCg5TVEVQX0tJTkRfU0ZUUBACEhIKDlNURVBfS0lORF9DT0RFEAMqtQEKEE9BdXRoMkF1dGhNZXRob2QSIgoeT0FVVEgyX0FVVEhfTUVUSE9EX1VOU1BFQ0lGSUVEEAASKgomT0FVVEgyX0FVVEhfTUVUSE9EX0NMSUVOVF9TRUNSRVRfQkFTSUMQARIpCiVPQVVUSDJfQVVUSF9NRVRIT0RfQ0xJRU5UX1NFQ1JFVF9QT1NUEAISJgoiT0FVVEgyX0FVVEhfTUVUSE9EX1BSSVZBVEVfS0VZX0pXVBADKnoKEk9BdXRoMlRva2VuQmluZGluZxIkCiBPQVVUSDJfVE9LRU5fQklORElOR19VTlNQRUNJRklFRBAAEh8KG09BVVRIMl9UT0tFTl9CSU5ESU5HX0JFQVJFUhABEh0KGU9BVVRIMl9UT0tFTl9CSU5ESU5HX0RQT1AQAiqlAQoLRGVwbG95U3RhdGUSHAoYREVQTE9ZX1NUQVRFX1VOU1BFQ0lGSUVEEAASHAoYREVQTE9ZX1NUQVRFX05PVF9JTl9MSVZFEAESGAoUREVQTE9ZX1NUQVRFX0lOX1NZTkMQAhIeChpERVBMT1lfU1RBVEVfTkVXRVJfSU5fVEVTVBADEiAKHERFUExPWV9TVEFURV9DSEFOR0VEX0lOX0xJVkUQBGIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * BasicAuth is a username and password for HTTP basic authentication.
@@ -422,6 +422,52 @@ export type Secret = Message<"credbroker.v1.Secret"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 7;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Output only, GetSecret, CreateSecret and UpdateSecret: the credential
+   * fields that hold no credential (no `debug_redact` in this file: user
+   * names, key names, client ids, URLs, scopes, methods). Every sensitive
+   * field (passwords, tokens, key values, client secrets, private keys,
+   * passphrases, DPoP keys, JSON content) is always empty here: values
+   * leave the broker through Inject alone. Unset in ListSecrets and
+   * DeploySecrets answers, which do not open sealed payloads.
+   *
+   * @generated from field: credbroker.v1.Credentials readable_credentials = 8;
+   */
+  readableCredentials?: Credentials | undefined;
+
+  /**
+   * Output only, test secrets in GetSecret and ListSecrets: how the secret
+   * stands against its live copy.
+   *
+   * @generated from field: credbroker.v1.DeployState deploy_state = 9;
+   */
+  deployState: DeployState;
+
+  /**
+   * Output only, live secrets: the test version the last deploy copied;
+   * 0 when no deploy wrote this live secret.
+   *
+   * @generated from field: uint64 deployed_from_version = 10;
+   */
+  deployedFromVersion: bigint;
+
+  /**
+   * Output only: when the secret last served an Inject on this broker,
+   * accurate to about a minute; unset if it never did.
+   *
+   * @generated from field: google.protobuf.Timestamp last_use_time = 11;
+   */
+  lastUseTime?: Timestamp | undefined;
+
+  /**
+   * Output only: the steps this secret can serve, as its type and values
+   * say (a DPoP-bound OAuth2 secret serves HTTP only); what
+   * ListSecretsRequest.step filters on.
+   *
+   * @generated from field: repeated credbroker.v1.StepKind steps = 12;
+   */
+  steps: StepKind[];
 };
 
 /**
@@ -706,4 +752,64 @@ export type OAuth2TokenBinding = (typeof OAuth2TokenBinding)[keyof typeof OAuth2
  */
 export const OAuth2TokenBindingSchema: GenEnum<OAuth2TokenBinding> = /*@__PURE__*/
   enumDesc(file_credbroker_v1_secret, 4);
+
+/**
+ * DeployState is how a test secret stands against the live secret of the
+ * same name, as DeploySecrets left it.
+ *
+ * @generated from enum credbroker.v1.DeployState
+ */
+export const DeployState = {
+  /**
+   * Not told: a live secret, or an answer that does not compute it.
+   *
+   * @generated from enum value: DEPLOY_STATE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * No live secret of that name: a deploy would create it.
+   *
+   * @generated from enum value: DEPLOY_STATE_NOT_IN_LIVE = 1;
+   */
+  NOT_IN_LIVE: 1,
+
+  /**
+   * The live secret is the deploy of this very test version, unchanged since.
+   *
+   * @generated from enum value: DEPLOY_STATE_IN_SYNC = 2;
+   */
+  IN_SYNC: 2,
+
+  /**
+   * The test secret changed (or was created again) since its last deploy;
+   * the live secret is unchanged since that deploy.
+   *
+   * @generated from enum value: DEPLOY_STATE_NEWER_IN_TEST = 3;
+   */
+  NEWER_IN_TEST: 3,
+
+  /**
+   * The live secret was changed directly in live since its last deploy, or
+   * was never deployed (created in live): a deploy would replace that
+   * change. Whether or not the test secret changed too.
+   *
+   * @generated from enum value: DEPLOY_STATE_CHANGED_IN_LIVE = 4;
+   */
+  CHANGED_IN_LIVE: 4,
+} as const;
+
+/**
+ * DeployState is how a test secret stands against the live secret of the
+ * same name, as DeploySecrets left it.
+ *
+ * @generated from enum credbroker.v1.DeployState
+ */
+export type DeployState = (typeof DeployState)[keyof typeof DeployState] | UnknownEnum;
+
+/**
+ * Describes the enum credbroker.v1.DeployState.
+ */
+export const DeployStateSchema: GenEnum<DeployState> = /*@__PURE__*/
+  enumDesc(file_credbroker_v1_secret, 5);
 

@@ -2,17 +2,19 @@
 // @generated from file credbroker/v1/secret_service.proto (package credbroker.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Credentials, Mode, Secret } from "./secret_pb.ts";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Credentials, Mode, Secret, SecretType, StepKind } from "./secret_pb.ts";
 import { file_credbroker_v1_secret } from "./secret_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { FieldMask } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file credbroker/v1/secret_service.proto.
  */
 export const file_credbroker_v1_secret_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJjcmVkYnJva2VyL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1jcmVkYnJva2VyLnYxIowBChNDcmVhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIvCgtjcmVkZW50aWFscxgEIAEoCzIaLmNyZWRicm9rZXIudjEuQ3JlZGVudGlhbHMiPQoUQ3JlYXRlU2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQiQwoQR2V0U2VjcmV0UmVxdWVzdBIhCgRtb2RlGAEgASgOMhMuY3JlZGJyb2tlci52MS5Nb2RlEgwKBG5hbWUYAiABKAkiOgoRR2V0U2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQiXgoSTGlzdFNlY3JldHNSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiVgoTTGlzdFNlY3JldHNSZXNwb25zZRImCgdzZWNyZXRzGAEgAygLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItUBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRIYCgtkZXNjcmlwdGlvbhgDIAEoCUgAiAEBEi8KC2NyZWRlbnRpYWxzGAQgASgLMhouY3JlZGJyb2tlci52MS5DcmVkZW50aWFscxIdChBleHBlY3RlZF92ZXJzaW9uGAUgASgESAGIAQFCDgoMX2Rlc2NyaXB0aW9uQhMKEV9leHBlY3RlZF92ZXJzaW9uIj0KFFVwZGF0ZVNlY3JldFJlc3BvbnNlEiUKBnNlY3JldBgBIAEoCzIVLmNyZWRicm9rZXIudjEuU2VjcmV0IkYKE0RlbGV0ZVNlY3JldFJlcXVlc3QSIQoEbW9kZRgBIAEoDjITLmNyZWRicm9rZXIudjEuTW9kZRIMCgRuYW1lGAIgASgJIhYKFERlbGV0ZVNlY3JldFJlc3BvbnNlIiUKFERlcGxveVNlY3JldHNSZXF1ZXN0Eg0KBW5hbWVzGAEgAygJIj8KFURlcGxveVNlY3JldHNSZXNwb25zZRImCgdzZWNyZXRzGAEgAygLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQyrgQKDVNlY3JldFNlcnZpY2USWQoMQ3JlYXRlU2VjcmV0EiIuY3JlZGJyb2tlci52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GiMuY3JlZGJyb2tlci52MS5DcmVhdGVTZWNyZXRSZXNwb25zZSIAElMKCUdldFNlY3JldBIfLmNyZWRicm9rZXIudjEuR2V0U2VjcmV0UmVxdWVzdBogLmNyZWRicm9rZXIudjEuR2V0U2VjcmV0UmVzcG9uc2UiA5ACARJZCgtMaXN0U2VjcmV0cxIhLmNyZWRicm9rZXIudjEuTGlzdFNlY3JldHNSZXF1ZXN0GiIuY3JlZGJyb2tlci52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlIgOQAgESWQoMVXBkYXRlU2VjcmV0EiIuY3JlZGJyb2tlci52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiMuY3JlZGJyb2tlci52MS5VcGRhdGVTZWNyZXRSZXNwb25zZSIAElkKDERlbGV0ZVNlY3JldBIiLmNyZWRicm9rZXIudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBojLmNyZWRicm9rZXIudjEuRGVsZXRlU2VjcmV0UmVzcG9uc2UiABJcCg1EZXBsb3lTZWNyZXRzEiMuY3JlZGJyb2tlci52MS5EZXBsb3lTZWNyZXRzUmVxdWVzdBokLmNyZWRicm9rZXIudjEuRGVwbG95U2VjcmV0c1Jlc3BvbnNlIgBiBnByb3RvMw", [file_credbroker_v1_secret]);
+  fileDesc("CiJjcmVkYnJva2VyL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1jcmVkYnJva2VyLnYxIowBChNDcmVhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIvCgtjcmVkZW50aWFscxgEIAEoCzIaLmNyZWRicm9rZXIudjEuQ3JlZGVudGlhbHMiPQoUQ3JlYXRlU2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQiQwoQR2V0U2VjcmV0UmVxdWVzdBIhCgRtb2RlGAEgASgOMhMuY3JlZGJyb2tlci52MS5Nb2RlEgwKBG5hbWUYAiABKAkiOgoRR2V0U2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQi9AEKEkxpc3RTZWNyZXRzUmVxdWVzdBIhCgRtb2RlGAEgASgOMhMuY3JlZGJyb2tlci52MS5Nb2RlEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhUKDW5hbWVfY29udGFpbnMYBCABKAkSKAoFdHlwZXMYBSADKA4yGS5jcmVkYnJva2VyLnYxLlNlY3JldFR5cGUSJQoEc3RlcBgGIAEoDjIXLmNyZWRicm9rZXIudjEuU3RlcEtpbmQSLAoIb3JkZXJfYnkYByABKA4yGi5jcmVkYnJva2VyLnYxLlNlY3JldE9yZGVyImoKE0xpc3RTZWNyZXRzUmVzcG9uc2USJgoHc2VjcmV0cxgBIAMoCzIVLmNyZWRicm9rZXIudjEuU2VjcmV0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIoYCChNVcGRhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRIYCgtkZXNjcmlwdGlvbhgDIAEoCUgAiAEBEi8KC2NyZWRlbnRpYWxzGAQgASgLMhouY3JlZGJyb2tlci52MS5DcmVkZW50aWFscxIdChBleHBlY3RlZF92ZXJzaW9uGAUgASgESAGIAQESLwoLdXBkYXRlX21hc2sYBiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQg4KDF9kZXNjcmlwdGlvbkITChFfZXhwZWN0ZWRfdmVyc2lvbiI9ChRVcGRhdGVTZWNyZXRSZXNwb25zZRIlCgZzZWNyZXQYASABKAsyFS5jcmVkYnJva2VyLnYxLlNlY3JldCJGChNEZWxldGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCSIWChREZWxldGVTZWNyZXRSZXNwb25zZSI8ChREZXBsb3lTZWNyZXRzUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIVCg12YWxpZGF0ZV9vbmx5GAIgASgIIm4KFURlcGxveVNlY3JldHNSZXNwb25zZRImCgdzZWNyZXRzGAEgAygLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQSFQoNY3JlYXRlZF9uYW1lcxgCIAMoCRIWCg5yZXBsYWNlZF9uYW1lcxgDIAMoCSplCgtTZWNyZXRPcmRlchIcChhTRUNSRVRfT1JERVJfVU5TUEVDSUZJRUQQABIVChFTRUNSRVRfT1JERVJfTkFNRRABEiEKHVNFQ1JFVF9PUkRFUl9VUERBVEVfVElNRV9ERVNDEAIyrgQKDVNlY3JldFNlcnZpY2USWQoMQ3JlYXRlU2VjcmV0EiIuY3JlZGJyb2tlci52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GiMuY3JlZGJyb2tlci52MS5DcmVhdGVTZWNyZXRSZXNwb25zZSIAElMKCUdldFNlY3JldBIfLmNyZWRicm9rZXIudjEuR2V0U2VjcmV0UmVxdWVzdBogLmNyZWRicm9rZXIudjEuR2V0U2VjcmV0UmVzcG9uc2UiA5ACARJZCgtMaXN0U2VjcmV0cxIhLmNyZWRicm9rZXIudjEuTGlzdFNlY3JldHNSZXF1ZXN0GiIuY3JlZGJyb2tlci52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlIgOQAgESWQoMVXBkYXRlU2VjcmV0EiIuY3JlZGJyb2tlci52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiMuY3JlZGJyb2tlci52MS5VcGRhdGVTZWNyZXRSZXNwb25zZSIAElkKDERlbGV0ZVNlY3JldBIiLmNyZWRicm9rZXIudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBojLmNyZWRicm9rZXIudjEuRGVsZXRlU2VjcmV0UmVzcG9uc2UiABJcCg1EZXBsb3lTZWNyZXRzEiMuY3JlZGJyb2tlci52MS5EZXBsb3lTZWNyZXRzUmVxdWVzdBokLmNyZWRicm9rZXIudjEuRGVwbG95U2VjcmV0c1Jlc3BvbnNlIgBiBnByb3RvMw", [file_credbroker_v1_secret, file_google_protobuf_field_mask]);
 
 /**
  * CreateSecretRequest names a new secret and its values.
@@ -147,11 +149,43 @@ export type ListSecretsRequest = Message<"credbroker.v1.ListSecretsRequest"> & {
   pageSize: number;
 
   /**
-   * The next_page_token of the previous page; empty for the first page.
+   * The next_page_token of the previous page; empty for the first page. A
+   * token is valid only with the filter and order it was issued for.
    *
    * @generated from field: string page_token = 3;
    */
   pageToken: string;
+
+  /**
+   * Only secrets whose name contains this text (case-insensitive); empty:
+   * every name. At most 63 characters.
+   *
+   * @generated from field: string name_contains = 4;
+   */
+  nameContains: string;
+
+  /**
+   * Only secrets of these types; empty: every type.
+   *
+   * @generated from field: repeated credbroker.v1.SecretType types = 5;
+   */
+  types: SecretType[];
+
+  /**
+   * Only secrets that can serve this step (Secret.steps: per secret, so a
+   * DPoP-bound OAuth2 secret is left out of STEP_KIND_CODE); unspecified:
+   * every secret.
+   *
+   * @generated from field: credbroker.v1.StepKind step = 6;
+   */
+  step: StepKind;
+
+  /**
+   * The order of the listing; unspecified means by name.
+   *
+   * @generated from field: credbroker.v1.SecretOrder order_by = 7;
+   */
+  orderBy: SecretOrder;
 };
 
 /**
@@ -168,7 +202,7 @@ export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest> = /*@__PUR
  */
 export type ListSecretsResponse = Message<"credbroker.v1.ListSecretsResponse"> & {
   /**
-   * The secrets of this page, ordered by name.
+   * The secrets of this page, in the order asked for.
    *
    * @generated from field: repeated credbroker.v1.Secret secrets = 1;
    */
@@ -180,6 +214,13 @@ export type ListSecretsResponse = Message<"credbroker.v1.ListSecretsResponse"> &
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many secrets match the request's filter, over every page (AIP-158).
+   *
+   * @generated from field: int32 total_size = 3;
+   */
+  totalSize: number;
 };
 
 /**
@@ -190,7 +231,8 @@ export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse> = /*@__P
   messageDesc(file_credbroker_v1_secret_service, 5);
 
 /**
- * UpdateSecretRequest changes a secret. Fields left unset stay as they are.
+ * UpdateSecretRequest changes a secret. Without update_mask, fields left
+ * unset stay as they are and credentials replace every value.
  *
  * @generated from message credbroker.v1.UpdateSecretRequest
  */
@@ -229,6 +271,20 @@ export type UpdateSecretRequest = Message<"credbroker.v1.UpdateSecretRequest"> &
    * @generated from field: optional uint64 expected_version = 5;
    */
   expectedVersion?: bigint | undefined;
+
+  /**
+   * If set, only these fields change (AIP-134), each from this request (a
+   * masked field the request leaves empty becomes empty): `description`,
+   * `credentials` (every value), `credentials.<type>` (the same), or
+   * `credentials.<type>.<field>`, e.g. `credentials.basic_auth.password`,
+   * of the stored secret's type. Proto field names; the Connect JSON form
+   * of a mask is camelCase ("credentials.basicAuth.password"). The stored
+   * values are opened, the masked ones replaced, and the result checked
+   * as a new secret's values would be.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 6;
+   */
+  updateMask?: FieldMask | undefined;
 };
 
 /**
@@ -315,6 +371,14 @@ export type DeploySecretsRequest = Message<"credbroker.v1.DeploySecretsRequest">
    * @generated from field: repeated string names = 1;
    */
   names: string[];
+
+  /**
+   * A dry run (AIP-163): check the request and answer what a deploy would
+   * write, writing nothing; its audit event says it was a dry run.
+   *
+   * @generated from field: bool validate_only = 2;
+   */
+  validateOnly: boolean;
 };
 
 /**
@@ -331,11 +395,26 @@ export const DeploySecretsRequestSchema: GenMessage<DeploySecretsRequest> = /*@_
  */
 export type DeploySecretsResponse = Message<"credbroker.v1.DeploySecretsResponse"> & {
   /**
-   * The live secrets written, in the order of the request's names.
+   * The live secrets written (would be written, for validate_only), in the
+   * order of the request's names.
    *
    * @generated from field: repeated credbroker.v1.Secret secrets = 1;
    */
   secrets: Secret[];
+
+  /**
+   * The names that had no live secret: created, in the request's order.
+   *
+   * @generated from field: repeated string created_names = 2;
+   */
+  createdNames: string[];
+
+  /**
+   * The names whose live secret was replaced, in the request's order.
+   *
+   * @generated from field: repeated string replaced_names = 3;
+   */
+  replacedNames: string[];
 };
 
 /**
@@ -344,6 +423,47 @@ export type DeploySecretsResponse = Message<"credbroker.v1.DeploySecretsResponse
  */
 export const DeploySecretsResponseSchema: GenMessage<DeploySecretsResponse> = /*@__PURE__*/
   messageDesc(file_credbroker_v1_secret_service, 11);
+
+/**
+ * SecretOrder is the order of a ListSecrets answer.
+ *
+ * @generated from enum credbroker.v1.SecretOrder
+ */
+export const SecretOrder = {
+  /**
+   * By name.
+   *
+   * @generated from enum value: SECRET_ORDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * By name, ascending.
+   *
+   * @generated from enum value: SECRET_ORDER_NAME = 1;
+   */
+  NAME: 1,
+
+  /**
+   * Most recently updated first; secrets updated at the same time by name.
+   *
+   * @generated from enum value: SECRET_ORDER_UPDATE_TIME_DESC = 2;
+   */
+  UPDATE_TIME_DESC: 2,
+} as const;
+
+/**
+ * SecretOrder is the order of a ListSecrets answer.
+ *
+ * @generated from enum credbroker.v1.SecretOrder
+ */
+export type SecretOrder = (typeof SecretOrder)[keyof typeof SecretOrder] | UnknownEnum;
+
+/**
+ * Describes the enum credbroker.v1.SecretOrder.
+ */
+export const SecretOrderSchema: GenEnum<SecretOrder> = /*@__PURE__*/
+  enumDesc(file_credbroker_v1_secret_service, 0);
 
 /**
  * SecretService is the admin API. It requires the admin token and returns
@@ -364,7 +484,8 @@ export const SecretService: GenService<{
     output: typeof CreateSecretResponseSchema;
   },
   /**
-   * GetSecret returns a secret's metadata; NOT_FOUND if absent.
+   * GetSecret returns a secret's metadata and its readable (non-sensitive)
+   * credential fields; NOT_FOUND if absent.
    *
    * @generated from rpc credbroker.v1.SecretService.GetSecret
    */
@@ -374,7 +495,8 @@ export const SecretService: GenService<{
     output: typeof GetSecretResponseSchema;
   },
   /**
-   * ListSecrets pages through a mode's secrets, ordered by name.
+   * ListSecrets pages through a mode's secrets, filtered and ordered as
+   * asked (by name by default).
    *
    * @generated from rpc credbroker.v1.SecretService.ListSecrets
    */

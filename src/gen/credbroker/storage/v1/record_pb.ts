@@ -6,13 +6,15 @@ import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Secret } from "../../v1/secret_pb.ts";
 import { file_credbroker_v1_secret } from "../../v1/secret_pb.ts";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file credbroker/storage/v1/record.proto.
  */
 export const file_credbroker_storage_v1_record: GenFile = /*@__PURE__*/
-  fileDesc("CiJjcmVkYnJva2VyL3N0b3JhZ2UvdjEvcmVjb3JkLnByb3RvEhVjcmVkYnJva2VyLnN0b3JhZ2UudjEibAoMU2VjcmV0UmVjb3JkEiUKBnNlY3JldBgBIAEoCzIVLmNyZWRicm9rZXIudjEuU2VjcmV0EjUKB3BheWxvYWQYAiABKAsyJC5jcmVkYnJva2VyLnN0b3JhZ2UudjEuU2VhbGVkUGF5bG9hZCJYCg1TZWFsZWRQYXlsb2FkEg4KBmZvcm1hdBgBIAEoDRIOCgZrZXlfaWQYAiABKA0SEwoLd3JhcHBlZF9rZXkYAyABKAwSEgoKY2lwaGVydGV4dBgEIAEoDCJRCgdLZXlyaW5nEi8KBGtleXMYASADKAsyIS5jcmVkYnJva2VyLnN0b3JhZ2UudjEuS2V5cmluZ0tleRIVCg1hY3RpdmVfa2V5X2lkGAIgASgNIkIKCktleXJpbmdLZXkSCgoCaWQYASABKA0SCwoDa2V5GAIgASgMEhsKE2NyZWF0ZV90aW1lX3NlY29uZHMYAyABKAMiMwoNU2VhbGVkS2V5cmluZxIOCgZmb3JtYXQYASABKA0SEgoKY2lwaGVydGV4dBgCIAEoDGIGcHJvdG8z", [file_credbroker_v1_secret]);
+  fileDesc("CiJjcmVkYnJva2VyL3N0b3JhZ2UvdjEvcmVjb3JkLnByb3RvEhVjcmVkYnJva2VyLnN0b3JhZ2UudjEiqAEKDFNlY3JldFJlY29yZBIlCgZzZWNyZXQYASABKAsyFS5jcmVkYnJva2VyLnYxLlNlY3JldBI1CgdwYXlsb2FkGAIgASgLMiQuY3JlZGJyb2tlci5zdG9yYWdlLnYxLlNlYWxlZFBheWxvYWQSOgoNZGVwbG95ZWRfZnJvbRgDIAEoCzIjLmNyZWRicm9rZXIuc3RvcmFnZS52MS5EZXBsb3lPcmlnaW4icAoMRGVwbG95T3JpZ2luEhQKDHRlc3RfdmVyc2lvbhgBIAEoBBI0ChB0ZXN0X2NyZWF0ZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIUCgxsaXZlX3ZlcnNpb24YAyABKAQiWAoNU2VhbGVkUGF5bG9hZBIOCgZmb3JtYXQYASABKA0SDgoGa2V5X2lkGAIgASgNEhMKC3dyYXBwZWRfa2V5GAMgASgMEhIKCmNpcGhlcnRleHQYBCABKAwiUQoHS2V5cmluZxIvCgRrZXlzGAEgAygLMiEuY3JlZGJyb2tlci5zdG9yYWdlLnYxLktleXJpbmdLZXkSFQoNYWN0aXZlX2tleV9pZBgCIAEoDSJCCgpLZXlyaW5nS2V5EgoKAmlkGAEgASgNEgsKA2tleRgCIAEoDBIbChNjcmVhdGVfdGltZV9zZWNvbmRzGAMgASgDIjMKDVNlYWxlZEtleXJpbmcSDgoGZm9ybWF0GAEgASgNEhIKCmNpcGhlcnRleHQYAiABKAxiBnByb3RvMw", [file_credbroker_v1_secret, file_google_protobuf_timestamp]);
 
 /**
  * SecretRecord is how a secret is kept at rest: metadata in clear, the
@@ -34,6 +36,13 @@ export type SecretRecord = Message<"credbroker.storage.v1.SecretRecord"> & {
    * @generated from field: credbroker.storage.v1.SealedPayload payload = 2;
    */
   payload?: SealedPayload | undefined;
+
+  /**
+   * Live records written by DeploySecrets: what they were deployed from.
+   *
+   * @generated from field: credbroker.storage.v1.DeployOrigin deployed_from = 3;
+   */
+  deployedFrom?: DeployOrigin | undefined;
 };
 
 /**
@@ -42,6 +51,44 @@ export type SecretRecord = Message<"credbroker.storage.v1.SecretRecord"> & {
  */
 export const SecretRecordSchema: GenMessage<SecretRecord> = /*@__PURE__*/
   messageDesc(file_credbroker_storage_v1_record, 0);
+
+/**
+ * DeployOrigin is the deploy that wrote a live record: the test secret it
+ * copied and the live version it wrote, so that a later change of either
+ * shows.
+ *
+ * @generated from message credbroker.storage.v1.DeployOrigin
+ */
+export type DeployOrigin = Message<"credbroker.storage.v1.DeployOrigin"> & {
+  /**
+   * The test secret's version that was copied.
+   *
+   * @generated from field: uint64 test_version = 1;
+   */
+  testVersion: bigint;
+
+  /**
+   * The test secret's create_time: a test secret deleted and created again
+   * starts at version 1 again, and is another secret.
+   *
+   * @generated from field: google.protobuf.Timestamp test_create_time = 2;
+   */
+  testCreateTime?: Timestamp | undefined;
+
+  /**
+   * The live version the deploy wrote; a higher one was changed in live.
+   *
+   * @generated from field: uint64 live_version = 3;
+   */
+  liveVersion: bigint;
+};
+
+/**
+ * Describes the message credbroker.storage.v1.DeployOrigin.
+ * Use `create(DeployOriginSchema)` to create a new message.
+ */
+export const DeployOriginSchema: GenMessage<DeployOrigin> = /*@__PURE__*/
+  messageDesc(file_credbroker_storage_v1_record, 1);
 
 /**
  * SealedPayload is an envelope: a payload sealed under a fresh data key,
@@ -85,7 +132,7 @@ export type SealedPayload = Message<"credbroker.storage.v1.SealedPayload"> & {
  * Use `create(SealedPayloadSchema)` to create a new message.
  */
 export const SealedPayloadSchema: GenMessage<SealedPayload> = /*@__PURE__*/
-  messageDesc(file_credbroker_storage_v1_record, 1);
+  messageDesc(file_credbroker_storage_v1_record, 2);
 
 /**
  * Keyring is the set of keys that wrap data keys, sealed under the master
@@ -114,7 +161,7 @@ export type Keyring = Message<"credbroker.storage.v1.Keyring"> & {
  * Use `create(KeyringSchema)` to create a new message.
  */
 export const KeyringSchema: GenMessage<Keyring> = /*@__PURE__*/
-  messageDesc(file_credbroker_storage_v1_record, 2);
+  messageDesc(file_credbroker_storage_v1_record, 3);
 
 /**
  * KeyringKey is one key of the keyring.
@@ -149,7 +196,7 @@ export type KeyringKey = Message<"credbroker.storage.v1.KeyringKey"> & {
  * Use `create(KeyringKeySchema)` to create a new message.
  */
 export const KeyringKeySchema: GenMessage<KeyringKey> = /*@__PURE__*/
-  messageDesc(file_credbroker_storage_v1_record, 3);
+  messageDesc(file_credbroker_storage_v1_record, 4);
 
 /**
  * SealedKeyring is the keyring at rest.
@@ -177,5 +224,5 @@ export type SealedKeyring = Message<"credbroker.storage.v1.SealedKeyring"> & {
  * Use `create(SealedKeyringSchema)` to create a new message.
  */
 export const SealedKeyringSchema: GenMessage<SealedKeyring> = /*@__PURE__*/
-  messageDesc(file_credbroker_storage_v1_record, 4);
+  messageDesc(file_credbroker_storage_v1_record, 5);
 
