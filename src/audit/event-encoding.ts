@@ -10,6 +10,8 @@ export interface AuditEventFields {
   readonly code: string;
   readonly caller: { readonly kind: CallerKind; readonly peerAddress: string; readonly tlsSubject: string };
   readonly requestId: string;
+  /** A dry run (DeploySecrets validate_only) that wrote nothing. */
+  readonly validateOnly?: boolean | undefined;
 }
 
 /**
@@ -29,7 +31,8 @@ export function encodeAuditEvent(fields: AuditEventFields, sequence: number, res
   for (const secretSize of secretSizes) {
     size += messageFieldSize(secretSize);
   }
-  size += stringFieldSize(fields.code) + messageFieldSize(callerSize) + stringFieldSize(fields.requestId);
+  const validateOnly = fields.validateOnly === true ? 1 : 0;
+  size += stringFieldSize(fields.code) + messageFieldSize(callerSize) + stringFieldSize(fields.requestId) + varintFieldSize(validateOnly);
 
   const out = { buffer: Buffer.allocUnsafe(reserve + size), at: reserve };
   varintField(out, 1, sequence);
@@ -50,6 +53,7 @@ export function encodeAuditEvent(fields: AuditEventFields, sequence: number, res
   stringField(out, 2, caller.peerAddress);
   stringField(out, 3, caller.tlsSubject);
   stringField(out, 8, fields.requestId);
+  varintField(out, 9, validateOnly);
   return out.buffer;
 }
 

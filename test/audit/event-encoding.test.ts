@@ -25,6 +25,7 @@ const variants: [string, AuditEventFields, number][] = [
   ["many secrets, versions past 2^53 and a secret without a version", { ...base, secrets: [{ name: "a", version: 0n }, { name: "b", version: 2n ** 63n + 5n }, { name: "c", version: 2n ** 64n - 1n }] }, 1],
   ["non-ASCII and long strings", { ...base, caller: { kind: CallerKind.ADMIN, peerAddress: "/run/credbroker/é-sock", tlsSubject: `CN=${"ü".repeat(300)},O=Ωmega 🚀` }, requestId: "x".repeat(200) }, 2 ** 53 - 1],
   ["a negative time (int64 as ten bytes) and nanos near a second", { ...base, time: { seconds: -5n, nanos: 999_999_999 } }, 128],
+  ["a dry run", { ...base, validateOnly: true }, 3],
 ];
 
 describe("encodeAuditEvent", () => {
@@ -39,6 +40,7 @@ describe("encodeAuditEvent", () => {
         code: fields.code,
         caller: create(AuditCallerSchema, fields.caller),
         requestId: fields.requestId,
+        validateOnly: fields.validateOnly ?? false,
       });
       const encoded = encodeAuditEvent(fields, sequence, 17);
       expect(Buffer.from(encoded.subarray(17))).toEqual(Buffer.from(toBinary(AuditEventSchema, message)));
@@ -48,7 +50,7 @@ describe("encodeAuditEvent", () => {
 
   it("knows every field of the schema: a new field must be written by the encoder too", () => {
     const fields = (schema: { fields: readonly { name: string; number: number }[] }) => schema.fields.map((f) => `${f.number}:${f.name}`);
-    expect(fields(AuditEventSchema)).toEqual(["1:sequence", "2:time", "3:method", "4:mode", "5:secrets", "6:code", "7:caller", "8:request_id"]);
+    expect(fields(AuditEventSchema)).toEqual(["1:sequence", "2:time", "3:method", "4:mode", "5:secrets", "6:code", "7:caller", "8:request_id", "9:validate_only"]);
     expect(fields(AuditSecretSchema)).toEqual(["1:name", "2:version"]);
     expect(fields(AuditCallerSchema)).toEqual(["1:kind", "2:peer_address", "3:tls_subject"]);
   });
