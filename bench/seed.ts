@@ -49,7 +49,7 @@ export async function seedDataDir(dataDir: string, masterKey: Uint8Array, first:
   const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
   try {
     const keyring = openKeyring(masterKey, store.getMeta("keyring")!);
-    const secrets = directClient(SecretService, createSecretService({ store, sealer: createSealer(keyring) }));
+    const secrets = directClient(SecretService, createSecretService({ store, sealer: createSealer(keyring), oauthTimeoutMs: 10_000 }));
     const batch = 1000;
     for (let start = first; start < first + count; start += batch) {
       const writes = [];

@@ -11,6 +11,7 @@ import type { RecordBinding, Sealer } from "../seal/sealer.ts";
 import type { SecretStore, StoreConflict, StoreWrite } from "../store/secret-store.ts";
 import { decodePageToken, encodePageToken } from "./page-token.ts";
 import { bindingOf, modeLabel, requireRecord, secretNotFound } from "./records.ts";
+import { createTestSecret } from "./test-secret.ts";
 import { checkCredentials } from "./validate-credentials.ts";
 import { checkDescription, checkMode, checkName } from "./validate-request.ts";
 
@@ -20,14 +21,16 @@ export interface SecretServiceDeps {
   store: SecretStore;
   /** Seals credentials before they reach the store. */
   sealer: Sealer;
+  /** The broker's OAuth2 timeout in ms: TestSecret's token requests get this long. */
+  oauthTimeoutMs: number;
 }
 
 const defaultPageSize = 50;
 const maxPageSize = 1000;
 const maxDeployNames = 1000;
 
-/** The admin API: create, read, update, delete and deploy secrets; metadata only in every answer. */
-export function createSecretService({ store, sealer }: SecretServiceDeps): ServiceImpl<typeof SecretService> {
+/** The admin API: create, read, update, delete, deploy and test secrets; metadata only in every answer. */
+export function createSecretService({ store, sealer, oauthTimeoutMs }: SecretServiceDeps): ServiceImpl<typeof SecretService> {
   function sealCredentials(binding: RecordBinding, credentials: Credentials) {
     const plaintext = toBinary(CredentialsSchema, credentials);
     try {
@@ -223,6 +226,8 @@ export function createSecretService({ store, sealer }: SecretServiceDeps): Servi
       );
       return { secrets: deployed };
     },
+
+    testSecret: createTestSecret({ store, sealer, oauthTimeoutMs }),
   };
 }
 

@@ -53,6 +53,8 @@ export interface FetchedToken {
   tokenType: string;
   /** `expires_in` in seconds as sent, or undefined when the endpoint sent none. */
   expiresIn: number | undefined;
+  /** `scope` as sent (space-separated), or undefined when the endpoint sent none, which RFC 6749 (5.1) makes the scopes requested. */
+  scope?: string;
   /** For a DPoP-bound token: signs the proof of each request it is sent with. */
   dpop?: DpopProver;
 }
@@ -86,6 +88,7 @@ export function createTokenFetcher(options: TokenFetcherOptions = {}): TokenFetc
           accessToken: response.access_token,
           tokenType: response.token_type,
           expiresIn: response.expires_in,
+          ...(response.scope === undefined ? {} : { scope: response.scope }),
           ...(dpop === undefined ? {} : { dpop: dpopProver(dpop, response.access_token) }),
         };
       } catch (error) {

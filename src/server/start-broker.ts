@@ -115,7 +115,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const injects = metricsOn ? createInjectCounts() : undefined;
     const refusals = metricsOn ? createRefusalCounts([SecretService, KeyService, AuditService, InjectService]) : undefined;
     const services: ServiceRegistration[] = [
-      registration(SecretService, createSecretService({ store, sealer })),
+      registration(SecretService, createSecretService({ store, sealer, oauthTimeoutMs: config.oauthTimeoutMs })),
       registration(KeyService, createKeyService({ store, keyring, masterKey, sealedKeyring, keyringMetaKey, rewrapper: rewrap })),
       registration(AuditService, createAuditService({ log: audit })),
       registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count })),

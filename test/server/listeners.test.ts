@@ -134,7 +134,7 @@ describe("real listeners on port 0", () => {
     const other = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
     try {
       const sealer = createSealer(openKeyring(tb.masterKey, other.getMeta("keyring")!));
-      await directClient(SecretService, createSecretService({ store: other, sealer })).updateSecret({
+      await directClient(SecretService, createSecretService({ store: other, sealer, oauthTimeoutMs: 2000 })).updateSecret({
         mode: Mode.TEST,
         name: "elsewhere",
         credentials: apiKey("after"),

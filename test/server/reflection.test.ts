@@ -151,7 +151,10 @@ describe("server reflection on a broker whose services require tokens", () => {
 
         // later answers on the same stream leave out files it has already sent
         const more = filesOf(await reflection.ask({ messageRequest: { case: "fileContainingSymbol", value: "credbroker.v1.SecretService" } }));
-        expect(more.map((file) => file.name)).toEqual(["credbroker/v1/secret_service.proto"]);
+        const names = more.map((file) => file.name);
+        expect(names[0]).toBe("credbroker/v1/secret_service.proto");
+        expect(names).not.toContain("credbroker/v1/secret.proto");
+        expect(names).not.toContain("google/protobuf/timestamp.proto");
         reflection.close();
       });
 

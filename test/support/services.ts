@@ -34,7 +34,7 @@ export async function createTestServices({ materialCacheSize = 100 } = {}): Prom
   const dataDir = await mkdtemp(join(tmpdir(), "credbroker-svc-"));
   const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
   const sealer = createSealer(createKeyring(new Uint8Array(randomBytes(32)), new Date()).keyring);
-  const secrets = createSecretService({ store, sealer });
+  const secrets = createSecretService({ store, sealer, oauthTimeoutMs: 2000 });
   const materialCache = createMaterialCache(materialCacheSize);
   store.onChange((change) => materialCache.drop(change.mode, change.name));
   const tokenCache = createTokenCache({ fetchToken: createTokenFetcher({ timeoutMs: 2000 }), maxEntries: 100, defaultTtlMs: 300_000 });

@@ -6,15 +6,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Credentials, Mode, Secret, SecretType, StepKind } from "./secret_pb.ts";
 import { file_credbroker_v1_secret } from "./secret_pb.ts";
-import type { FieldMask } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask } from "@bufbuild/protobuf/wkt";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file credbroker/v1/secret_service.proto.
  */
 export const file_credbroker_v1_secret_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJjcmVkYnJva2VyL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1jcmVkYnJva2VyLnYxIowBChNDcmVhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIvCgtjcmVkZW50aWFscxgEIAEoCzIaLmNyZWRicm9rZXIudjEuQ3JlZGVudGlhbHMiPQoUQ3JlYXRlU2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQiQwoQR2V0U2VjcmV0UmVxdWVzdBIhCgRtb2RlGAEgASgOMhMuY3JlZGJyb2tlci52MS5Nb2RlEgwKBG5hbWUYAiABKAkiOgoRR2V0U2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQi9AEKEkxpc3RTZWNyZXRzUmVxdWVzdBIhCgRtb2RlGAEgASgOMhMuY3JlZGJyb2tlci52MS5Nb2RlEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhUKDW5hbWVfY29udGFpbnMYBCABKAkSKAoFdHlwZXMYBSADKA4yGS5jcmVkYnJva2VyLnYxLlNlY3JldFR5cGUSJQoEc3RlcBgGIAEoDjIXLmNyZWRicm9rZXIudjEuU3RlcEtpbmQSLAoIb3JkZXJfYnkYByABKA4yGi5jcmVkYnJva2VyLnYxLlNlY3JldE9yZGVyImoKE0xpc3RTZWNyZXRzUmVzcG9uc2USJgoHc2VjcmV0cxgBIAMoCzIVLmNyZWRicm9rZXIudjEuU2VjcmV0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIoYCChNVcGRhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRIYCgtkZXNjcmlwdGlvbhgDIAEoCUgAiAEBEi8KC2NyZWRlbnRpYWxzGAQgASgLMhouY3JlZGJyb2tlci52MS5DcmVkZW50aWFscxIdChBleHBlY3RlZF92ZXJzaW9uGAUgASgESAGIAQESLwoLdXBkYXRlX21hc2sYBiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQg4KDF9kZXNjcmlwdGlvbkITChFfZXhwZWN0ZWRfdmVyc2lvbiI9ChRVcGRhdGVTZWNyZXRSZXNwb25zZRIlCgZzZWNyZXQYASABKAsyFS5jcmVkYnJva2VyLnYxLlNlY3JldCJGChNEZWxldGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCSIWChREZWxldGVTZWNyZXRSZXNwb25zZSI8ChREZXBsb3lTZWNyZXRzUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIVCg12YWxpZGF0ZV9vbmx5GAIgASgIIm4KFURlcGxveVNlY3JldHNSZXNwb25zZRImCgdzZWNyZXRzGAEgAygLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQSFQoNY3JlYXRlZF9uYW1lcxgCIAMoCRIWCg5yZXBsYWNlZF9uYW1lcxgDIAMoCSplCgtTZWNyZXRPcmRlchIcChhTRUNSRVRfT1JERVJfVU5TUEVDSUZJRUQQABIVChFTRUNSRVRfT1JERVJfTkFNRRABEiEKHVNFQ1JFVF9PUkRFUl9VUERBVEVfVElNRV9ERVNDEAIyrgQKDVNlY3JldFNlcnZpY2USWQoMQ3JlYXRlU2VjcmV0EiIuY3JlZGJyb2tlci52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GiMuY3JlZGJyb2tlci52MS5DcmVhdGVTZWNyZXRSZXNwb25zZSIAElMKCUdldFNlY3JldBIfLmNyZWRicm9rZXIudjEuR2V0U2VjcmV0UmVxdWVzdBogLmNyZWRicm9rZXIudjEuR2V0U2VjcmV0UmVzcG9uc2UiA5ACARJZCgtMaXN0U2VjcmV0cxIhLmNyZWRicm9rZXIudjEuTGlzdFNlY3JldHNSZXF1ZXN0GiIuY3JlZGJyb2tlci52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlIgOQAgESWQoMVXBkYXRlU2VjcmV0EiIuY3JlZGJyb2tlci52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiMuY3JlZGJyb2tlci52MS5VcGRhdGVTZWNyZXRSZXNwb25zZSIAElkKDERlbGV0ZVNlY3JldBIiLmNyZWRicm9rZXIudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBojLmNyZWRicm9rZXIudjEuRGVsZXRlU2VjcmV0UmVzcG9uc2UiABJcCg1EZXBsb3lTZWNyZXRzEiMuY3JlZGJyb2tlci52MS5EZXBsb3lTZWNyZXRzUmVxdWVzdBokLmNyZWRicm9rZXIudjEuRGVwbG95U2VjcmV0c1Jlc3BvbnNlIgBiBnByb3RvMw", [file_credbroker_v1_secret, file_google_protobuf_field_mask]);
+  fileDesc("CiJjcmVkYnJva2VyL3YxL3NlY3JldF9zZXJ2aWNlLnByb3RvEg1jcmVkYnJva2VyLnYxIowBChNDcmVhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRIvCgtjcmVkZW50aWFscxgEIAEoCzIaLmNyZWRicm9rZXIudjEuQ3JlZGVudGlhbHMiPQoUQ3JlYXRlU2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQiQwoQR2V0U2VjcmV0UmVxdWVzdBIhCgRtb2RlGAEgASgOMhMuY3JlZGJyb2tlci52MS5Nb2RlEgwKBG5hbWUYAiABKAkiOgoRR2V0U2VjcmV0UmVzcG9uc2USJQoGc2VjcmV0GAEgASgLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQi9AEKEkxpc3RTZWNyZXRzUmVxdWVzdBIhCgRtb2RlGAEgASgOMhMuY3JlZGJyb2tlci52MS5Nb2RlEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhUKDW5hbWVfY29udGFpbnMYBCABKAkSKAoFdHlwZXMYBSADKA4yGS5jcmVkYnJva2VyLnYxLlNlY3JldFR5cGUSJQoEc3RlcBgGIAEoDjIXLmNyZWRicm9rZXIudjEuU3RlcEtpbmQSLAoIb3JkZXJfYnkYByABKA4yGi5jcmVkYnJva2VyLnYxLlNlY3JldE9yZGVyImoKE0xpc3RTZWNyZXRzUmVzcG9uc2USJgoHc2VjcmV0cxgBIAMoCzIVLmNyZWRicm9rZXIudjEuU2VjcmV0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgFIoYCChNVcGRhdGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCRIYCgtkZXNjcmlwdGlvbhgDIAEoCUgAiAEBEi8KC2NyZWRlbnRpYWxzGAQgASgLMhouY3JlZGJyb2tlci52MS5DcmVkZW50aWFscxIdChBleHBlY3RlZF92ZXJzaW9uGAUgASgESAGIAQESLwoLdXBkYXRlX21hc2sYBiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrQg4KDF9kZXNjcmlwdGlvbkITChFfZXhwZWN0ZWRfdmVyc2lvbiI9ChRVcGRhdGVTZWNyZXRSZXNwb25zZRIlCgZzZWNyZXQYASABKAsyFS5jcmVkYnJva2VyLnYxLlNlY3JldCJGChNEZWxldGVTZWNyZXRSZXF1ZXN0EiEKBG1vZGUYASABKA4yEy5jcmVkYnJva2VyLnYxLk1vZGUSDAoEbmFtZRgCIAEoCSIWChREZWxldGVTZWNyZXRSZXNwb25zZSI8ChREZXBsb3lTZWNyZXRzUmVxdWVzdBINCgVuYW1lcxgBIAMoCRIVCg12YWxpZGF0ZV9vbmx5GAIgASgIIm4KFURlcGxveVNlY3JldHNSZXNwb25zZRImCgdzZWNyZXRzGAEgAygLMhUuY3JlZGJyb2tlci52MS5TZWNyZXQSFQoNY3JlYXRlZF9uYW1lcxgCIAMoCRIWCg5yZXBsYWNlZF9uYW1lcxgDIAMoCSLdAQoRVGVzdFNlY3JldFJlcXVlc3QSIQoEbW9kZRgBIAEoDjITLmNyZWRicm9rZXIudjEuTW9kZRIMCgRuYW1lGAIgASgJEi8KC2NyZWRlbnRpYWxzGAMgASgLMhouY3JlZGJyb2tlci52MS5DcmVkZW50aWFscxItCgRzZnRwGAQgASgLMh0uY3JlZGJyb2tlci52MS5TZnRwVGVzdFRhcmdldEgAEi0KBGh0dHAYBSABKAsyHS5jcmVkYnJva2VyLnYxLkh0dHBUZXN0VGFyZ2V0SABCCAoGdGFyZ2V0IkoKDlNmdHBUZXN0VGFyZ2V0EgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRIcChRob3N0X2tleV9maW5nZXJwcmludBgDIAEoCSIdCg5IdHRwVGVzdFRhcmdldBILCgN1cmwYASABKAkiywIKElRlc3RTZWNyZXRSZXNwb25zZRIlCgZzZWNyZXQYASABKAsyFS5jcmVkYnJva2VyLnYxLlNlY3JldBInCgR0eXBlGAIgASgOMhkuY3JlZGJyb2tlci52MS5TZWNyZXRUeXBlEgoKAm9rGAMgASgIEg8KB3N1bW1hcnkYBCABKAkSMQoGb2F1dGgyGAUgASgLMh8uY3JlZGJyb2tlci52MS5PQXV0aDJUZXN0UmVzdWx0SAASLQoEc2Z0cBgGIAEoCzIdLmNyZWRicm9rZXIudjEuU2Z0cFRlc3RSZXN1bHRIABItCgRodHRwGAcgASgLMh0uY3JlZGJyb2tlci52MS5IdHRwVGVzdFJlc3VsdEgAEi0KBGpzb24YCCABKAsyHS5jcmVkYnJva2VyLnYxLkpzb25UZXN0UmVzdWx0SABCCAoGcmVzdWx0IrMBChBPQXV0aDJUZXN0UmVzdWx0Eg8KB2dyYW50ZWQYASABKAgSEgoKdG9rZW5fdHlwZRgCIAEoCRIOCgZzY29wZXMYAyADKAkSGwoTc2NvcGVzX2FzX3JlcXVlc3RlZBgEIAEoCBItCgpleHBpcmVzX2luGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEg0KBWVycm9yGAYgASgJEg8KB2ZhaWx1cmUYByABKAkiqAEKDlNmdHBUZXN0UmVzdWx0EhEKCWNvbm5lY3RlZBgBIAEoCBIaChJob3N0X2tleV9hbGdvcml0aG0YAiABKAkSHAoUaG9zdF9rZXlfZmluZ2VycHJpbnQYAyABKAkSGAoQaG9zdF9rZXlfbWF0Y2hlZBgEIAEoCBIXCg9sb2dpbl9hdHRlbXB0ZWQYBSABKAgSFgoObG9naW5fYWNjZXB0ZWQYBiABKAgiLgoOSHR0cFRlc3RSZXN1bHQSDAoEc2VudBgBIAEoCBIOCgZzdGF0dXMYAiABKA0iJgoOSnNvblRlc3RSZXN1bHQSFAoMbWVtYmVyX2NvdW50GAEgASgNKmUKC1NlY3JldE9yZGVyEhwKGFNFQ1JFVF9PUkRFUl9VTlNQRUNJRklFRBAAEhUKEVNFQ1JFVF9PUkRFUl9OQU1FEAESIQodU0VDUkVUX09SREVSX1VQREFURV9USU1FX0RFU0MQAjKDBQoNU2VjcmV0U2VydmljZRJZCgxDcmVhdGVTZWNyZXQSIi5jcmVkYnJva2VyLnYxLkNyZWF0ZVNlY3JldFJlcXVlc3QaIy5jcmVkYnJva2VyLnYxLkNyZWF0ZVNlY3JldFJlc3BvbnNlIgASUwoJR2V0U2VjcmV0Eh8uY3JlZGJyb2tlci52MS5HZXRTZWNyZXRSZXF1ZXN0GiAuY3JlZGJyb2tlci52MS5HZXRTZWNyZXRSZXNwb25zZSIDkAIBElkKC0xpc3RTZWNyZXRzEiEuY3JlZGJyb2tlci52MS5MaXN0U2VjcmV0c1JlcXVlc3QaIi5jcmVkYnJva2VyLnYxLkxpc3RTZWNyZXRzUmVzcG9uc2UiA5ACARJZCgxVcGRhdGVTZWNyZXQSIi5jcmVkYnJva2VyLnYxLlVwZGF0ZVNlY3JldFJlcXVlc3QaIy5jcmVkYnJva2VyLnYxLlVwZGF0ZVNlY3JldFJlc3BvbnNlIgASWQoMRGVsZXRlU2VjcmV0EiIuY3JlZGJyb2tlci52MS5EZWxldGVTZWNyZXRSZXF1ZXN0GiMuY3JlZGJyb2tlci52MS5EZWxldGVTZWNyZXRSZXNwb25zZSIAElwKDURlcGxveVNlY3JldHMSIy5jcmVkYnJva2VyLnYxLkRlcGxveVNlY3JldHNSZXF1ZXN0GiQuY3JlZGJyb2tlci52MS5EZXBsb3lTZWNyZXRzUmVzcG9uc2UiABJTCgpUZXN0U2VjcmV0EiAuY3JlZGJyb2tlci52MS5UZXN0U2VjcmV0UmVxdWVzdBohLmNyZWRicm9rZXIudjEuVGVzdFNlY3JldFJlc3BvbnNlIgBiBnByb3RvMw", [file_credbroker_v1_secret, file_google_protobuf_field_mask, file_google_protobuf_duration]);
 
 /**
  * CreateSecretRequest names a new secret and its values.
@@ -425,6 +425,391 @@ export const DeploySecretsResponseSchema: GenMessage<DeploySecretsResponse> = /*
   messageDesc(file_credbroker_v1_secret_service, 11);
 
 /**
+ * TestSecretRequest says what to test and where. Set name to test a stored
+ * secret, or credentials to test values before saving them; not both.
+ *
+ * @generated from message credbroker.v1.TestSecretRequest
+ */
+export type TestSecretRequest = Message<"credbroker.v1.TestSecretRequest"> & {
+  /**
+   * The mode of the stored secret; with credentials, the mode they are
+   * meant for (the audit event records it).
+   *
+   * @generated from field: credbroker.v1.Mode mode = 1;
+   */
+  mode: Mode;
+
+  /**
+   * The stored secret to test.
+   *
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * Unsaved values to test, checked as CreateSecret checks them. A DPoP
+   * secret without a dpop_private_key is tested with a key made for this
+   * test alone.
+   *
+   * @generated from field: credbroker.v1.Credentials credentials = 3;
+   */
+  credentials?: Credentials | undefined;
+
+  /**
+   * Where to test: required for the SFTP types, optional for Basic, Bearer
+   * and API Key; OAuth2 (its token URL) and JSON take none.
+   *
+   * @generated from oneof credbroker.v1.TestSecretRequest.target
+   */
+  target: {
+    /**
+     * The SSH server to log in to.
+     *
+     * @generated from field: credbroker.v1.SftpTestTarget sftp = 4;
+     */
+    value: SftpTestTarget;
+    case: "sftp";
+  } | {
+    /**
+     * The URL to send one GET request to with the secret's header.
+     *
+     * @generated from field: credbroker.v1.HttpTestTarget http = 5;
+     */
+    value: HttpTestTarget;
+    case: "http";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message credbroker.v1.TestSecretRequest.
+ * Use `create(TestSecretRequestSchema)` to create a new message.
+ */
+export const TestSecretRequestSchema: GenMessage<TestSecretRequest> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 12);
+
+/**
+ * SftpTestTarget is the SSH server an SFTP secret is tested against.
+ *
+ * @generated from message credbroker.v1.SftpTestTarget
+ */
+export type SftpTestTarget = Message<"credbroker.v1.SftpTestTarget"> & {
+  /**
+   * A host name or an IP address (IPv6 without brackets).
+   *
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * The TCP port; 0 means 22.
+   *
+   * @generated from field: uint32 port = 2;
+   */
+  port: number;
+
+  /**
+   * The host key's fingerprint as `ssh-keygen -l` prints it: `SHA256:` and
+   * 43 characters of unpadded base64. A server with another key is refused
+   * before the login is sent. Required for a login to a host that is not
+   * loopback; without it the broker reads the server's host key, answers
+   * its fingerprint for the operator to pin, and sends no login.
+   *
+   * @generated from field: string host_key_fingerprint = 3;
+   */
+  hostKeyFingerprint: string;
+};
+
+/**
+ * Describes the message credbroker.v1.SftpTestTarget.
+ * Use `create(SftpTestTargetSchema)` to create a new message.
+ */
+export const SftpTestTargetSchema: GenMessage<SftpTestTarget> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 13);
+
+/**
+ * HttpTestTarget is the URL a static HTTP secret is tested against.
+ *
+ * @generated from message credbroker.v1.HttpTestTarget
+ */
+export type HttpTestTarget = Message<"credbroker.v1.HttpTestTarget"> & {
+  /**
+   * https, or http to a loopback host; no user info, no fragment. The
+   * broker follows no redirect and reads nothing but the status code.
+   *
+   * @generated from field: string url = 1;
+   */
+  url: string;
+};
+
+/**
+ * Describes the message credbroker.v1.HttpTestTarget.
+ * Use `create(HttpTestTargetSchema)` to create a new message.
+ */
+export const HttpTestTargetSchema: GenMessage<HttpTestTarget> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 14);
+
+/**
+ * TestSecretResponse says what the test did and what came of it; it never
+ * carries a credential value, token or key.
+ *
+ * @generated from message credbroker.v1.TestSecretResponse
+ */
+export type TestSecretResponse = Message<"credbroker.v1.TestSecretResponse"> & {
+  /**
+   * The tested secret's metadata, when a stored secret was tested.
+   *
+   * @generated from field: credbroker.v1.Secret secret = 1;
+   */
+  secret?: Secret | undefined;
+
+  /**
+   * The type of the credentials tested.
+   *
+   * @generated from field: credbroker.v1.SecretType type = 2;
+   */
+  type: SecretType;
+
+  /**
+   * Whether the credentials worked: a token granted, a login accepted, a
+   * 2xx status, JSON that parses to an object, or (Basic, Bearer, API Key
+   * without a URL) values that pass every check.
+   *
+   * @generated from field: bool ok = 3;
+   */
+  ok: boolean;
+
+  /**
+   * One line for people: what happened, without any value.
+   *
+   * @generated from field: string summary = 4;
+   */
+  summary: string;
+
+  /**
+   * What the test of the type found.
+   *
+   * @generated from oneof credbroker.v1.TestSecretResponse.result
+   */
+  result: {
+    /**
+     * The token request of an OAuth2 secret.
+     *
+     * @generated from field: credbroker.v1.OAuth2TestResult oauth2 = 5;
+     */
+    value: OAuth2TestResult;
+    case: "oauth2";
+  } | {
+    /**
+     * The connection and login of an SFTP secret.
+     *
+     * @generated from field: credbroker.v1.SftpTestResult sftp = 6;
+     */
+    value: SftpTestResult;
+    case: "sftp";
+  } | {
+    /**
+     * The request of a Basic, Bearer or API Key secret.
+     *
+     * @generated from field: credbroker.v1.HttpTestResult http = 7;
+     */
+    value: HttpTestResult;
+    case: "http";
+  } | {
+    /**
+     * The parse of a JSON secret.
+     *
+     * @generated from field: credbroker.v1.JsonTestResult json = 8;
+     */
+    value: JsonTestResult;
+    case: "json";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message credbroker.v1.TestSecretResponse.
+ * Use `create(TestSecretResponseSchema)` to create a new message.
+ */
+export const TestSecretResponseSchema: GenMessage<TestSecretResponse> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 15);
+
+/**
+ * OAuth2TestResult is the outcome of one token request. The token itself is
+ * dropped: it is neither returned nor cached.
+ *
+ * @generated from message credbroker.v1.OAuth2TestResult
+ */
+export type OAuth2TestResult = Message<"credbroker.v1.OAuth2TestResult"> & {
+  /**
+   * Whether the endpoint issued a token.
+   *
+   * @generated from field: bool granted = 1;
+   */
+  granted: boolean;
+
+  /**
+   * The token type as issued, lowercased (e.g. `bearer`, `dpop`).
+   *
+   * @generated from field: string token_type = 2;
+   */
+  tokenType: string;
+
+  /**
+   * The scopes the endpoint granted, as its `scope` named them; when it
+   * sent none (scopes_as_requested), the scopes requested.
+   *
+   * @generated from field: repeated string scopes = 3;
+   */
+  scopes: string[];
+
+  /**
+   * True when the endpoint sent no `scope`, which RFC 6749 (5.1) makes the
+   * scopes requested.
+   *
+   * @generated from field: bool scopes_as_requested = 4;
+   */
+  scopesAsRequested: boolean;
+
+  /**
+   * The token's lifetime (`expires_in`); unset when the endpoint sent none.
+   *
+   * @generated from field: google.protobuf.Duration expires_in = 5;
+   */
+  expiresIn?: Duration | undefined;
+
+  /**
+   * The OAuth error code of a refusal (e.g. `invalid_client`), when the
+   * endpoint sent one that echoes no secret.
+   *
+   * @generated from field: string error = 6;
+   */
+  error: string;
+
+  /**
+   * The broker's stable code for a request that got no token, as Inject's
+   * error would carry it: ERR_OAUTH_REJECTED, ERR_OAUTH_NOT_TOKEN_ENDPOINT,
+   * ERR_OAUTH_TOKEN_TYPE or ERR_UNAVAILABLE (unreachable, 5xx, timeout).
+   *
+   * @generated from field: string failure = 7;
+   */
+  failure: string;
+};
+
+/**
+ * Describes the message credbroker.v1.OAuth2TestResult.
+ * Use `create(OAuth2TestResultSchema)` to create a new message.
+ */
+export const OAuth2TestResultSchema: GenMessage<OAuth2TestResult> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 16);
+
+/**
+ * SftpTestResult is the outcome of a connection and login.
+ *
+ * @generated from message credbroker.v1.SftpTestResult
+ */
+export type SftpTestResult = Message<"credbroker.v1.SftpTestResult"> & {
+  /**
+   * Whether the SSH handshake reached the host key.
+   *
+   * @generated from field: bool connected = 1;
+   */
+  connected: boolean;
+
+  /**
+   * The host key's algorithm, e.g. `ssh-ed25519`.
+   *
+   * @generated from field: string host_key_algorithm = 2;
+   */
+  hostKeyAlgorithm: string;
+
+  /**
+   * The host key's fingerprint, `SHA256:` and unpadded base64, as
+   * `ssh-keygen -l` prints it: pin it in host_key_fingerprint.
+   *
+   * @generated from field: string host_key_fingerprint = 3;
+   */
+  hostKeyFingerprint: string;
+
+  /**
+   * Whether the host key matched the fingerprint given; false when none
+   * was given.
+   *
+   * @generated from field: bool host_key_matched = 4;
+   */
+  hostKeyMatched: boolean;
+
+  /**
+   * Whether the login was sent (a pinned or loopback host whose key
+   * matched).
+   *
+   * @generated from field: bool login_attempted = 5;
+   */
+  loginAttempted: boolean;
+
+  /**
+   * Whether the server accepted the login.
+   *
+   * @generated from field: bool login_accepted = 6;
+   */
+  loginAccepted: boolean;
+};
+
+/**
+ * Describes the message credbroker.v1.SftpTestResult.
+ * Use `create(SftpTestResultSchema)` to create a new message.
+ */
+export const SftpTestResultSchema: GenMessage<SftpTestResult> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 17);
+
+/**
+ * HttpTestResult is the outcome of a request with a static secret's header.
+ *
+ * @generated from message credbroker.v1.HttpTestResult
+ */
+export type HttpTestResult = Message<"credbroker.v1.HttpTestResult"> & {
+  /**
+   * Whether a request was sent (false without a URL).
+   *
+   * @generated from field: bool sent = 1;
+   */
+  sent: boolean;
+
+  /**
+   * The response's status code; 0 when no response came.
+   *
+   * @generated from field: uint32 status = 2;
+   */
+  status: number;
+};
+
+/**
+ * Describes the message credbroker.v1.HttpTestResult.
+ * Use `create(HttpTestResultSchema)` to create a new message.
+ */
+export const HttpTestResultSchema: GenMessage<HttpTestResult> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 18);
+
+/**
+ * JsonTestResult is the outcome of parsing a JSON secret.
+ *
+ * @generated from message credbroker.v1.JsonTestResult
+ */
+export type JsonTestResult = Message<"credbroker.v1.JsonTestResult"> & {
+  /**
+   * How many members the top-level object has.
+   *
+   * @generated from field: uint32 member_count = 1;
+   */
+  memberCount: number;
+};
+
+/**
+ * Describes the message credbroker.v1.JsonTestResult.
+ * Use `create(JsonTestResultSchema)` to create a new message.
+ */
+export const JsonTestResultSchema: GenMessage<JsonTestResult> = /*@__PURE__*/
+  messageDesc(file_credbroker_v1_secret_service, 19);
+
+/**
  * SecretOrder is the order of a ListSecrets answer.
  *
  * @generated from enum credbroker.v1.SecretOrder
@@ -535,6 +920,21 @@ export const SecretService: GenService<{
     methodKind: "unary";
     input: typeof DeploySecretsRequestSchema;
     output: typeof DeploySecretsResponseSchema;
+  },
+  /**
+   * TestSecret tries a stored secret, or credentials before they are saved,
+   * against the service they are for, now: a token request (OAuth2), a
+   * login (SFTP), one request (Basic, Bearer, API Key, when a URL is given)
+   * or a parse (JSON). Bad input is INVALID_ARGUMENT naming the field; what
+   * the far side answered, failures included, is the response. Nothing is
+   * cached or stored, and the answer carries no value.
+   *
+   * @generated from rpc credbroker.v1.SecretService.TestSecret
+   */
+  testSecret: {
+    methodKind: "unary";
+    input: typeof TestSecretRequestSchema;
+    output: typeof TestSecretResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_credbroker_v1_secret_service, 0);
