@@ -3,6 +3,7 @@ import { secretsCreate } from "./secrets-create.ts";
 import { secretsDelete } from "./secrets-delete.ts";
 import { secretsGet } from "./secrets-get.ts";
 import { secretsList } from "./secrets-list.ts";
+import { secretsTest } from "./secrets-test.ts";
 import { secretsUpdate } from "./secrets-update.ts";
 
 export const secretsUsage = `Usage: credbroker secrets <command> NAME --mode test|live [flags]
@@ -17,6 +18,7 @@ Commands:
   list          list the secrets of a mode
   update NAME   change a secret's description or values
   delete NAME   delete a test secret
+  test [NAME]   test a stored secret, or values before saving them
 
 Run 'credbroker secrets <command> --help' for a command's flags.
 `;
@@ -28,6 +30,7 @@ export const secretsCommands: Record<string, (args: string[], ctx: CliContext) =
   list: secretsList,
   update: secretsUpdate,
   delete: secretsDelete,
+  test: secretsTest,
 };
 
 /** `credbroker secrets <command>`. */
@@ -39,7 +42,7 @@ export async function secrets(args: string[], ctx: CliContext): Promise<number> 
   }
   const run = subcommand === undefined ? undefined : secretsCommands[subcommand];
   if (run === undefined) {
-    throw new UsageError(subcommand === undefined ? "missing the secrets command (create, get, list, update, delete)" : `unknown secrets command "${subcommand}"`);
+    throw new UsageError(subcommand === undefined ? "missing the secrets command (create, get, list, update, delete, test)" : `unknown secrets command "${subcommand}"`);
   }
   return run([...rest, ...globals], ctx);
 }
