@@ -21,6 +21,7 @@ import { checkTarget, type ProofTarget } from "../oauth/dpop-target.ts";
 import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
+import type { LastUseTracker } from "./last-use.ts";
 import { bindingOf, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";
 
@@ -36,6 +37,8 @@ export interface InjectServiceDeps {
   tokenCache: TokenCache;
   /** Told of every successful Inject, by type and mode only (e.g. to count it in the metrics); called on the hot path, so keep it cheap. */
   onInject?: ((type: SecretType, mode: Mode) => void) | undefined;
+  /** Notes each successful Inject's secret for its last-use time; a map write, no store write. */
+  lastUse?: Pick<LastUseTracker, "record"> | undefined;
 }
 
 /** How often an OAuth2 Inject starts over when its secret changed while a token was being fetched. */
@@ -44,7 +47,12 @@ const maxOAuth2Attempts = 3;
 /** Inject: ready-to-use material of one secret for one step. */
 export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof InjectService> {
   const { store, sealer, materialCache, tokenCache } = deps;
-  const onInject = deps.onInject ?? (() => {});
+  const counted = deps.onInject;
+  const lastUse = deps.lastUse;
+  const onInject = (type: SecretType, mode: Mode, name: string) => {
+    counted?.(type, mode);
+    lastUse?.record(mode, name);
+  };
 
   function openCredentials(record: SecretRecord, secret: Secret): Credentials {
     const plaintext = sealer.open(bindingOf(secret), record.payload!);
@@ -135,7 +143,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         (cached.token === undefined || tokenCache.peek({ mode, name, version: cached.version }) === cached.token)
       ) {
         const response = cached.token === undefined ? cached.response : proven(cached.response, cached.token, target);
-        onInject(response.secret!.type, mode);
+        onInject(response.secret!.type, mode, name);
         return response;
       }
       const loaded = requireRecord(store, mode, name);
@@ -143,7 +151,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         loaded.secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS
           ? await injectOAuth2(loaded, requested, target)
           : injectStatic(loaded.record, loaded.secret, requested);
-      onInject(response.secret!.type, mode);
+      onInject(response.secret!.type, mode, name);
       return response;
     },
   };

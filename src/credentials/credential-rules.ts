@@ -38,9 +38,13 @@ const withClientSecret: FieldCondition = {
   sentence: "private_key_jwt signs with the private key instead; leave the client secret empty.",
 };
 
+/** Whether an OAuth2 case's values ask for DPoP-bound tokens. */
+export const dpopBound = (values: Readonly<Record<string, unknown>>): boolean =>
+  values["tokenBinding"] === OAuth2TokenBinding.OAUTH2_TOKEN_BINDING_DPOP;
+
 /** The key of DPoP proofs, for DPoP-bound tokens only. */
 const withDpop: FieldCondition = {
-  holds: (values) => values["tokenBinding"] === OAuth2TokenBinding.OAUTH2_TOKEN_BINDING_DPOP,
+  holds: dpopBound,
   problem: "is only for tokenBinding OAUTH2_TOKEN_BINDING_DPOP",
   sentence: "Only for DPoP-bound tokens; leave it empty.",
 };

@@ -46,6 +46,16 @@ export interface StepPolicy {
   natural: StepKind;
   /** Every step the type can serve. */
   serves: readonly StepKind[];
+  /** Fewer steps for a secret whose values say so (a DPoP-bound OAuth2 secret). */
+  narrowed?: StepNarrowing;
+}
+
+/** The steps of a secret whose values narrow its type's. */
+export interface StepNarrowing {
+  /** Whether the secret's values narrow the steps, given the case's values by field name. */
+  holds(values: Readonly<Record<string, unknown>>): boolean;
+  /** The steps such a secret serves: some of its type's. */
+  serves: readonly StepKind[];
 }
 
 /** One field of a credential type, from its descriptor and its rule. */
@@ -84,4 +94,6 @@ export interface CredentialType {
   readonly naturalStep: StepKind;
   /** Every step the type can serve. */
   readonly steps: readonly StepKind[];
+  /** Fewer steps for a secret of this type whose values say so. */
+  readonly narrowed: StepNarrowing | undefined;
 }

@@ -50,6 +50,7 @@ export function describeCredentials(sources: CredentialSources): CredentialType[
       fields,
       naturalStep: steps?.natural ?? 0,
       steps: steps?.serves ?? [],
+      narrowed: steps?.narrowed,
     };
   });
   if (gaps.length > 0) {

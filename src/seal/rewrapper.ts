@@ -83,7 +83,8 @@ export function createRewrapper(options: RewrapperOptions): Rewrapper {
         if (payload !== undefined) {
           writes.push({
             kind: "put",
-            record: create(SecretRecordSchema, { secret, payload }),
+            // the record as read (its deploy origin too), only its seal replaced
+            record: create(SecretRecordSchema, { ...record, payload }),
             expectVersion: secret.version,
             expectWrappedKey: record.payload.wrappedKey,
           });

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
+import { createLastUseTracker, type LastUseTracker } from "../api/last-use.ts";
 import { createAuditInterceptor } from "../audit/audit-interceptor.ts";
 import { openAuditLog, type AuditLog } from "../audit/audit-log.ts";
 import { startAuditRetention, type AuditRetention } from "../audit/audit-retention.ts";
@@ -68,6 +69,8 @@ export interface BrokerOptions {
   auditRetentionIntervalMs?: number | undefined;
   /** The size of an audit segment file (default 1 MiB; tests shrink it to see segments rotate). */
   auditSegmentBytes?: number | undefined;
+  /** How often last-use times are written to the store, in milliseconds (default one minute). */
+  lastUseFlushIntervalMs?: number | undefined;
 }
 
 /** Opens the store and keyring, then starts the listeners: gRPC, HTTP and metrics. */
@@ -81,6 +84,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
   const listeners: Listener[] = [];
   let tokenCache: TokenCache | undefined;
   let rewrapper: Rewrapper | undefined;
+  let lastUse: LastUseTracker | undefined;
   try {
     // first of all: what an earlier process left in its audit segments moves into the store, and
     // its sequences are reserved, before anything writes an event
@@ -101,6 +105,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       logger,
     });
     const tokens = tokenCache;
+    const used = createLastUseTracker({ store, flushIntervalMs: options.lastUseFlushIntervalMs, logger });
+    lastUse = used;
     store.onChange((change) => {
       if (change.sealOnly === true) {
         // a rewrap: same contents, same version; cached material and tokens stay valid
@@ -115,10 +121,10 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const injects = metricsOn ? createInjectCounts() : undefined;
     const refusals = metricsOn ? createRefusalCounts([SecretService, KeyService, AuditService, InjectService]) : undefined;
     const services: ServiceRegistration[] = [
-      registration(SecretService, createSecretService({ store, sealer, oauthTimeoutMs: config.oauthTimeoutMs })),
+      registration(SecretService, createSecretService({ store, sealer, oauthTimeoutMs: config.oauthTimeoutMs, lastUse: used })),
       registration(KeyService, createKeyService({ store, keyring, masterKey, sealedKeyring, keyringMetaKey, rewrapper: rewrap })),
       registration(AuditService, createAuditService({ log: audit })),
-      registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count })),
+      registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count, lastUse: used })),
     ];
     const interceptors = [
       createLogInterceptor(logger, { calls }),
@@ -205,6 +211,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         // probes see NOT_SERVING before the listeners stop accepting; Watch streams end after sending it
         health.shutdown();
         await Promise.all(listeners.map((listener) => listener.close(graceMs)));
+        // no Inject runs any more: what was noted since the last flush is kept for the next start
+        await used.close();
         await rewrap.close();
         await retention?.stop();
         tokenCache?.close();
@@ -214,6 +222,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     };
   } catch (error) {
     await Promise.all(listeners.map((listener) => listener.close(0)));
+    await lastUse?.close();
     await rewrapper?.close();
     await retention?.stop();
     tokenCache?.close();

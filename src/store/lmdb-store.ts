@@ -58,6 +58,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
     }
   }
   const listeners = new Set<(change: StoreChange) => void>();
+  const counts = new Map<Mode, number>();
 
   function read(key: Key): SecretRecord | undefined {
     const bytes = secrets.get(key);
@@ -65,12 +66,18 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
   }
 
   /** Up to `limit` entries of a mode ordered by name, starting after `afterName`, each decoded by `decode`. */
-  function listed<T>(mode: Mode, afterName: string, limit: number, decode: (key: Key, bytes: Uint8Array) => T): T[] {
+  function listed<T>(
+    mode: Mode,
+    afterName: string,
+    limit: number,
+    decode: (key: Key, bytes: Uint8Array) => T,
+    match?: (name: string) => boolean,
+  ): T[] {
     const found: T[] = [];
     const prefix = modePrefix(mode);
     const start = prefix + afterName;
     for (const { key, value } of secrets.getRange({ start, end: prefixEnd(prefix) })) {
-      if (key === start && afterName !== "") {
+      if ((key === start && afterName !== "") || (match !== undefined && !match(key.slice(prefix.length)))) {
         continue;
       }
       found.push(decode(key, value));
@@ -101,11 +108,17 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
 
     list: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStored),
 
-    listSecrets: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStoredSecret),
+    listSecrets: (mode, afterName, limit, match) => listed(mode, afterName, limit, decodeStoredSecret, match),
 
     count(mode) {
-      const prefix = modePrefix(mode);
-      return secrets.getKeysCount({ start: prefix, end: prefixEnd(prefix) });
+      // counting walks every key of the mode: kept until a commit changes the records
+      let count = counts.get(mode);
+      if (count === undefined) {
+        const prefix = modePrefix(mode);
+        count = secrets.getKeysCount({ start: prefix, end: prefixEnd(prefix) });
+        counts.set(mode, count);
+      }
+      return count;
     },
 
     async commit(writes, events = []) {
@@ -138,6 +151,7 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
               changes.push(write.expectWrappedKey === undefined ? { mode, name, version } : { mode, name, version, sealOnly: true });
             } else {
               secrets.removeSync(key);
+              meta.removeSync(lastUseKey(key));
               changes.push({ mode, name, version: 0n });
             }
           }
@@ -147,6 +161,9 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
           return conflict;
         }
         throw await storeWriteError(cause, options.path);
+      }
+      if (changes.length > 0) {
+        counts.clear();
       }
       for (const change of changes) {
         for (const listener of listeners) {
@@ -200,6 +217,29 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
             db.removeSync(key);
           }
           return doomed.length;
+        });
+      } catch (cause) {
+        throw await storeWriteError(cause, options.path);
+      }
+    },
+
+    getLastUse(mode, name) {
+      const bytes = meta.get(lastUseKey(recordKey(mode, name)));
+      return bytes?.length === 8 ? Number(Buffer.from(bytes).readBigUInt64BE()) : undefined;
+    },
+
+    async putLastUses(uses) {
+      try {
+        await root.childTransaction(() => {
+          for (const { mode, name, time } of uses) {
+            const key = recordKey(mode, name);
+            // a secret deleted since its Inject must not get a time its next incarnation would inherit
+            if (secrets.doesExist(key)) {
+              const bytes = Buffer.alloc(8);
+              bytes.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(time))));
+              meta.putSync(lastUseKey(key), bytes);
+            }
+          }
         });
       } catch (cause) {
         throw await storeWriteError(cause, options.path);
@@ -356,6 +396,11 @@ function prefixEnd(prefix: string): string {
 
 function recordKey(mode: Mode, name: string): Key {
   return modePrefix(mode) + name;
+}
+
+/** The meta key of a record's last-use time. */
+function lastUseKey(key: Key): Key {
+  return `last-use/${key}`;
 }
 
 /** A full map or disk becomes ERR_STORE_FULL; anything else stays as it is (an internal error). */

@@ -17,9 +17,11 @@ export interface SecretStore {
   /**
    * The metadata of up to `limit` secrets of a mode, as `list` would give
    * them, without decoding their sealed payloads; a record that lacks its
-   * secret or its payload is damaged (ERR_SEAL_OPEN_FAILED).
+   * secret or its payload is damaged (ERR_SEAL_OPEN_FAILED). With `match`,
+   * only the secrets whose name it accepts, tested before anything is
+   * decoded.
    */
-  listSecrets(mode: Mode, afterName: string, limit: number): Secret[];
+  listSecrets(mode: Mode, afterName: string, limit: number, match?: (name: string) => boolean): Secret[];
   /** How many secrets a mode holds. */
   count(mode: Mode): number;
   /**
@@ -58,6 +60,14 @@ export interface SecretStore {
    * against another's `keep`.
    */
   pruneEvents(before: bigint, keep: number, limit: number, auditClass?: AuditClass): Promise<number>;
+  /** When the secret last served an Inject (milliseconds since the epoch), as putLastUses last wrote it. */
+  getLastUse(mode: Mode, name: string): number | undefined;
+  /**
+   * Writes last-use times in one transaction (a secret deleted meanwhile
+   * gets none). Kept apart from the records: no version, no change feed,
+   * no audit event, and a delete removes the secret's time.
+   */
+  putLastUses(uses: readonly LastUse[]): Promise<void>;
   /** A value from the store's metadata (e.g. the sealed keyring). */
   getMeta(key: string): Uint8Array | undefined;
   /** Writes a metadata value only if the key is absent; false if it was present. */
@@ -83,6 +93,14 @@ export interface EncodedAuditEvent {
   readonly sequence: number;
   readonly auditClass: AuditClass;
   readonly bytes: Uint8Array;
+}
+
+/** When a secret last served an Inject. */
+export interface LastUse {
+  readonly mode: Mode;
+  readonly name: string;
+  /** Milliseconds since the epoch. */
+  readonly time: number;
 }
 
 /** One write of a commit. */

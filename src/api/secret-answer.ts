@@ -1,0 +1,55 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { readableCredentials } from "../credentials/readable-credentials.ts";
+import { recordedSteps } from "../credentials/served-steps.ts";
+import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { Mode, SecretSchema, type Credentials, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
+import type { SecretStore } from "../store/secret-store.ts";
+import { deployStateOf } from "./deploy-state.ts";
+import type { LastUseTracker } from "./last-use.ts";
+
+/** What admin answers are built from besides the stored metadata. */
+export interface SecretAnswerDeps {
+  /** Where the live copies (for deploy state) are read. */
+  store: SecretStore;
+  /** When secrets last served an Inject; undefined: no last-use times. */
+  lastUse?: Pick<LastUseTracker, "lastUse"> | undefined;
+}
+
+/** What an answer is built from besides the stored metadata. */
+export interface AnswerParts {
+  /** The opened credentials, when the call opened them: their readable fields are shown. */
+  opened?: Credentials | undefined;
+  /** The live record to compare with, when it is not (yet) the stored one (a deploy's answer). */
+  live?: SecretRecord | undefined;
+}
+
+/** Builds the Secret of an admin answer. */
+export type SecretAnswer = (stored: Secret, parts?: AnswerParts) => Secret;
+
+/**
+ * Builds a secret as an admin answer shows it. Every admin answer's Secret
+ * comes from here: the stored metadata field by field (never a spread, so
+ * nothing else a record might hold passes), the output-only fields, and,
+ * when the caller opened the credentials, only what readableCredentials
+ * (the registry's `sensitive` marking) lets through.
+ */
+export function createSecretAnswers({ store, lastUse }: SecretAnswerDeps): SecretAnswer {
+  return (stored, { opened, live = store.get(Mode.LIVE, stored.name) } = {}) => {
+    const used = lastUse?.lastUse(stored.mode, stored.name);
+    return create(SecretSchema, {
+      name: stored.name,
+      mode: stored.mode,
+      type: stored.type,
+      description: stored.description,
+      version: stored.version,
+      ...(stored.createTime === undefined ? {} : { createTime: stored.createTime }),
+      ...(stored.updateTime === undefined ? {} : { updateTime: stored.updateTime }),
+      steps: [...recordedSteps(stored.type, stored.steps)],
+      ...(opened === undefined ? {} : { readableCredentials: readableCredentials(opened) }),
+      ...(stored.mode === Mode.TEST ? { deployState: deployStateOf(stored, live) } : {}),
+      ...(stored.mode === Mode.LIVE ? { deployedFromVersion: live?.deployedFrom?.testVersion ?? 0n } : {}),
+      ...(used === undefined ? {} : { lastUseTime: timestampFromMs(used) }),
+    });
+  };
+}

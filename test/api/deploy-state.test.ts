@@ -1,0 +1,146 @@
+/**
+ * Deploy state and dry-run deploys through a real broker: each live copy
+ * remembers the test secret and version it was deployed from, and a
+ * validate_only deploy answers what it would create and replace, writing
+ * nothing but its audit event.
+ */
+import { join } from "node:path";
+import { toBinary } from "@bufbuild/protobuf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
+import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
+import { DeployState, Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { DeploySecretsRequestSchema, DeploySecretsResponseSchema, SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
+import { openLmdbStore } from "../../src/store/lmdb-store.ts";
+import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { createGrpcJsClient } from "../support/grpc-client.ts";
+
+let tb: TestBroker;
+let admin: Client<typeof SecretService>;
+const bearer = (token: string) => ({ kind: { case: "bearerToken" as const, value: { token } } });
+
+/** Every stored record of both modes, encoded: what "nothing written" compares. */
+function storedBytes(): string[] {
+  const store = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
+  try {
+    return [Mode.TEST, Mode.LIVE].flatMap((mode) =>
+      store.list(mode, "", 100_000).map((record) => Buffer.from(toBinary(SecretRecordSchema, record)).toString("base64")),
+    );
+  } finally {
+    void store.close();
+  }
+}
+
+/** The deploy state of every test secret, by name, as ListSecrets and GetSecret show it (they must agree). */
+async function states(): Promise<Record<string, DeployState>> {
+  const listed = await admin.listSecrets({ mode: Mode.TEST, pageSize: 100 });
+  const out: Record<string, DeployState> = {};
+  for (const secret of listed.secrets) {
+    out[secret.name] = secret.deployState;
+    expect((await admin.getSecret({ mode: Mode.TEST, name: secret.name })).secret?.deployState, secret.name).toBe(secret.deployState);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  tb = await startTestBroker();
+  admin = tb.connect(SecretService, tb.adminToken);
+});
+afterAll(async () => {
+  await tb?.close();
+});
+
+describe("deploy state", () => {
+  it("through create, deploy, update in test, update in live, and a test secret created again", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "alpha", credentials: bearer("a1") });
+    await admin.createSecret({ mode: Mode.TEST, name: "beta", credentials: bearer("b1") });
+    expect(await states()).toEqual({ alpha: DeployState.NOT_IN_LIVE, beta: DeployState.NOT_IN_LIVE });
+
+    const deployed = await admin.deploySecrets({ names: ["alpha", "beta"] });
+    expect([deployed.createdNames, deployed.replacedNames]).toEqual([["alpha", "beta"], []]);
+    expect(deployed.secrets.map((secret) => secret.deployedFromVersion)).toEqual([1n, 1n]);
+    expect(await states()).toEqual({ alpha: DeployState.IN_SYNC, beta: DeployState.IN_SYNC });
+
+    await admin.updateSecret({ mode: Mode.TEST, name: "alpha", credentials: bearer("a2") });
+    expect((await states())["alpha"]).toBe(DeployState.NEWER_IN_TEST);
+    const redeployed = await admin.deploySecrets({ names: ["alpha"] });
+    expect([redeployed.createdNames, redeployed.replacedNames]).toEqual([[], ["alpha"]]);
+    expect((await admin.getSecret({ mode: Mode.LIVE, name: "alpha" })).secret?.deployedFromVersion).toBe(2n);
+    expect((await states())["alpha"]).toBe(DeployState.IN_SYNC);
+
+    // a change made directly in live wins over a later test change: a deploy would undo it
+    await admin.updateSecret({ mode: Mode.LIVE, name: "alpha", description: "hotfix in live" });
+    expect((await states())["alpha"]).toBe(DeployState.CHANGED_IN_LIVE);
+    await admin.updateSecret({ mode: Mode.TEST, name: "alpha", description: "and in test" });
+    expect((await states())["alpha"]).toBe(DeployState.CHANGED_IN_LIVE);
+    // the live copy still names the deploy it came from
+    expect((await admin.getSecret({ mode: Mode.LIVE, name: "alpha" })).secret?.deployedFromVersion).toBe(2n);
+    await admin.deploySecrets({ names: ["alpha"] });
+    expect((await states())["alpha"]).toBe(DeployState.IN_SYNC);
+
+    // deleted and created again: version 1 again, but another secret than the one deployed
+    await admin.deleteSecret({ mode: Mode.TEST, name: "beta" });
+    await admin.createSecret({ mode: Mode.TEST, name: "beta", credentials: bearer("b-new") });
+    expect((await states())["beta"]).toBe(DeployState.NEWER_IN_TEST);
+
+    // a live secret nobody deployed
+    await admin.createSecret({ mode: Mode.LIVE, name: "gamma", credentials: bearer("g-live") });
+    await admin.createSecret({ mode: Mode.TEST, name: "gamma", credentials: bearer("g-test") });
+    expect((await states())["gamma"]).toBe(DeployState.CHANGED_IN_LIVE);
+    expect((await admin.getSecret({ mode: Mode.LIVE, name: "gamma" })).secret?.deployedFromVersion).toBe(0n);
+    // live answers carry no deploy state
+    expect((await admin.listSecrets({ mode: Mode.LIVE })).secrets.map((secret) => secret.deployState)).toEqual([0, 0, 0]);
+  });
+});
+
+describe("DeploySecrets validate_only", () => {
+  it("answers what would be created and replaced, writes no record, and its audit event says it was a dry run", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "delta", credentials: bearer("d1") });
+    const before = storedBytes();
+    const liveBefore = await admin.listSecrets({ mode: Mode.LIVE, pageSize: 100 });
+    const dry = await admin.deploySecrets({ names: ["delta", "alpha", "gamma"], validateOnly: true });
+    expect(dry.createdNames).toEqual(["delta"]);
+    expect(dry.replacedNames).toEqual(["alpha", "gamma"]);
+    // the live secrets it would write, with the versions they would get
+    const alphaLive = liveBefore.secrets.find((secret) => secret.name === "alpha")!;
+    expect(dry.secrets.map((secret) => [secret.name, secret.mode, secret.version])).toEqual([
+      ["delta", Mode.LIVE, 1n],
+      ["alpha", Mode.LIVE, alphaLive.version + 1n],
+      ["gamma", Mode.LIVE, 2n],
+    ]);
+    expect(storedBytes()).toEqual(before);
+    expect((await admin.listSecrets({ mode: Mode.LIVE, pageSize: 100 })).secrets).toEqual(liveBefore.secrets);
+    expect((await states())["delta"]).toBe(DeployState.NOT_IN_LIVE);
+
+    // the same over grpc-js
+    const grpcJs = createGrpcJsClient(SecretService, tb.broker.grpcAddress, tb.adminToken);
+    try {
+      const viaGrpc = await grpcJs.call("DeploySecrets", DeploySecretsRequestSchema, DeploySecretsResponseSchema, { names: ["delta"], validateOnly: true });
+      expect(viaGrpc.ok && viaGrpc.message.createdNames).toEqual(["delta"]);
+    } finally {
+      grpcJs.close();
+    }
+    expect(storedBytes()).toEqual(before);
+
+    // a dry run of a missing name is refused as the deploy would be
+    const refused = await admin.deploySecrets({ names: ["delta", "nope"], validateOnly: true }).catch((error: unknown) => ConnectError.from(error));
+    expect(refused instanceof ConnectError && refused.code).toBe(Code.NotFound);
+
+    const events = (await tb.connect(AuditService, tb.adminToken).listAuditEvents({ pageSize: 1000 })).events.filter((event) =>
+      event.method.endsWith("/DeploySecrets"),
+    );
+    const dryEvents = events.filter((event) => event.validateOnly);
+    expect(dryEvents.map((event) => [event.code, event.secrets.map((secret) => secret.name)])).toEqual([
+      ["ok", ["delta", "alpha", "gamma"]],
+      ["ok", ["delta"]],
+    ]);
+    expect(events.filter((event) => !event.validateOnly && event.code === "ok").length).toBe(3);
+
+    // and the real deploy afterwards does what the dry run said
+    const real = await admin.deploySecrets({ names: ["delta", "alpha", "gamma"] });
+    expect([real.createdNames, real.replacedNames]).toEqual([dry.createdNames, dry.replacedNames]);
+    expect(real.secrets.map((secret) => [secret.name, secret.version])).toEqual(dry.secrets.map((secret) => [secret.name, secret.version]));
+    expect(await states()).toMatchObject({ delta: DeployState.IN_SYNC, alpha: DeployState.IN_SYNC, gamma: DeployState.IN_SYNC });
+  });
+});
