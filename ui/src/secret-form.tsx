@@ -16,6 +16,7 @@ import {
   type FieldValues,
   type TypeSpec,
 } from "./secret-types.ts";
+import { TestButton } from "./test-button.tsx";
 import { credentialProblems, descriptionProblem, nameProblem, type Problems } from "./validate.ts";
 
 interface SecretFormProps {
@@ -216,6 +217,9 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
               />
             ))}
           </fieldset>
+        )}
+        {spec !== undefined && (
+          <TestButton client={client} mode={mode} spec={spec} values={values} stored={editing ? { name: secret.name, values: emptyValues(spec) } : undefined} />
         )}
         <div className="toolbar">
           <button type="submit" className="primary" disabled={busy}>
