@@ -3,7 +3,7 @@ import { CredbrokerError, type CredbrokerErrorCode } from "../errors.ts";
 import { BadRequestSchema, ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.ts";
 
 /** ErrorInfo's `domain` on every error the broker answers. */
-export const errorDomain = "credbroker";
+const errorDomain = "credbroker";
 
 const codes: Record<CredbrokerErrorCode, Code> = {
   ERR_INVALID_FIELD: Code.InvalidArgument,
@@ -59,7 +59,7 @@ export function toConnectError(error: unknown): ConnectError {
  * deadline, a cancellation, a body over the cap): `ERR_` and the code's
  * name, e.g. ERR_DEADLINE_EXCEEDED.
  */
-export function protocolReason(code: Code): string {
+function protocolReason(code: Code): string {
   return `ERR_${Code[code].replace(/(?<=[a-z])(?=[A-Z])/g, "_").toUpperCase()}`;
 }
 
