@@ -3,6 +3,9 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { InjectService } from "../src/gen/credbroker/v1/inject_service_pb.ts";
+import { DeployState, Mode, StepKind } from "../src/gen/credbroker/v1/secret_pb.ts";
+import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "./support/broker.ts";
 
 const run = promisify(execFile);
@@ -40,6 +43,33 @@ describe("README examples work as written", () => {
     expect(JSON.stringify(created)).not.toContain("sk_test_51H");
     expect(deployed).toMatchObject({ secrets: [{ name: "stripe-api-key", mode: "MODE_LIVE" }] });
     expect(injected).toMatchObject({ http: { headers: [{ name: "X-API-Key", value: "sk_test_51H" }] } });
+  });
+
+  it("runs the SecretService example after the curl example: filters, readable fields, a masked update, a dry run", async () => {
+    const [worked] = await blocks("A worked example with curl", "sh");
+    const [script] = await blocks("Finding, comparing and rotating secrets (SecretService)", "sh");
+    const other = await startTestBroker();
+    try {
+      await mkdir(join(other.dataDir, "cwd", "data"), { recursive: true });
+      await writeFile(join(other.dataDir, "cwd", "data", "admin.token"), `${other.adminToken}\n`);
+      const { stdout } = await run("bash", ["-euo", "pipefail", "-c", `${worked!}\n${script!}`.replaceAll("127.0.0.1:7391", other.broker.httpAddress!)], {
+        cwd: join(other.dataDir, "cwd"),
+      });
+      const [listed, got, updated, dry] = stdout.trim().split("\n").slice(3).map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(listed).toMatchObject({ secrets: [{ name: "stripe-api-key", deployState: "DEPLOY_STATE_IN_SYNC", steps: ["STEP_KIND_HTTP", "STEP_KIND_CODE"] }], totalSize: 1 });
+      expect(got).toMatchObject({ secret: { readableCredentials: { apiKey: { keyName: "X-API-Key" } } } });
+      expect(updated).toMatchObject({ secret: { version: "2", readableCredentials: { apiKey: { keyName: "X-API-Key" } } } });
+      expect(dry).toMatchObject({ replacedNames: ["stripe-api-key"], secrets: [{ name: "stripe-api-key", mode: "MODE_LIVE", version: "2" }] });
+      expect(stdout.split("\n").slice(3).join("\n")).not.toMatch(/sk_test_/);
+      const injected = await other.connect(InjectService).inject({ mode: Mode.TEST, name: "stripe-api-key", step: StepKind.HTTP });
+      expect(injected.material.case === "http" && injected.material.value.headers).toEqual([
+        expect.objectContaining({ name: "X-API-Key", value: "sk_test_rotated" }),
+      ]);
+      const after = await other.connect(SecretService, other.adminToken).listSecrets({ mode: Mode.TEST });
+      expect(after.secrets[0]?.deployState).toBe(DeployState.NEWER_IN_TEST);
+    } finally {
+      await other.close();
+    }
   });
 
   it("shows examples/inject-grpc.ts verbatim, and it prints the injected header", async () => {

@@ -76,8 +76,14 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
     const found: T[] = [];
     const prefix = modePrefix(mode);
     const start = prefix + afterName;
-    for (const { key, value } of secrets.getRange({ start, end: prefixEnd(prefix) })) {
-      if ((key === start && afterName !== "") || (match !== undefined && !match(key.slice(prefix.length)))) {
+    const range = { start, end: prefixEnd(prefix) };
+    // with a name test, only the keys are walked and a value is read for a name that passes
+    const entries =
+      match === undefined
+        ? secrets.getRange(range)
+        : secrets.getKeys(range).filter((key) => match(key.slice(prefix.length))).map((key) => ({ key, value: secrets.get(key) }));
+    for (const { key, value } of entries) {
+      if ((key === start && afterName !== "") || value === undefined) {
         continue;
       }
       found.push(decode(key, value));

@@ -136,6 +136,15 @@ describe("credbroker secrets, end to end against a real broker", () => {
     expect(table.stdout).toMatch(/^list-a +live +bearer +1 +\d{4}-\d\d-\d\dT/m);
     expect(table.stdout).not.toContain("list-c");
     expect(table.stderr).toContain("--page-token");
+    expect(table.stderr).toContain("3 of 4;");
+
+    const filtered = JSON.parse(
+      (await cli(["secrets", "list", "--mode", "live", "--search", "LIST-", "--type", "bearer", "--step", "http", "--order", "updated", "--json"])).stdout,
+    ) as { secrets: { name: string }[]; totalSize: number };
+    expect([filtered.secrets.map((s) => s.name).sort(), filtered.totalSize]).toEqual([["list-a", "list-b", "list-c"], 3]);
+    const none = JSON.parse((await cli(["secrets", "list", "--mode", "live", "--type", "json", "--json"])).stdout) as { secrets?: unknown[] };
+    expect(none.secrets ?? []).toEqual([]);
+    expect((await cli(["secrets", "list", "--mode", "live", "--order", "newest"])).code).toBe(2);
   });
 
   it("gets a secret's metadata, as pairs or JSON", async () => {
