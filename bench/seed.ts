@@ -7,7 +7,7 @@ import { createSecretService } from "../src/api/secret-service.ts";
 import type { CredentialsSchema } from "../src/gen/credbroker/v1/secret_pb.ts";
 import { Mode } from "../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
-import { openKeyring } from "../src/seal/keyring.ts";
+import { openKeyring } from "../src/keys/keyring.ts";
 import { createSealer } from "../src/seal/sealer.ts";
 import { openLmdbStore } from "../src/store/lmdb-store.ts";
 import { directClient } from "../test/support/services.ts";

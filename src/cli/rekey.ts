@@ -2,7 +2,7 @@ import { access } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadRekeyConfig } from "../config/rekey-config.ts";
-import { rekeyStore } from "../seal/rekey.ts";
+import { rekeyStore } from "../keys/rekey.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import { CliError, noPositionals, printHelp, UsageError, type CliContext } from "./command.ts";
 

@@ -6,7 +6,7 @@ import {
   type Keyring as KeyringMessage,
 } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { CredbrokerError } from "../errors.ts";
-import { aeadOpen, aeadSeal } from "./aead.ts";
+import { aeadOpen, aeadSeal } from "../seal/aead.ts";
 
 /** The keyring format this build writes. */
 const keyringFormat = 1;

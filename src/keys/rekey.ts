@@ -1,9 +1,7 @@
 import type { SecretStore } from "../store/secret-store.ts";
 import { CredbrokerError } from "../errors.ts";
 import { openKeyring } from "./keyring.ts";
-
-/** The store metadata key of the sealed keyring. */
-export const keyringMetaKey = "keyring";
+import { keyringMetaKey } from "./stored-keyring.ts";
 
 /**
  * Re-wraps the stored keyring under a new master key in one transaction.

@@ -4,7 +4,6 @@ import { SealedPayloadSchema, type SealedPayload } from "../gen/credbroker/stora
 import type { Mode, SecretType } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
 import { aeadOpen, aeadSeal } from "./aead.ts";
-import type { Keyring } from "./keyring.ts";
 
 /**
  * The envelope format this build writes: XChaCha20-Poly1305 for both layers.
@@ -27,6 +26,17 @@ export interface RecordBinding {
   readonly version: bigint;
 }
 
+/**
+ * The keys a sealer wraps data keys with: what it needs of a keyring
+ * (src/keys), so that sealing knows nothing of where keyrings are kept.
+ */
+export interface WrappingKeys {
+  /** The key that wraps new data keys, with its id, read together. */
+  active(): { readonly id: number; readonly key: Uint8Array };
+  /** The key of that id, if there is one. */
+  keyById(id: number): Uint8Array | undefined;
+}
+
 /** Envelope encryption of record payloads under a keyring. */
 export interface Sealer {
   /** Seals a payload for one record version under a fresh data key. */
@@ -44,7 +54,7 @@ export interface Sealer {
 }
 
 /** A Sealer over a keyring. */
-export function createSealer(keyring: Keyring): Sealer {
+export function createSealer(keyring: WrappingKeys): Sealer {
   function seal(binding: RecordBinding, plaintext: Uint8Array): SealedPayload {
     const active = keyring.active();
     const dataKey = randomBytes(32);

@@ -23,8 +23,8 @@ import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/health/v1/health_pb.ts";
 import { createTokenCache, type TokenCache } from "../oauth/token-cache.ts";
 import { createTokenFetcher } from "../oauth/token-fetch.ts";
-import { createKeyring, openKeyring, type Keyring } from "../seal/keyring.ts";
-import { createRewrapper, type Rewrapper } from "../seal/rewrapper.ts";
+import { createRewrapper, type Rewrapper } from "../keys/rewrapper.ts";
+import { hasStoredKeyring, loadStoredKeyring } from "../keys/stored-keyring.ts";
 import { createSealer } from "../seal/sealer.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import type { SecretStore } from "../store/secret-store.ts";
@@ -45,7 +45,6 @@ import { createReflectionServices } from "./reflection-service.ts";
 
 /** The largest request either listener accepts (1 MiB). */
 const maxRequestBytes = 1024 * 1024;
-const keyringMetaKey = "keyring";
 
 /** A running broker. */
 export interface Broker {
@@ -90,7 +89,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     // its sequences are reserved, before anything writes an event
     auditLog = await openAuditLog({ directory: join(config.dataDir, "audit"), store, logger, segmentBytes: options.auditSegmentBytes });
     const audit = auditLog;
-    const { keyring, masterKey, sealedKeyring } = await loadKeyring(config, store, logger);
+    const keys = await loadStoredKeyring(store, await masterKeyOf(config, store, logger), new Date());
+    const { keyring } = keys;
     const adminToken = config.adminToken ?? (await generatedAdminToken(config.dataDir, logger));
     // loadConfig checked the configured tokens; a generated admin.token is checked once read
     checkTokens([adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
@@ -122,7 +122,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const refusals = metricsOn ? createRefusalCounts([SecretService, KeyService, AuditService, InjectService]) : undefined;
     const services: ServiceRegistration[] = [
       registration(SecretService, createSecretService({ store, sealer, oauthTimeoutMs: config.oauthTimeoutMs, lastUse: used })),
-      registration(KeyService, createKeyService({ store, keyring, masterKey, sealedKeyring, keyringMetaKey, rewrapper: rewrap })),
+      registration(KeyService, createKeyService({ store, keys, rewrapper: rewrap })),
       registration(AuditService, createAuditService({ log: audit })),
       registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count, lastUse: used })),
     ];
@@ -233,48 +233,29 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
 }
 
 /**
- * The keyring, opened with the configured master key, or with the data
- * dir's generated `master.key`. A key is generated only for a store that has
- * no keyring yet, so sealed data is never paired with a fresh key.
+ * The configured master key, or the data dir's generated `master.key`. A key
+ * is generated only for a store that has no keyring yet, so sealed data is
+ * never paired with a fresh key.
  */
-async function loadKeyring(
-  config: Config,
-  store: SecretStore,
-  logger: Logger,
-): Promise<{ keyring: Keyring; masterKey: Uint8Array; sealedKeyring: Uint8Array }> {
-  const sealed = store.getMeta(keyringMetaKey);
-  let masterKey = config.masterKey?.value;
-  if (masterKey === undefined) {
-    const path = join(config.dataDir, "master.key");
-    if (sealed !== undefined) {
-      const existing = await readOrCreateSecretFile(path, () => {
-        throw new CredbrokerError(
-          "ERR_MASTER_KEY_MISMATCH",
-          `the data dir holds sealed data but no master key: set CREDBROKER_MASTER_KEY or --master-key-file, or restore ${path}`,
-        );
-      });
-      masterKey = decodeMasterKey(existing.value, path).value;
-    } else {
-      const file = await readOrCreateSecretFile(path, generateMasterKey);
-      masterKey = decodeMasterKey(file.value, path).value;
-      if (file.created) {
-        logger.warn(
-          { path },
-          "generated a development master key in the data dir; set CREDBROKER_MASTER_KEY or --master-key-file in production",
-        );
-      }
-    }
+async function masterKeyOf(config: Config, store: SecretStore, logger: Logger): Promise<Uint8Array> {
+  if (config.masterKey !== undefined) {
+    return config.masterKey.value;
   }
-  if (sealed !== undefined) {
-    return { keyring: openKeyring(masterKey, sealed), masterKey, sealedKeyring: sealed };
+  const path = join(config.dataDir, "master.key");
+  if (hasStoredKeyring(store)) {
+    const existing = await readOrCreateSecretFile(path, () => {
+      throw new CredbrokerError(
+        "ERR_MASTER_KEY_MISMATCH",
+        `the data dir holds sealed data but no master key: set CREDBROKER_MASTER_KEY or --master-key-file, or restore ${path}`,
+      );
+    });
+    return decodeMasterKey(existing.value, path).value;
   }
-  const created = createKeyring(masterKey, new Date());
-  if (!(await store.putMetaIfAbsent(keyringMetaKey, created.sealed))) {
-    // another process initialised the store first: use its keyring
-    const theirs = store.getMeta(keyringMetaKey)!;
-    return { keyring: openKeyring(masterKey, theirs), masterKey, sealedKeyring: theirs };
+  const file = await readOrCreateSecretFile(path, generateMasterKey);
+  if (file.created) {
+    logger.warn({ path }, "generated a development master key in the data dir; set CREDBROKER_MASTER_KEY or --master-key-file in production");
   }
-  return { keyring: created.keyring, masterKey, sealedKeyring: created.sealed };
+  return decodeMasterKey(file.value, path).value;
 }
 
 /**

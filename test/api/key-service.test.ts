@@ -6,7 +6,7 @@ import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts"
 import { KeyService } from "../../src/gen/credbroker/v1/key_service_pb.ts";
 import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { countRecordsByKey } from "../../src/seal/rewrapper.ts";
+import { countRecordsByKey } from "../../src/keys/count-records.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { join } from "node:path";
 import { rm } from "node:fs/promises";

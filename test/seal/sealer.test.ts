@@ -4,7 +4,7 @@ import { create } from "@bufbuild/protobuf";
 import { SealedPayloadSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../../src/errors.ts";
-import { createKeyring, openKeyring } from "../../src/seal/keyring.ts";
+import { createKeyring, openKeyring } from "../../src/keys/keyring.ts";
 import { createSealer, type RecordBinding } from "../../src/seal/sealer.ts";
 import { aeadSeal } from "../../src/seal/aead.ts";
 
@@ -90,31 +90,6 @@ describe("sealer", () => {
     } catch (error) {
       expect(String((error as Error).message)).not.toContain("canary");
     }
-  });
-});
-
-describe("keyring", () => {
-  it("opens with its master key and seals the same way after reopening", () => {
-    const key = masterKey();
-    const { keyring, sealed } = createKeyring(key, new Date());
-    const reopened = openKeyring(key, sealed);
-    expect(reopened.activeKeyId).toBe(keyring.activeKeyId);
-    const payload = createSealer(keyring).seal(binding, canary);
-    expect(new TextDecoder().decode(createSealer(reopened).open(binding, payload))).toBe("canary-sealed-plaintext-6b1f");
-  });
-
-  it("refuses a wrong master key with ERR_MASTER_KEY_MISMATCH", () => {
-    const { sealed } = createKeyring(masterKey(), new Date());
-    expect(codeOf(() => openKeyring(masterKey(), sealed))).toBe("ERR_MASTER_KEY_MISMATCH");
-  });
-
-  it("refuses a corrupt keyring", () => {
-    const key = masterKey();
-    const { sealed } = createKeyring(key, new Date());
-    const flipped = new Uint8Array(sealed);
-    flipped[flipped.length - 1]! ^= 0x80;
-    expect(codeOf(() => openKeyring(key, flipped))).toBe("ERR_MASTER_KEY_MISMATCH");
-    expect(codeOf(() => openKeyring(key, new Uint8Array([0xff, 0xff])))).toBe("ERR_SEAL_OPEN_FAILED");
   });
 });
 

@@ -19,7 +19,7 @@ import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 import { createTestServices, directClient, type TestServices } from "../support/services.ts";
 import { createSecretService } from "../../src/api/secret-service.ts";
-import { openKeyring } from "../../src/seal/keyring.ts";
+import { openKeyring } from "../../src/keys/keyring.ts";
 import { createSealer } from "../../src/seal/sealer.ts";
 import { Writable } from "node:stream";
 

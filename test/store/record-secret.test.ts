@@ -5,7 +5,7 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SealedPayloadSchema, SecretRecordSchema, type SecretRecord } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, Mode, SecretSchema, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { createKeyring } from "../../src/seal/keyring.ts";
+import { createKeyring } from "../../src/keys/keyring.ts";
 import { createSealer } from "../../src/seal/sealer.ts";
 import { decodeRecordSecret } from "../../src/store/record-secret.ts";
 

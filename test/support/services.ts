@@ -11,7 +11,7 @@ import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts"
 import { createMaterialCache } from "../../src/material/material-cache.ts";
 import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
-import { createKeyring } from "../../src/seal/keyring.ts";
+import { createKeyring } from "../../src/keys/keyring.ts";
 import { createSealer, type Sealer } from "../../src/seal/sealer.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import type { SecretStore } from "../../src/store/secret-store.ts";
