@@ -24,7 +24,7 @@ export function answerProtocolErrorsWithDetails(handler: UniversalHandler): Univ
   const complete = (code: Code, message: string): ConnectError =>
     code === Code.Internal && message.startsWith("parse binary:")
       ? toConnectError(new CredbrokerError("ERR_UNDECODABLE", undecodable))
-      : toConnectError(new ConnectError(message, code));
+      : toConnectError(new ConnectError(withoutInput(message), code));
   const wrapped = async (req: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
     const res = await handler(req);
     const body = res.body;
@@ -63,6 +63,18 @@ export function answerProtocolErrorsWithDetails(handler: UniversalHandler): Univ
 }
 
 type Complete = (code: Code, message: string) => ConnectError;
+
+/**
+ * protobuf-es's JSON decode errors quote the input that failed (`expected
+ * string, got 987654321`, `"sekrit"`, `key "..." is unknown`, and V8's
+ * `Unexpected token ... "{"token": sekrit-can"...`), which may be a
+ * credential sent with the wrong JSON type or quoting: the answer keeps what
+ * failed to decode and drops the quote.
+ */
+function withoutInput(message: string): string {
+  const decode = /^cannot decode (?:field|enum|message) [\w.]+ from JSON/.exec(message);
+  return decode === null ? message : `${decode[0]}: the value is not valid here (not quoted: it may be a credential)`;
+}
 
 /** The Connect error JSON with its details completed, or undefined when it needs nothing (or is no error JSON). */
 function completeConnectError(bytes: Uint8Array, complete: Complete): ConnectError | undefined {
