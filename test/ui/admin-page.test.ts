@@ -25,18 +25,18 @@ const privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkc
 
 /** One secret of each type, as an operator types it in. */
 const secretsToCreate = [
-  { name: "crm-basic", type: "Basic auth", fields: { Username: "crm-user", Password: `pw-${canary}` } },
-  { name: "billing-bearer", type: "Bearer token", fields: { Token: `tok-${canary}` } },
-  { name: "maps-api-key", type: "API key", fields: { "Key name": "X-API-Key", "Key value": `key-${canary}` } },
-  { name: "files-sftp-password", type: "SFTP password", fields: { Username: "deploy", Password: `sftp-${canary}` } },
-  { name: "files-sftp-key", type: "SFTP private key", fields: { Username: "deploy", "Private key": privateKey } },
+  { name: "crm-basic", type: "Basic Auth", fields: { Username: "crm-user", Password: `pw-${canary}` } },
+  { name: "billing-bearer", type: "Bearer Token", fields: { Token: `tok-${canary}` } },
+  { name: "maps-api-key", type: "API Key", fields: { "Key name": "X-API-Key", "Key value": `key-${canary}` } },
+  { name: "files-sftp-password", type: "SFTP Password", fields: { Username: "deploy", Password: `sftp-${canary}` } },
+  { name: "files-sftp-key", type: "SFTP Private Key", fields: { Username: "deploy", "Private key": privateKey } },
   {
     name: "erp-oauth2",
-    type: "OAuth2 client credentials",
+    type: "OAuth2 Client Credentials",
     fields: { "Client ID": "erp-client", "Client secret": `cs-${canary}`, "Token URL": "https://idp.example.com/oauth2/token" },
     scopes: ["orders.read", "orders.write"],
   },
-  { name: "gcp-service-account", type: "JSON (service account)", fields: { "JSON document": `{"type":"service_account","private_key":"${canary}"}` } },
+  { name: "gcp-service-account", type: "JSON Credentials", fields: { "JSON content": `{"type":"service_account","private_key":"${canary}"}` } },
 ] as const;
 
 const browserCheck = browserAvailable();
@@ -118,7 +118,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
   it("shows a server-side validation error at the field it names", async () => {
     await page.getByRole("button", { name: "Create secret" }).click();
     await page.getByLabel("Name").fill("broken-key");
-    await page.getByLabel("Type").selectOption({ label: "SFTP private key" });
+    await page.getByLabel("Type").selectOption({ label: "SFTP Private Key" });
     await page.getByLabel("Username").fill("deploy");
     // the page cannot parse keys; the broker can, and names the field
     await page.getByLabel("Private key").fill("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n");
@@ -140,7 +140,8 @@ describe.skipIf(!browserCheck.available)(title, () => {
       await page.getByLabel("Type").selectOption({ label: secret.type });
       await page.getByLabel("Description").fill(`${secret.type} for the e2e test`);
       for (const [label, value] of Object.entries(secret.fields)) {
-        await page.getByLabel(label, { exact: true }).fill(value);
+        // an optional field's label ends in "(optional)" (the client secret is, for private_key_jwt)
+        await page.getByLabel(label, { exact: true }).or(page.getByLabel(`${label} (optional)`, { exact: true })).fill(value);
       }
       if ("scopes" in secret) {
         for (const scope of secret.scopes) {
@@ -150,9 +151,14 @@ describe.skipIf(!browserCheck.available)(title, () => {
         await page.getByLabel("Client authentication").selectOption({ label: "client_secret_post (request body)" });
         await screen("05-create-oauth2-form");
       }
-      if (secret.type === "SFTP private key") {
+      if (secret.type === "SFTP Private Key") {
         // masked until asked for
         expect(await page.getByLabel("Private key").getAttribute("class")).toBe("masked");
+      }
+      if (secret.type === "JSON Credentials") {
+        // a JSON document holds keys: masked like a private key, with the same Show button
+        expect(await page.getByLabel("JSON content").getAttribute("class")).toBe("masked");
+        expect(await page.getByRole("button", { name: "Show JSON content" }).count()).toBe(1);
       }
       await page.getByRole("button", { name: "Create secret" }).click();
       await expect.poll(() => page.getByRole("status").first().textContent()).toBe(`Created ${secret.name} in Test.`);
@@ -177,25 +183,29 @@ describe.skipIf(!browserCheck.available)(title, () => {
   it("lists the secrets with type, description, version and update time", async () => {
     await expect.poll(() => page.getByRole("row").count()).toBe(1 + secretsToCreate.length);
     const cells = await row("maps-api-key").getByRole("cell").allTextContents();
-    // checkbox, type, description, version, updated, actions
-    expect(cells.slice(1, 4)).toEqual(["API key", "API key for the e2e test", "1"]);
-    expect(cells[4]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    // checkbox, type, description, in Live, version, updated, last used, actions
+    expect(cells.slice(1, 5)).toEqual(["API Key", "API Key for the e2e test", "Not in Live", "1"]);
+    expect(cells[5]).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    expect(cells[6]).toBe("Never");
+    expect(await page.getByText("7 secrets; showing 1-7").count()).toBe(1);
     await screen("06-secrets-list-test");
   });
 
-  it("edits a secret: new values, the type fixed", async () => {
+  it("edits a secret: the readable fields pre-filled, the password unchanged until replaced, the type fixed", async () => {
     await page.getByRole("button", { name: "Edit crm-basic" }).click();
     await expect.poll(() => heading().textContent()).toBe("Edit crm-basic");
     expect(await page.getByLabel("Type").isDisabled()).toBe(true);
-    expect(await page.getByLabel("Name").getAttribute("readonly")).not.toBeNull();
+    expect(await page.getByLabel("Name", { exact: true }).getAttribute("readonly")).not.toBeNull();
+    await expect.poll(() => page.getByLabel("Username").inputValue()).toBe("crm-user");
+    expect(await page.getByLabel("Password").inputValue()).toBe("");
+    expect(await page.locator("#field-basicAuth-password-unchanged").textContent()).toContain("Unchanged");
     await page.getByLabel("Description").fill("CRM login, rotated");
-    await page.getByLabel("Replace the credential values").check();
-    await page.getByLabel("Username").fill("crm-user");
     await page.getByLabel("Password").fill(`pw2-${canary}`);
+    expect(await page.locator("#field-basicAuth-password-unchanged").textContent()).toBe("Replaced on save.");
     await screen("07-edit");
     await page.getByRole("button", { name: "Save" }).click();
     await expect.poll(() => page.getByRole("status").first().textContent()).toBe("Saved crm-basic in Test.");
-    await expect.poll(() => row("crm-basic").getByRole("cell").nth(3).textContent()).toBe("2");
+    await expect.poll(() => row("crm-basic").getByRole("cell").nth(4).textContent()).toBe("2");
   });
 
   it("deploys two chosen test secrets to Live, which Inject then serves", async () => {
@@ -206,8 +216,11 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await page.getByRole("checkbox", { name: "Select maps-api-key for deploy" }).check();
     await page.getByRole("button", { name: "Deploy selected to Live (2)" }).click();
     const dialog = page.getByRole("dialog");
-    await expect.poll(() => dialog.getByRole("heading").textContent()).toBe("Deploy 2 secrets to Live?");
-    expect(await dialog.getByRole("listitem").allTextContents()).toEqual(["crm-basic", "maps-api-key"]);
+    await expect.poll(() => dialog.getByRole("heading", { level: 2 }).textContent()).toBe("Deploy 2 secrets to Live?");
+    // the dry run says which Live secret is replaced and which created, before anything is written
+    await expect.poll(() => dialog.locator(".name-list.replaced li").allTextContents()).toEqual(["maps-api-key"]);
+    expect(await dialog.locator(".name-list.created li").allTextContents()).toEqual(["crm-basic"]);
+    expect(await dialog.getByRole("heading", { level: 3 }).allTextContents()).toEqual(["Replaced in Live (1)", "Created in Live (1)"]);
     await screen("08-deploy-confirm");
     await dialog.getByRole("button", { name: "Deploy to Live" }).click();
     await expect.poll(() => heading().textContent()).toBe("Deployed to Live");
@@ -232,6 +245,8 @@ describe.skipIf(!browserCheck.available)(title, () => {
     expect(await page.getByRole("button", { name: /^Deploy/ }).count()).toBe(0);
     expect(await page.getByRole("checkbox").count()).toBe(0);
     expect(await page.getByRole("button", { name: "Edit crm-basic" }).count()).toBe(1);
+    // why there is no Delete, in the product's words
+    expect(await page.locator(".live-rule").textContent()).toContain("delete a secret in Test, and a deploy from Test replaces the Live secret");
     await screen("10-secrets-list-live");
   });
 
@@ -318,15 +333,17 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await page.getByRole("radio", { name: "Live" }).check();
     await page.getByRole("radio", { name: "Test" }).check();
     await expect.poll(() => page.getByRole("row").count()).toBe(1 + 20);
-    expect(await page.getByRole("button", { name: "Previous page" }).isDisabled()).toBe(true);
-    await page.getByRole("button", { name: "Next page" }).click();
-    await expect.poll(() => page.getByText("Page 2").count()).toBe(1);
+    // a pager above the list and one below it
+    expect(await page.getByRole("navigation", { name: /^Pages/ }).count()).toBe(2);
+    expect(await page.getByRole("button", { name: "Previous page" }).first().isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Next page" }).last().click();
+    await expect.poll(() => page.getByText("Page 2 of 2").count()).toBe(1);
     await expect.poll(() => page.getByRole("row").count()).toBe(1 + 2);
     expect(await page.getByRole("rowheader").allTextContents()).toEqual(["zz-bulk-13", "zz-bulk-14"]);
-    expect(await page.getByRole("button", { name: "Next page" }).isDisabled()).toBe(true);
-    await page.getByRole("button", { name: "Previous page" }).click();
+    expect(await page.getByRole("button", { name: "Next page" }).first().isDisabled()).toBe(true);
+    await page.getByRole("button", { name: "Previous page" }).first().click();
     await expect.poll(() => page.getByRole("row").count()).toBe(1 + 20);
-    expect(await page.getByText("Page 1").count()).toBe(1);
+    expect(await page.getByText("Page 1 of 2").count()).toBe(2);
   });
 
   it("cannot be framed by another origin, and another origin's page cannot call the API even with the token", async () => {
@@ -393,7 +410,7 @@ describe.skipIf(!browserCheck.available)(`${title}, over TLS`, () => {
       await expect.poll(() => page.getByRole("heading", { level: 1 }).textContent()).toBe("Secrets in Test");
       await page.getByRole("button", { name: "Create secret" }).click();
       await page.getByLabel("Name").fill("over-tls");
-      await page.getByLabel("Type").selectOption({ label: "Bearer token" });
+      await page.getByLabel("Type").selectOption({ label: "Bearer Token" });
       await page.getByLabel("Token", { exact: true }).fill(`tls-${canary}`);
       await page.getByRole("button", { name: "Create secret" }).click();
       await expect.poll(() => page.getByRole("rowheader", { name: "over-tls" }).count()).toBe(1);

@@ -7,13 +7,15 @@ interface ConfirmDialogProps {
   danger?: boolean;
   /** Why the last attempt failed. */
   error: string | undefined;
+  /** The action cannot be taken yet (what it would do is still being checked). */
+  confirmDisabled?: boolean;
   onConfirm(): Promise<void>;
   onCancel(): void;
   children: ReactNode;
 }
 
 /** A modal confirmation on the native <dialog>: focus stays inside, Escape cancels. */
-export function ConfirmDialog({ title, confirmLabel, danger = false, error, onConfirm, onCancel, children }: ConfirmDialogProps) {
+export function ConfirmDialog({ title, confirmLabel, danger = false, error, confirmDisabled = false, onConfirm, onCancel, children }: ConfirmDialogProps) {
   const dialog = useRef<HTMLDialogElement>(null);
   const cancel = useRef<HTMLButtonElement>(null);
   const [busy, setBusy] = useState(false);
@@ -53,7 +55,7 @@ export function ConfirmDialog({ title, confirmLabel, danger = false, error, onCo
         <button
           type="button"
           className={danger ? "danger" : "primary"}
-          disabled={busy}
+          disabled={busy || confirmDisabled}
           onClick={async () => {
             setBusy(true);
             try {

@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { FieldError } from "./field-error.tsx";
-import type { FieldSpec } from "./secret-types.ts";
+import { labelInSentence } from "./field-labels.ts";
+import { withWords, type FieldSpec } from "./secret-types.ts";
 
 interface CredentialFieldProps {
   /** The element id; also prefixes the ids of the hint and the error. */
@@ -8,12 +9,23 @@ interface CredentialFieldProps {
   field: FieldSpec;
   value: string | string[];
   error: string | undefined;
+  /** An edit's sensitive field: empty keeps the stored value, which is never shown. */
+  unchanged: boolean;
+  /** A list's typed value not added yet. */
+  draft: string;
   onChange(value: string | string[]): void;
+  onDraftChange(draft: string): void;
 }
 
 /** One credential field with its label, hint and error; secret values are masked. */
-export function CredentialField({ id, field, value, error, onChange }: CredentialFieldProps) {
-  const describedBy = [field.hint === undefined ? "" : `${id}-hint`, error === undefined ? "" : `${id}-error`].filter(Boolean).join(" ");
+export function CredentialField({ id, field, value, error, unchanged, draft, onChange, onDraftChange }: CredentialFieldProps) {
+  const describedBy = [
+    unchanged ? `${id}-unchanged` : "",
+    field.hint === undefined ? "" : `${id}-hint`,
+    error === undefined ? "" : `${id}-error`,
+  ]
+    .filter(Boolean)
+    .join(" ");
   const common = {
     id,
     "aria-invalid": error !== undefined,
@@ -27,9 +39,14 @@ export function CredentialField({ id, field, value, error, onChange }: Credentia
         {field.optional && <span className="optional"> (optional)</span>}
       </label>
       {Array.isArray(value) ? (
-        <ListInput {...common} label={field.label} values={value} onChange={onChange} />
+        <ListInput {...common} label={field.label} values={value} draft={draft} onChange={onChange} onDraftChange={onDraftChange} />
       ) : (
-        <SingleInput {...common} field={field} value={value} onChange={onChange} />
+        <SingleInput {...common} field={field} value={value} unchanged={unchanged} onChange={onChange} />
+      )}
+      {unchanged && (
+        <p className="hint unchanged" id={`${id}-unchanged`}>
+          {value === "" ? "Unchanged: the stored value stays. Type a new one to replace it." : "Replaced on save."}
+        </p>
       )}
       {field.hint !== undefined && (
         <p className="hint" id={`${id}-hint`}>
@@ -48,15 +65,22 @@ interface InputAttributes {
   "aria-describedby"?: string;
 }
 
-function SingleInput({ field, value, onChange, ...attributes }: InputAttributes & { field: FieldSpec; value: string; onChange(value: string): void }) {
+function SingleInput({
+  field,
+  value,
+  unchanged,
+  onChange,
+  ...attributes
+}: InputAttributes & { field: FieldSpec; value: string; unchanged: boolean; onChange(value: string): void }) {
   const [shown, setShown] = useState(false);
   const onInput = (event: { target: { value: string } }) => onChange(event.target.value);
   const plain = { ...attributes, value, autoComplete: "off", spellCheck: false, onChange: onInput };
+  const placeholder = unchanged ? { placeholder: "Unchanged" } : {};
   // A controlled input mirrors its value into the DOM's value attribute, where
   // attribute selectors and DOM dumps see it; a secret field is uncontrolled
   // (it starts empty and reports each change), so the typed value stays in
   // the element's state only. A JSON document holds keys too.
-  const uncontrolled = { ...attributes, defaultValue: value, autoComplete: "off", spellCheck: false, onChange: onInput };
+  const uncontrolled = { ...attributes, ...placeholder, defaultValue: value, autoComplete: "off", spellCheck: false, onChange: onInput };
   switch (field.input) {
     case "text":
       return <input type="text" {...plain} />;
@@ -70,7 +94,7 @@ function SingleInput({ field, value, onChange, ...attributes }: InputAttributes 
         <div className="secret-text">
           <textarea rows={8} className={shown ? undefined : "masked"} {...uncontrolled} />
           <button type="button" className="link-button" aria-pressed={shown} aria-controls={attributes.id} onClick={() => setShown(!shown)}>
-            {shown ? `Hide ${field.label.toLowerCase()}` : `Show ${field.label.toLowerCase()}`}
+            {shown ? `Hide ${labelInSentence(field.label)}` : `Show ${labelInSentence(field.label)}`}
           </button>
         </div>
       );
@@ -89,16 +113,26 @@ function SingleInput({ field, value, onChange, ...attributes }: InputAttributes 
   }
 }
 
-/** A list of short values: an input with an Add button, and each value with its Remove button. */
-function ListInput({ label, values, onChange, ...attributes }: InputAttributes & { label: string; values: string[]; onChange(values: string[]): void }) {
-  const [draft, setDraft] = useState("");
-  const noun = label.toLowerCase().replace(/s$/, "");
+/**
+ * A list of short values: an input with an Add button, and each value with
+ * its Remove button. The typed value stays a draft (the form saves it too)
+ * until added with Enter or the button.
+ */
+function ListInput({
+  label,
+  values,
+  draft,
+  onChange,
+  onDraftChange,
+  ...attributes
+}: InputAttributes & { label: string; values: string[]; draft: string; onChange(values: string[]): void; onDraftChange(draft: string): void }) {
+  const noun = labelInSentence(label).replace(/s$/, "");
   const add = () => {
-    const words = draft.split(/\s+/).filter((word) => word !== "" && !values.includes(word));
-    if (words.length > 0) {
-      onChange([...values, ...words]);
+    const next = withWords(values, draft);
+    if (next.length > values.length) {
+      onChange(next);
     }
-    setDraft("");
+    onDraftChange("");
   };
   return (
     <div className="list-input">
@@ -121,9 +155,7 @@ function ListInput({ label, values, onChange, ...attributes }: InputAttributes &
           autoComplete="off"
           spellCheck={false}
           value={draft}
-          onChange={(event) => setDraft(event.target.value)}
-          // a value typed but not added yet is not lost when the operator moves on to Save
-          onBlur={add}
+          onChange={(event) => onDraftChange(event.target.value)}
           onKeyDown={(event) => {
             // Enter adds the value instead of submitting the whole form
             if (event.key === "Enter") {

@@ -1,23 +1,25 @@
 import type { RefObject } from "react";
-import type { Secret } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import type { DeploySecretsResponse } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 
 interface DeployResultProps {
   headingRef: RefObject<HTMLHeadingElement | null>;
-  /** The Live secrets the deploy wrote. */
-  secrets: Secret[];
+  /** What the deploy wrote in Live. */
+  result: DeploySecretsResponse;
   onShowLive(): void;
   onBack(): void;
 }
 
-/** What a deploy did in Live: a secret at version 1 is new there, any later version replaced one. */
-export function DeployResult({ headingRef, secrets, onShowLive, onBack }: DeployResultProps) {
+/** What a deploy did in Live: which secrets it created there and which it replaced. */
+export function DeployResult({ headingRef, result, onShowLive, onBack }: DeployResultProps) {
+  const created = new Set(result.createdNames);
+  const count = result.secrets.length;
   return (
     <section aria-labelledby="deploy-result-title">
       <h1 id="deploy-result-title" ref={headingRef} tabIndex={-1}>
         Deployed to Live
       </h1>
-      <p role="status">
-        {secrets.length} {secrets.length === 1 ? "secret was" : "secrets were"} copied from Test to Live.
+      <p role="status" className="notice">
+        {count} {count === 1 ? "secret was" : "secrets were"} copied from Test to Live.
       </p>
       <table className="secrets">
         <thead>
@@ -28,12 +30,12 @@ export function DeployResult({ headingRef, secrets, onShowLive, onBack }: Deploy
           </tr>
         </thead>
         <tbody>
-          {secrets.map((secret) => (
+          {result.secrets.map((secret) => (
             <tr key={secret.name}>
               <th scope="row" className="name">
                 {secret.name}
               </th>
-              <td>{secret.version === 1n ? "Created" : "Replaced"}</td>
+              <td>{created.has(secret.name) ? "Created" : "Replaced"}</td>
               <td>{secret.version.toString()}</td>
             </tr>
           ))}

@@ -39,8 +39,13 @@ export function describeError(error: unknown): CallProblem {
   }
 }
 
-/** A broker's message ("must be an absolute URL") as the page shows it: capitalised, with a full stop. */
+/**
+ * A broker's message ("must be an absolute URL") as the page shows it:
+ * capitalised, with a full stop, and the protocol names written as names
+ * ("http is allowed only to a loopback host" reads "HTTP is ...").
+ */
 export function asSentence(text: string): string {
-  const sentence = text.charAt(0).toUpperCase() + text.slice(1);
+  const named = text.replace(/\b(https?)\b(?!:\/\/)/g, (word) => word.toUpperCase());
+  const sentence = named.charAt(0).toUpperCase() + named.slice(1);
   return /[.!?]$/.test(sentence) ? sentence : `${sentence}.`;
 }

@@ -9,16 +9,27 @@ export interface FieldLabel {
   options?: Readonly<Record<string, string>>;
 }
 
-/** Each type's name in the type dropdown. */
+/** Each type's name, as the product's documentation spells it. */
 export const typeLabels: Readonly<Record<CredentialsCase, string>> = {
-  basicAuth: "Basic auth",
-  bearerToken: "Bearer token",
-  apiKey: "API key",
-  sftpPassword: "SFTP password",
-  sftpPrivateKey: "SFTP private key",
-  oauth2ClientCredentials: "OAuth2 client credentials",
-  jsonCredentials: "JSON (service account)",
+  basicAuth: "Basic Auth",
+  bearerToken: "Bearer Token",
+  apiKey: "API Key",
+  sftpPassword: "SFTP Password",
+  sftpPrivateKey: "SFTP Private Key",
+  oauth2ClientCredentials: "OAuth2 Client Credentials",
+  jsonCredentials: "JSON Credentials",
 };
+
+/**
+ * A label inside a sentence ("Enter the client ID."): capitalised words
+ * lowercased, abbreviations and names (ID, URL, JSON, DPoP, OAuth2) kept.
+ */
+export function labelInSentence(label: string): string {
+  return label
+    .split(" ")
+    .map((word) => (/^[A-Z][a-z]+$/.test(word) ? word.toLowerCase() : word))
+    .join(" ");
+}
 
 const username: FieldLabel = { label: "Username" };
 const password: FieldLabel = { label: "Password" };
@@ -73,5 +84,5 @@ export const fieldLabels: Readonly<Record<CredentialFieldPath, FieldLabel>> = {
     label: "DPoP key",
     hint: "DPoP only. Leave empty: the broker generates the key and keeps it on every update; or give an EC P-256 or Ed25519 key.",
   },
-  "credentials.jsonCredentials.json": { label: "JSON document", hint: "A JSON object." },
+  "credentials.jsonCredentials.json": { label: "JSON content", hint: "A JSON object, e.g. a service account key." },
 };

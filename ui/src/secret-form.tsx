@@ -5,50 +5,82 @@ import type { AdminClient } from "./admin-client.ts";
 import { CredentialField } from "./credential-field.tsx";
 import { describeError } from "./errors.ts";
 import { FieldError } from "./field-error.tsx";
+import { formDraft, type FormDraft } from "./form-draft.ts";
 import { modeLabel } from "./mode-switch.tsx";
 import {
   emptyValues,
+  readableValues,
   secretTypeName,
   secretTypeOf,
   toCredentials,
   typeSpecOf,
   typeSpecs,
+  withDrafts,
   type FieldValues,
   type TypeSpec,
 } from "./secret-types.ts";
 import { TestButton } from "./test-button.tsx";
+import { updateMaskPaths } from "./update-mask.ts";
 import { credentialProblems, descriptionProblem, nameProblem, type Problems } from "./validate.ts";
 
 interface SecretFormProps {
   headingRef: RefObject<HTMLHeadingElement | null>;
   client: AdminClient;
   mode: Mode;
-  /** The secret to edit; absent to create one. */
+  /** The secret to edit, as GetSecret answers it (with its readable fields); absent to create one. */
   secret?: Secret;
+  /** Typed work kept from before a sign-in, to start from. */
+  draft?: FormDraft;
   /** Saved: back to the list with this message. */
   onDone(message: string): void;
   onCancel(): void;
-  onTokenRejected(): void;
+  /** Whether the form holds typed work that leaving would lose. */
+  onDirtyChange(dirty: boolean): void;
+  /** The token was refused: the typed work, without its sensitive values, for after the sign-in. */
+  onTokenRejected(draft: FormDraft): void;
 }
 
 /**
- * Create a secret, or edit one (new values and description; the type is
- * fixed). Values typed here live only in this component's state and are
- * gone when it closes; the API never sends them back.
+ * Create a secret, or edit one: the readable fields start as stored, the
+ * sensitive ones empty ("unchanged"), and only what changed is sent (an
+ * update mask); the type is fixed. Values typed here live only in this
+ * component's state and are gone when it closes; the API never sends them back.
  */
-export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel, onTokenRejected }: SecretFormProps) {
+export function SecretForm({ headingRef, client, mode, secret, draft, onDone, onCancel, onDirtyChange, onTokenRejected }: SecretFormProps) {
   const editing = secret !== undefined;
-  const [name, setName] = useState(secret?.name ?? "");
-  const [type, setType] = useState<SecretType>(secret?.type ?? SecretType.UNSPECIFIED);
-  const [description, setDescription] = useState(secret?.description ?? "");
+  const initialType = secret?.type ?? SecretType.UNSPECIFIED;
+  const initialSpec = typeSpecOf(initialType);
+  const [initialValues] = useState<FieldValues>(() =>
+    initialSpec === undefined ? {} : editing ? readableValues(initialSpec, secret.readableCredentials) : emptyValues(initialSpec),
+  );
+  const [name, setName] = useState(draft?.name ?? secret?.name ?? "");
+  const [type, setType] = useState<SecretType>(draft?.type ?? initialType);
+  const [description, setDescription] = useState(draft?.description ?? secret?.description ?? "");
   const spec = typeSpecOf(type);
-  const [values, setValues] = useState<FieldValues>(spec === undefined ? {} : emptyValues(spec));
-  const [replaceValues, setReplaceValues] = useState(!editing);
+  const [values, setValues] = useState<FieldValues>(() => {
+    const draftSpec = typeSpecOf(draft?.type ?? initialType);
+    if (draft === undefined || draftSpec === undefined) {
+      return initialValues;
+    }
+    return { ...(editing ? initialValues : emptyValues(draftSpec)), ...draft.values };
+  });
+  // each list field's typed value that is not added yet
+  const [listDrafts, setListDrafts] = useState<Record<string, string>>({});
+  const current = withDrafts(values, listDrafts);
+  // an edit's sensitive fields left empty keep their stored values
+  const kept = new Set(editing && spec !== undefined ? spec.fields.filter((f) => f.sensitive && current[f.name] === "").map((f) => f.path) : []);
   const [problems, setProblems] = useState<Problems>({});
   const [formError, setFormError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [attempt, setAttempt] = useState(0);
   const form = useRef<HTMLFormElement>(null);
+
+  const dirty =
+    name !== (secret?.name ?? "") ||
+    type !== initialType ||
+    description !== (secret?.description ?? "") ||
+    (spec !== undefined && updateMaskPaths(spec, type === initialType ? initialValues : emptyValues(spec), current, false).length > 0);
+  useEffect(() => onDirtyChange(dirty), [dirty, onDirtyChange]);
 
   // after a failed save, the first field in error gets the focus (and the summary is announced)
   useEffect(() => {
@@ -61,6 +93,7 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
     setType(next);
     const nextSpec = typeSpecOf(next);
     setValues(nextSpec === undefined ? {} : emptyValues(nextSpec));
+    setListDrafts({});
     setProblems({});
   };
 
@@ -72,8 +105,8 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
     }
     if (spec === undefined) {
       found.type = "Choose a type.";
-    } else if (replaceValues) {
-      Object.assign(found, credentialProblems(spec, values));
+    } else {
+      Object.assign(found, credentialProblems(spec, current, kept));
     }
     const descriptionFault = descriptionProblem(description);
     if (descriptionFault !== undefined) {
@@ -91,17 +124,19 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
       setAttempt((n) => n + 1);
       return;
     }
+    // what was typed but not added is saved, and shown as added
+    setValues(current);
+    setListDrafts({});
     setBusy(true);
     try {
-      const credentials = replaceValues ? toCredentials(spec, values) : undefined;
+      const credentials = toCredentials(spec, current);
       if (editing) {
-        await client.updateSecret({
-          mode,
-          name,
-          description,
-          ...(credentials === undefined ? {} : { credentials }),
-          expectedVersion: secret.version,
-        });
+        const paths = updateMaskPaths(spec, initialValues, current, description !== secret.description);
+        if (paths.length === 0) {
+          setFormError("Nothing changed: there is nothing to save.");
+          return;
+        }
+        await client.updateSecret({ mode, name, description, credentials, updateMask: { paths }, expectedVersion: secret.version });
         onDone(`Saved ${name} in ${modeLabel(mode)}.`);
       } else {
         await client.createSecret({ mode, name, description, credentials });
@@ -110,7 +145,7 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
     } catch (error) {
       const problem = describeError(error);
       if (problem.code === Code.Unauthenticated) {
-        onTokenRejected();
+        onTokenRejected(formDraft({ mode, editing: secret?.name, name, type, description, values: current }));
         return;
       }
       if (problem.field !== undefined && hasFieldFor(problem.field, spec)) {
@@ -195,14 +230,7 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
           />
           <FieldError id="secret-description-error" message={problems.description} />
         </div>
-        {editing && (
-          <div className="field checkbox">
-            <input id="replace-values" type="checkbox" checked={replaceValues} onChange={(event) => setReplaceValues(event.target.checked)} />
-            <label htmlFor="replace-values">Replace the credential values</label>
-            <p className="hint">Stored values are never shown. Leave this off to change only the description.</p>
-          </div>
-        )}
-        {spec !== undefined && replaceValues && (
+        {spec !== undefined && (
           <fieldset className="credentials">
             <legend>{spec.label} values</legend>
             <FieldError id="credentials-error" message={problems.credentials} />
@@ -213,13 +241,16 @@ export function SecretForm({ headingRef, client, mode, secret, onDone, onCancel,
                 field={field}
                 value={values[field.name] ?? ""}
                 error={problems[field.path]}
+                unchanged={editing && field.sensitive}
+                draft={listDrafts[field.name] ?? ""}
                 onChange={(value) => setValues({ ...values, [field.name]: value })}
+                onDraftChange={(text) => setListDrafts({ ...listDrafts, [field.name]: text })}
               />
             ))}
           </fieldset>
         )}
         {spec !== undefined && (
-          <TestButton client={client} mode={mode} spec={spec} values={values} stored={editing ? { name: secret.name, values: emptyValues(spec) } : undefined} />
+          <TestButton client={client} mode={mode} spec={spec} values={current} stored={editing ? { name: secret.name, values: initialValues } : undefined} />
         )}
         <div className="toolbar">
           <button type="submit" className="primary" disabled={busy}>

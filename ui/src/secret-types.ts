@@ -25,9 +25,13 @@ export interface FieldSpec {
   name: string;
   /** The field's path, as the server names it in errors (`credentials.apiKey.keyName`). */
   path: string;
+  /** The field's path as an update mask names it (proto names: `credentials.basic_auth.password`). */
+  maskPath: string;
   label: string;
   input: FieldInput;
   optional: boolean;
+  /** Holds a credential: never read back, so an edit starts it empty ("unchanged"). */
+  sensitive: boolean;
   /** A hint shown under the field. */
   hint?: string;
   /** The values of a choice: the enum's numbers (as strings) and their words. */
@@ -48,10 +52,16 @@ export const typeSpecs: readonly TypeSpec[] = credentialTypes.map((type) => ({
   type: type.secretType,
   label: typeLabels[type.case],
   credentialsCase: type.case,
-  fields: type.fields.map(fieldSpec),
+  fields: type.fields.map((field) => fieldSpec(field, maskPrefix(type.case))),
 }));
 
-function fieldSpec(field: CredentialField): FieldSpec {
+/** The update-mask path of a Credentials case (`credentials.basic_auth`). */
+function maskPrefix(credentialsCase: CredentialsCase): string {
+  const oneofField = CredentialsSchema.fields.find((field) => field.localName === credentialsCase);
+  return `credentials.${oneofField?.name ?? credentialsCase}`;
+}
+
+function fieldSpec(field: CredentialField, prefix: string): FieldSpec {
   // the registry test checks that every path has a label
   const words = fieldLabels[field.path as keyof typeof fieldLabels];
   const options = (field.enum?.values ?? [])
@@ -60,9 +70,11 @@ function fieldSpec(field: CredentialField): FieldSpec {
   return {
     name: field.name,
     path: field.path,
+    maskPath: `${prefix}.${field.desc.name}`,
     label: words.label,
     input: inputOf(field),
     optional: field.optional,
+    sensitive: field.sensitive,
     ...(words.hint === undefined ? {} : { hint: words.hint }),
     options,
   };
@@ -71,8 +83,8 @@ function fieldSpec(field: CredentialField): FieldSpec {
 function inputOf(field: CredentialField): FieldInput {
   if (field.kind === "list") return "list";
   if (field.kind === "enum") return "choice";
-  if (field.text === "document") return "textarea";
-  if (field.text === "lines") return field.sensitive ? "secret-text" : "textarea";
+  // a JSON document holds keys: masked like a private key
+  if (field.text === "document" || field.text === "lines") return field.sensitive ? "secret-text" : "textarea";
   return field.sensitive ? "password" : "text";
 }
 
@@ -97,6 +109,53 @@ export type FieldValues = Record<string, string | string[]>;
 /** The empty values of a type's fields; a choice starts at its first value. */
 export function emptyValues(spec: TypeSpec): FieldValues {
   return Object.fromEntries(spec.fields.map((field) => [field.name, field.input === "list" ? [] : (field.options[0]?.value ?? "")]));
+}
+
+/**
+ * The form's values of a stored secret: its readable (non-sensitive) fields
+ * as GetSecret answers them, every sensitive field empty (it is never read
+ * back), a choice the broker left unset at its first value.
+ */
+export function readableValues(spec: TypeSpec, credentials: Credentials | undefined): FieldValues {
+  const values = emptyValues(spec);
+  const stored: Record<string, unknown> = credentials?.kind.case === spec.credentialsCase ? { ...credentials.kind.value } : {};
+  for (const field of spec.fields) {
+    const value = stored[field.name];
+    if (field.sensitive || value === undefined) {
+      continue;
+    }
+    if (field.input === "list") {
+      values[field.name] = Array.isArray(value) ? value.map(String) : [];
+    } else if (field.input === "choice") {
+      // 0 is the enum's unspecified value, which the broker reads as the first choice
+      values[field.name] = value === 0 ? (field.options[0]?.value ?? "") : String(value);
+    } else {
+      values[field.name] = String(value);
+    }
+  }
+  return values;
+}
+
+/** A list with the words of a typed draft added (split at spaces, each once). */
+export function withWords(list: readonly string[], draft: string): string[] {
+  const words = draft.split(/\s+/).filter((word) => word !== "");
+  return [...new Set([...list, ...words])];
+}
+
+/**
+ * The values with each list's draft (typed, not added yet) added, so that a
+ * scope typed before Save is saved: the draft is not added on blur, where the
+ * new chip would move the button the pointer is on and swallow its click.
+ */
+export function withDrafts(values: FieldValues, drafts: Readonly<Record<string, string>>): FieldValues {
+  const merged = { ...values };
+  for (const [name, draft] of Object.entries(drafts)) {
+    const list = merged[name];
+    if (Array.isArray(list)) {
+      merged[name] = withWords(list, draft);
+    }
+  }
+  return merged;
 }
 
 /** The Credentials message of the form's values. */

@@ -49,7 +49,8 @@ export function SignIn({ notice, onSignedIn }: SignInProps) {
       <h1>credbroker</h1>
       <p>Sign in with the broker's admin token to manage secrets.</p>
       {notice !== undefined && rejected === undefined && (
-        <p className="notice" role="status">
+        // why the operator is signed out is a warning, not a success
+        <p className="notice warning" role="status">
           {notice}
         </p>
       )}

@@ -1,6 +1,7 @@
 import { descriptionControlCharacters, maxDescriptionLength, namePattern } from "../../src/api/validation-rules.ts";
 import { credentialFaults } from "../../src/credentials/credential-faults.ts";
 import { asSentence } from "./errors.ts";
+import { labelInSentence } from "./field-labels.ts";
 import { toCredentials, type FieldValues, type TypeSpec } from "./secret-types.ts";
 
 /**
@@ -35,12 +36,20 @@ export function descriptionProblem(description: string): string | undefined {
   return undefined;
 }
 
-/** Checks the credential fields of one type with the broker's rules, keyed by the server's field paths (a list's, not its item's). */
-export function credentialProblems(spec: TypeSpec, values: FieldValues): Problems {
+/**
+ * Checks the credential fields of one type with the broker's rules, keyed by
+ * the server's field paths (a list's, not its item's). `kept` names the
+ * paths of an edit's sensitive fields left empty: the stored value stays, so
+ * an empty one is no fault there.
+ */
+export function credentialProblems(spec: TypeSpec, values: FieldValues, kept: ReadonlySet<string> = new Set()): Problems {
   const problems: Problems = {};
   for (const fault of credentialFaults(toCredentials(spec, values))) {
+    if (kept.has(fault.field.path)) {
+      continue;
+    }
     const label = spec.fields.find((field) => field.path === fault.field.path)?.label ?? fault.field.name;
-    problems[fault.field.path] = fault.kind === "required" ? `Enter the ${label.toLowerCase()}.` : (fault.sentence ?? asSentence(fault.problem));
+    problems[fault.field.path] = fault.kind === "required" ? `Enter the ${labelInSentence(label)}.` : (fault.sentence ?? asSentence(fault.problem));
   }
   return problems;
 }
