@@ -40,6 +40,8 @@ export type CredbrokerErrorCode =
   | "ERR_KEYRING_CHANGED"
   /** The data dir has no keyring yet: nothing to rekey. */
   | "ERR_NO_KEYRING"
+  /** A broker and a rekey cannot hold the same data dir at once. */
+  | "ERR_DATA_DIR_BUSY"
   /** A sealed record failed authentication (tampered, moved or wrong key). */
   | "ERR_SEAL_OPEN_FAILED"
   /** The master key does not open the keyring of an existing data dir. */

@@ -1,4 +1,5 @@
 import { createCredbrokerClient, parseBrokerAddress, type CredbrokerClient } from "../client/create-client.ts";
+import { dataDirFiles } from "../broker/data-dir.ts";
 import { loadCliConfig } from "../config/cli-config.ts";
 import { CliError, UsageError, type CliContext } from "./command.ts";
 
@@ -30,7 +31,10 @@ export async function withClient<T>(
     tlsClientCertFile: values["tls-client-cert-file"],
     tlsClientKeyFile: values["tls-client-key-file"],
   };
-  const config = await loadCliConfig(flags, ctx.env, { tokens: needs !== "none" });
+  const config = await loadCliConfig(flags, ctx.env, {
+    tokens: needs !== "none",
+    adminTokenFile: (dataDir) => dataDirFiles(dataDir).adminToken,
+  });
   try {
     parseBrokerAddress(config.addr);
   } catch (cause) {

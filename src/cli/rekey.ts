@@ -1,10 +1,13 @@
 import { access } from "node:fs/promises";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { dataDirFiles } from "../broker/data-dir.ts";
+import { holdDataDir } from "../broker/data-dir-holders.ts";
 import { loadRekeyConfig } from "../config/rekey-config.ts";
+import { CredbrokerError } from "../errors.ts";
 import { rekeyStore } from "../keys/rekey.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import { CliError, noPositionals, printHelp, UsageError, type CliContext } from "./command.ts";
+import { errorLine } from "./output.ts";
 
 export const rekeyUsage = `Usage: credbroker rekey --new-master-key-file FILE [--data-dir DIR] [--master-key-file OLD]
 
@@ -13,7 +16,8 @@ Records are not touched. Afterwards the broker starts only with the new key;
 the old one is refused (ERR_MASTER_KEY_MISMATCH, exit 1).
 
 Stop the broker first: a broker that keeps running holds the keyring under
-the old key and would fail a later KeyService/RotateKey.
+the old key, so while one serves the data dir rekey refuses (exit 2), and a
+broker does not start while a rekey runs.
 
   --new-master-key-file FILE  the new key: base64 of 32 random bytes
   --master-key-file OLD       the current key (default: CREDBROKER_MASTER_KEY,
@@ -49,19 +53,32 @@ export async function rekey(args: string[], ctx: CliContext): Promise<number> {
   const config = await loadRekeyConfig(
     { dataDir: values["data-dir"], masterKeyFile: values["master-key-file"], newMasterKeyFile },
     ctx.env,
+    (dataDir) => dataDirFiles(dataDir).masterKey,
   );
-  const path = join(config.dataDir, "credbroker.mdb");
+  const files = dataDirFiles(config.dataDir);
+  const path = files.store;
   // opening would create an empty store; a mistyped --data-dir must fail instead
   await access(path).catch(() => {
     throw new CliError("ERR_NO_DATA_DIR", `${path} does not exist: no data dir to rekey`);
   });
-  const store = openLmdbStore({ path });
   try {
-    await rekeyStore(store, config.oldMasterKey.value, config.newMasterKey.value);
+    const hold = await holdDataDir(files.holders, "rekey");
+    const store = openLmdbStore({ path });
+    try {
+      await rekeyStore(store, config.oldMasterKey.value, config.newMasterKey.value);
+    } finally {
+      await store.close();
+      await hold.release();
+    }
+  } catch (error) {
+    if (error instanceof CredbrokerError && error.code === "ERR_DATA_DIR_BUSY") {
+      ctx.stderr.write(`credbroker: ${errorLine(error)}\n`);
+      return 2;
+    }
+    throw error;
   } finally {
     config.oldMasterKey.value.fill(0);
     config.newMasterKey.value.fill(0);
-    await store.close();
   }
   ctx.stderr.write(
     `rekeyed ${config.dataDir}: start the broker with ${config.newMasterKey.source}; ${config.oldMasterKey.source} is refused from now on\n`,

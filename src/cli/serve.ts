@@ -2,7 +2,7 @@ import { loadConfig } from "../config/config.ts";
 import { settingsHelp } from "../config/settings-help.ts";
 import { serveSettings } from "../config/settings.ts";
 import { createLogger } from "../server/logger.ts";
-import { startBroker } from "../server/start-broker.ts";
+import { startBroker } from "../broker/start-broker.ts";
 
 export const serveUsage = `Usage: credbroker serve [flags]
 

@@ -1,5 +1,4 @@
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import type { ClientTlsOptions } from "../client/create-client.ts";
 import { loadClientTls } from "./client-tls.ts";
 import { ConfigError } from "./config-error.ts";
@@ -49,12 +48,20 @@ export interface CliConnectionFlags {
 export async function loadCliConfig(
   flags: CliConnectionFlags,
   env: NodeJS.ProcessEnv,
-  { tokens = true }: { /** false skips the tokens (health needs none, and must not fail on them) */ tokens?: boolean } = {},
+  {
+    tokens = true,
+    adminTokenFile,
+  }: {
+    /** false skips the tokens (health needs none, and must not fail on them) */
+    tokens?: boolean;
+    /** The generated admin token file of a data dir (the data dir's layout is the broker's). */
+    adminTokenFile: (dataDir: string) => string;
+  },
 ): Promise<CliConfig> {
   const { listen, dataDir: dataDirSetting, adminToken: adminTokenSetting, injectToken, tlsCertFile } = serveSettings;
   const addr = flags.addr ?? nonEmpty(env["CREDBROKER_ADDR"]) ?? (await readSetting(listen, {}, env));
   const dataDir = await readSetting(dataDirSetting, { "data-dir": flags.dataDir }, env);
-  const tokenFile = join(dataDir, "admin.token");
+  const tokenFile = adminTokenFile(dataDir);
   const adminToken = !tokens
     ? undefined
     : (fromEnv(env, "CREDBROKER_TOKEN") ?? fromEnv(env, adminTokenSetting.env) ?? (await fromFile(tokenFile)));

@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import { ConfigError } from "./config-error.ts";
 import { decodeMasterKey, type ConfiguredSecret } from "./secret-settings.ts";
 import { readConfigFile, readSetting } from "./setting.ts";
@@ -29,11 +28,16 @@ export interface RekeyFlags {
  * current master key (the same settings): `--master-key-file`,
  * `CREDBROKER_MASTER_KEY`, else the data dir's generated `master.key`.
  */
-export async function loadRekeyConfig(flags: RekeyFlags, env: NodeJS.ProcessEnv): Promise<RekeyConfig> {
+export async function loadRekeyConfig(
+  flags: RekeyFlags,
+  env: NodeJS.ProcessEnv,
+  /** The generated master key file of a data dir (the data dir's layout is the broker's). */
+  generatedMasterKeyFile: (dataDir: string) => string,
+): Promise<RekeyConfig> {
   // rekey takes serve's own flags for these two
   const given = { "data-dir": flags.dataDir, "master-key-file": flags.masterKeyFile };
   const dataDir = await readSetting(serveSettings.dataDir, given, env);
-  const generated = join(dataDir, "master.key");
+  const generated = generatedMasterKeyFile(dataDir);
   const oldMasterKey =
     (await readSetting(serveSettings.masterKey, given, env)) ??
     decodeMasterKey(await readConfigFile(generated, "the data dir's master.key"), generated);

@@ -22,6 +22,7 @@ const codes: Record<CredbrokerErrorCode, Code> = {
   ERR_STORED_FIELD_INVALID: Code.FailedPrecondition,
   ERR_KEYRING_CHANGED: Code.FailedPrecondition,
   ERR_NO_KEYRING: Code.FailedPrecondition,
+  ERR_DATA_DIR_BUSY: Code.FailedPrecondition,
   ERR_SEAL_OPEN_FAILED: Code.DataLoss,
   ERR_MASTER_KEY_MISMATCH: Code.DataLoss,
   ERR_UNAUTHENTICATED: Code.Unauthenticated,

@@ -66,6 +66,8 @@ describe("file modes in the data dir", () => {
         audit: "700",
         "credbroker.mdb": "600",
         "credbroker.mdb-lock": "600",
+        // one file per process holding the data dir, empty after a clean stop
+        holders: "700",
         "master.key": "600",
       });
       expect(openDirWarnings(run.stderr)).toEqual([expect.objectContaining({ path: dataDir, mode: "755" })]);
@@ -83,6 +85,7 @@ describe("file modes in the data dir", () => {
       "data/audit": "700",
       "data/credbroker.mdb": "600",
       "data/credbroker.mdb-lock": "600",
+      "data/holders": "700",
       "data/master.key": "600",
     });
     expect(openDirWarnings(run.stderr)).toEqual([]);
@@ -109,9 +112,9 @@ describe("file modes in the data dir", () => {
     const run = await withUmask(0o022, () => runCli(["rekey", "--data-dir", dataDir, "--new-master-key-file", newKeyFile], {}));
     expect(run.code, run.stderr).toBe(0);
     const files = await modes(dataDir);
-    expect(Object.keys(files).sort()).toEqual([".", "admin.token", "audit", "credbroker.mdb", "credbroker.mdb-lock", "master.key"]);
+    expect(Object.keys(files).sort()).toEqual([".", "admin.token", "audit", "credbroker.mdb", "credbroker.mdb-lock", "holders", "master.key"]);
     for (const [file, mode] of Object.entries(files)) {
-      expect(mode, file).toBe(file === "." ? "755" : file === "audit" ? "700" : "600");
+      expect(mode, file).toBe(file === "." ? "755" : file === "audit" || file === "holders" ? "700" : "600");
     }
   });
 });

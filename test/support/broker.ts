@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { defaultConfig, type Config } from "../../src/config/config.ts";
 import { checkConfig } from "../../src/config/config-rules.ts";
 import { createLogger } from "../../src/server/logger.ts";
-import { startBroker, type Broker, type BrokerOptions } from "../../src/server/start-broker.ts";
+import { startBroker, type Broker, type BrokerOptions } from "../../src/broker/start-broker.ts";
 
 /** A broker on port 0 in a temp dir, with its log lines captured. */
 export interface TestBroker {

@@ -1,47 +1,46 @@
-import { mkdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import type { Logger } from "pino";
 import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
-import { createLastUseTracker, type LastUseTracker } from "../api/last-use.ts";
+import { createLastUseTracker } from "../api/last-use.ts";
 import { createAuditInterceptor } from "../audit/audit-interceptor.ts";
-import { openAuditLog, type AuditLog } from "../audit/audit-log.ts";
-import { startAuditRetention, type AuditRetention } from "../audit/audit-retention.ts";
+import { openAuditLog } from "../audit/audit-log.ts";
+import { startAuditRetention } from "../audit/audit-retention.ts";
 import { createRefusalCounts } from "../audit/refusal-counts.ts";
 import { createKeyService } from "../api/key-service.ts";
 import { createSecretService } from "../api/secret-service.ts";
 import type { Config } from "../config/config.ts";
 import { checkTokens } from "../config/config-rules.ts";
-import { decodeMasterKey, type ConfiguredSecret } from "../config/secret-settings.ts";
-import { generateMasterKey, generateToken, readOrCreateSecretFile } from "../config/data-dir-secret.ts";
-import { CredbrokerError } from "../errors.ts";
 import { createMaterialCache } from "../material/material-cache.ts";
 import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { KeyService } from "../gen/credbroker/v1/key_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/health/v1/health_pb.ts";
-import { createTokenCache, type TokenCache } from "../oauth/token-cache.ts";
+import { createTokenCache } from "../oauth/token-cache.ts";
 import { createTokenFetcher } from "../oauth/token-fetch.ts";
-import { createRewrapper, type Rewrapper } from "../keys/rewrapper.ts";
+import { createRewrapper } from "../keys/rewrapper.ts";
 import { hasStoredKeyring, loadStoredKeyring } from "../keys/stored-keyring.ts";
 import { createSealer } from "../seal/sealer.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import type { SecretStore } from "../store/secret-store.ts";
-import { createAuthInterceptor } from "./auth-interceptor.ts";
-import { createCallMetrics } from "./call-metrics.ts";
-import { registration, type ServiceRegistration } from "./grpc-adapter.ts";
-import { defaultConnectionLimits } from "./connection-limits.ts";
-import { startGrpcListener, type Listener } from "./grpc-listener.ts";
-import { createHealthService } from "./health-service.ts";
-import { createHealthState } from "./health-state.ts";
-import { startHttpListener } from "./http-listener.ts";
-import { createUiHandler } from "./ui-handler.ts";
-import { createInjectCounts } from "./inject-counts.ts";
-import { createLogInterceptor } from "./log-interceptor.ts";
-import { createMetricsRegistry } from "./metrics-registry.ts";
-import { startMetricsListener } from "./metrics-listener.ts";
-import { createReflectionServices } from "./reflection-service.ts";
+import { createClosers } from "./closers.ts";
+import { dataDirFiles, prepareDataDir } from "./data-dir.ts";
+import { holdDataDir } from "./data-dir-holders.ts";
+import { generatedAdminToken, generatedMasterKey } from "./data-dir-secret.ts";
+import { createAuthInterceptor } from "../server/auth-interceptor.ts";
+import { createCallMetrics } from "../server/call-metrics.ts";
+import { registration, type ServiceRegistration } from "../server/grpc-adapter.ts";
+import { defaultConnectionLimits } from "../server/connection-limits.ts";
+import { startGrpcListener, type Listener } from "../server/grpc-listener.ts";
+import { createHealthService } from "../server/health-service.ts";
+import { createHealthState } from "../server/health-state.ts";
+import { startHttpListener } from "../server/http-listener.ts";
+import { createUiHandler } from "../server/ui-handler.ts";
+import { createInjectCounts } from "../server/inject-counts.ts";
+import { createLogInterceptor } from "../server/log-interceptor.ts";
+import { createMetricsRegistry } from "../server/metrics-registry.ts";
+import { startMetricsListener } from "../server/metrics-listener.ts";
+import { createReflectionServices } from "../server/reflection-service.ts";
 
 /** The largest request either listener accepts (1 MiB). */
 const maxRequestBytes = 1024 * 1024;
@@ -74,46 +73,49 @@ export interface BrokerOptions {
 
 /** Opens the store and keyring, then starts the listeners: gRPC, HTTP and metrics. */
 export async function startBroker(config: Config, logger: Logger, options: BrokerOptions = {}): Promise<Broker> {
-  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-  await warnIfDataDirOpen(config.dataDir, logger);
-  const opened = openLmdbStore({ path: join(config.dataDir, "credbroker.mdb") });
-  const store = options.wrapStore?.(opened) ?? opened;
-  let retention: AuditRetention | undefined;
-  let auditLog: AuditLog | undefined;
-  const listeners: Listener[] = [];
-  let tokenCache: TokenCache | undefined;
-  let rewrapper: Rewrapper | undefined;
-  let lastUse: LastUseTracker | undefined;
+  await prepareDataDir(config.dataDir, logger);
+  const files = dataDirFiles(config.dataDir);
+  const closers = createClosers();
   try {
+    // before the keyring is read: a rekey running now refuses this start, or this start makes it refuse
+    const hold = await holdDataDir(files.holders, "broker");
+    closers.add(() => hold.release());
+    const opened = openLmdbStore({ path: files.store });
+    const store = options.wrapStore?.(opened) ?? opened;
+    closers.add(() => store.close());
     // first of all: what an earlier process left in its audit segments moves into the store, and
     // its sequences are reserved, before anything writes an event
-    auditLog = await openAuditLog({ directory: join(config.dataDir, "audit"), store, logger, segmentBytes: options.auditSegmentBytes });
-    const audit = auditLog;
-    const keys = await loadStoredKeyring(store, await masterKeyOf(config, store, logger), new Date());
+    const audit = await openAuditLog({ directory: files.audit, store, logger, segmentBytes: options.auditSegmentBytes });
+    closers.add(() => audit.close());
+    const keys = await loadStoredKeyring(
+      store,
+      config.masterKey?.value ?? (await generatedMasterKey(files.masterKey, hasStoredKeyring(store), logger)),
+      new Date(),
+    );
     const { keyring } = keys;
-    const adminToken = config.adminToken ?? (await generatedAdminToken(config.dataDir, logger));
+    const adminToken = config.adminToken ?? (await generatedAdminToken(files.adminToken, logger));
     // loadConfig checked the configured tokens; a generated admin.token is checked once read
     checkTokens([adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
     const sealer = createSealer(keyring);
     const rewrap = createRewrapper({ store, sealer, keyring, logger, batchSize: options.rewrapBatchSize });
-    rewrapper = rewrap;
+    closers.add(() => rewrap.close());
     const materialCache = createMaterialCache(config.materialCacheSize);
-    tokenCache = createTokenCache({
+    const tokenCache = createTokenCache({
       fetchToken: createTokenFetcher({ timeoutMs: config.oauthTimeoutMs }),
       maxEntries: config.oauthTokenCacheSize,
       defaultTtlMs: config.oauthDefaultTtlSeconds * 1000,
       logger,
     });
-    const tokens = tokenCache;
+    closers.add(() => tokenCache.close());
     const used = createLastUseTracker({ store, flushIntervalMs: options.lastUseFlushIntervalMs, logger });
-    lastUse = used;
+    closers.add(() => used.close());
     store.onChange((change) => {
       if (change.sealOnly === true) {
         // a rewrap: same contents, same version; cached material and tokens stay valid
         return;
       }
       materialCache.drop(change.mode, change.name);
-      tokens.invalidate(change.mode, change.name);
+      tokenCache.invalidate(change.mode, change.name);
     });
     // the per-call counts exist only when something will read them
     const metricsOn = config.metricsListen !== "off";
@@ -154,6 +156,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       limits: { ...defaultConnectionLimits, maxConnections: config.maxConnections },
       logger,
     };
+    const listeners: Listener[] = [];
+    closers.add((graceMs) => Promise.all(listeners.map((listener) => listener.close(graceMs))));
     const grpcListener = await startGrpcListener({ ...serving, address: config.listen });
     listeners.push(grpcListener);
     const httpListener =
@@ -173,13 +177,13 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         : await startMetricsListener({
             address: config.metricsListen,
             socketAccess: { group: config.socketGroup },
-            registry: createMetricsRegistry({ calls, injects, refusals, tokenCache: tokens, store, materialCache }),
+            registry: createMetricsRegistry({ calls, injects, refusals, tokenCache, store, materialCache }),
             logger,
           });
     if (metricsListener !== undefined) {
       listeners.push(metricsListener);
     }
-    retention = startAuditRetention({
+    const retention = startAuditRetention({
       store,
       maxEvents: config.auditMaxEvents,
       // refusals anyone can make get a cap of their own, a tenth of the main one unless set
@@ -188,6 +192,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       intervalMs: options.auditRetentionIntervalMs ?? 60_000,
       logger,
     });
+    closers.add(() => retention.stop());
     void retention.runOnce().catch((err: unknown) => logger.error({ err }, "audit retention pass failed"));
     health.set(ServingStatus.SERVING);
     // records still wrapped by an older key (a rotation interrupted by a stop): resume moving them
@@ -210,71 +215,12 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       async close(graceMs = 10_000) {
         // probes see NOT_SERVING before the listeners stop accepting; Watch streams end after sending it
         health.shutdown();
-        await Promise.all(listeners.map((listener) => listener.close(graceMs)));
-        // no Inject runs any more: what was noted since the last flush is kept for the next start
-        await used.close();
-        await rewrap.close();
-        await retention?.stop();
-        tokenCache?.close();
-        await audit.close();
-        await store.close();
+        // newest first: the listeners drain before last-use times are flushed, the store closes last
+        await closers.close(graceMs);
       },
     };
   } catch (error) {
-    await Promise.all(listeners.map((listener) => listener.close(0)));
-    await lastUse?.close();
-    await rewrapper?.close();
-    await retention?.stop();
-    tokenCache?.close();
-    await auditLog?.close();
-    await store.close();
+    await closers.close(0).catch((closing: unknown) => logger.error({ err: closing }, "closing after a failed start-up failed"));
     throw error;
   }
-}
-
-/**
- * The configured master key, or the data dir's generated `master.key`. A key
- * is generated only for a store that has no keyring yet, so sealed data is
- * never paired with a fresh key.
- */
-async function masterKeyOf(config: Config, store: SecretStore, logger: Logger): Promise<Uint8Array> {
-  if (config.masterKey !== undefined) {
-    return config.masterKey.value;
-  }
-  const path = join(config.dataDir, "master.key");
-  if (hasStoredKeyring(store)) {
-    const existing = await readOrCreateSecretFile(path, () => {
-      throw new CredbrokerError(
-        "ERR_MASTER_KEY_MISMATCH",
-        `the data dir holds sealed data but no master key: set CREDBROKER_MASTER_KEY or --master-key-file, or restore ${path}`,
-      );
-    });
-    return decodeMasterKey(existing.value, path).value;
-  }
-  const file = await readOrCreateSecretFile(path, generateMasterKey);
-  if (file.created) {
-    logger.warn({ path }, "generated a development master key in the data dir; set CREDBROKER_MASTER_KEY or --master-key-file in production");
-  }
-  return decodeMasterKey(file.value, path).value;
-}
-
-/**
- * Says once, at start-up, that the data dir lets its group or others in: the
- * broker's files are 0600 whatever the dir's mode, but others could still list
- * secret-free file names, or, given write access, replace the files.
- */
-async function warnIfDataDirOpen(dataDir: string, logger: Logger): Promise<void> {
-  const mode = (await stat(dataDir)).mode & 0o777;
-  if ((mode & 0o077) !== 0) {
-    logger.warn({ path: dataDir, mode: mode.toString(8) }, "the data dir is open to its group or others; chmod 700 it");
-  }
-}
-
-async function generatedAdminToken(dataDir: string, logger: Logger): Promise<ConfiguredSecret<string>> {
-  const path = join(dataDir, "admin.token");
-  const file = await readOrCreateSecretFile(path, generateToken);
-  if (file.created) {
-    logger.warn({ path }, "generated an admin token in the data dir; SecretService callers send it as a bearer token");
-  }
-  return { value: file.value, source: path };
 }
