@@ -1,4 +1,4 @@
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
@@ -21,6 +21,7 @@ import { checkTarget, type ProofTarget } from "../oauth/dpop-target.ts";
 import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
+import { encodedAnswerKey } from "../server/call-context.ts";
 import type { LastUseTracker } from "./last-use.ts";
 import { bindingOf, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";
@@ -71,6 +72,8 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
     const frozen = deepFreeze(response);
     materialCache.set(mode, name, step, {
       response: frozen,
+      // a DPoP-bound token's answer gets a fresh proof every time: its bytes are never reused
+      encoded: token?.dpop === undefined ? toBinary(InjectResponseSchema, frozen) : undefined,
       version: frozen.secret?.version ?? 0n,
       ...(token === undefined ? {} : { token }),
     });
@@ -126,8 +129,19 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
     }
   }
 
+  async function injectUncached(mode: Mode, name: string, requested: StepKind, target: ProofTarget | undefined): Promise<InjectResponse> {
+    const loaded = requireRecord(store, mode, name);
+    const response =
+      loaded.secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS
+        ? await injectOAuth2(loaded, requested, target)
+        : injectStatic(loaded.record, loaded.secret, requested);
+    onInject(response.secret!.type, mode, name);
+    return response;
+  }
+
   return {
-    async inject(req) {
+    // not async: a cached answer is returned as it is, with no promise made for it
+    inject(req, context) {
       const mode = checkMode(req.mode);
       const name = checkName(req.name);
       const requested = checkStep(req.step);
@@ -143,16 +157,14 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         (cached.token === undefined || tokenCache.peek({ mode, name, version: cached.version }) === cached.token)
       ) {
         const response = cached.token === undefined ? cached.response : proven(cached.response, cached.token, target);
+        if (response === cached.response) {
+          // served as cached: a listener that encodes answers may send the cached bytes
+          context.values.set(encodedAnswerKey, cached);
+        }
         onInject(response.secret!.type, mode, name);
         return response;
       }
-      const loaded = requireRecord(store, mode, name);
-      const response =
-        loaded.secret.type === SecretType.OAUTH2_CLIENT_CREDENTIALS
-          ? await injectOAuth2(loaded, requested, target)
-          : injectStatic(loaded.record, loaded.secret, requested);
-      onInject(response.secret!.type, mode, name);
-      return response;
+      return injectUncached(mode, name, requested, target);
     },
   };
 }

@@ -1,10 +1,9 @@
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { isValidName } from "../api/validate-request.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
 import { callerKindKey, peerKey, requestIdKey } from "../server/call-context.ts";
-import { toConnectError } from "../server/connect-error.ts";
+import { callRecord, mappedError, type CallTarget } from "../server/call-record.ts";
 import type { AuditLog } from "./audit-log.ts";
 import { auditEvent, auditEventFields, auditScopeKey, type AuditScope, type AuditTarget, type EventBasis } from "./audit-scope.ts";
 import type { RefusalCounts } from "./refusal-counts.ts";
@@ -32,8 +31,10 @@ export interface AuditInterceptorOptions {
 export function createAuditInterceptor({ log, logger, refusals }: AuditInterceptorOptions): Interceptor {
   return (next) => async (req) => {
     const values = req.contextValues;
+    // the method's name, the target and a failure's mapping are the log interceptor's too: worked out once
+    const record = callRecord(req);
     const basis: EventBasis = {
-      method: `${req.service.typeName}/${req.method.name}`,
+      method: record.method,
       requestId: values.get(requestIdKey),
       caller: () => {
         const peer = values.get(peerKey)();
@@ -45,13 +46,13 @@ export function createAuditInterceptor({ log, logger, refusals }: AuditIntercept
       recorded: false,
     };
     values.set(auditScopeKey, scope);
-    const target = req.stream ? { mode: Mode.UNSPECIFIED, names: [] } : describeTarget(req.message);
+    const target = auditTarget(record.target);
     let res;
     try {
       res = await next(req);
     } catch (error) {
       if (!scope.recorded) {
-        const connectCode = toConnectError(error).code;
+        const connectCode = mappedError(record, error).code;
         const code = codeNames[connectCode] ?? "unknown";
         const event = auditEventFields(basis, code, target.mode, target.names.map((name) => ({ name, version: 0n })));
         // refusals that anyone can make go to a class of their own, so they cannot evict the main record
@@ -89,20 +90,21 @@ const codeNames: Record<number, string> = Object.fromEntries(
 );
 codeNames[0] = "ok";
 
-/** The mode and names a request addresses; a malformed name is not echoed, it may be a misplaced value. */
-function describeTarget(message: unknown): { mode: Mode; names: string[] } {
-  const fields = message as { mode?: unknown; name?: unknown; names?: unknown };
-  const safe = (name: unknown) => (typeof name === "string" && isValidName(name) ? name : "(invalid)");
-  if (Array.isArray(fields.names)) {
-    return { mode: Mode.LIVE, names: fields.names.map(safe) };
+/** The mode and names an event records: a deploy's names are live ones. */
+function auditTarget(target: CallTarget): { mode: Mode; names: readonly string[] } {
+  if (target.names !== undefined) {
+    return { mode: Mode.LIVE, names: target.names };
   }
-  const mode = typeof fields.mode === "number" ? (fields.mode as Mode) : Mode.UNSPECIFIED;
-  return { mode, names: typeof fields.name === "string" && fields.name !== "" ? [safe(fields.name)] : [] };
+  return { mode: target.mode ?? Mode.UNSPECIFIED, names: target.name === undefined ? [] : [target.name] };
 }
 
 /** The targets with the versions a successful answer names (its `secret`, or its `secrets` for a deploy). */
 function withVersions(names: readonly string[], answer: unknown): AuditTarget[] {
   const fields = (answer ?? {}) as { secret?: { name: string; version: bigint }; secrets?: { name: string; version: bigint }[] };
+  if (names.length === 1 && fields.secret?.name === names[0] && fields.secrets === undefined) {
+    // one secret answered (an Inject, a read): the answer's version, without a lookup table
+    return [{ name: fields.secret.name, version: fields.secret.version }];
+  }
   const known = new Map<string, bigint>();
   if (fields.secret !== undefined) {
     known.set(fields.secret.name, fields.secret.version);

@@ -1,3 +1,4 @@
+import type { ServiceImplSpec } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
@@ -29,9 +30,9 @@ import { holdDataDir } from "./data-dir-holders.ts";
 import { generatedAdminToken, generatedMasterKey } from "./data-dir-secret.ts";
 import { createAuthInterceptor } from "../server/auth-interceptor.ts";
 import { createCallMetrics } from "../server/call-metrics.ts";
-import { registration, type ServiceRegistration } from "../server/grpc-adapter.ts";
 import { defaultConnectionLimits } from "../server/connection-limits.ts";
-import { startGrpcListener, type Listener } from "../server/grpc-listener.ts";
+import { startGrpcListener } from "../server/grpc-js/grpc-listener.ts";
+import { serviceSpec, type Listener } from "../server/service-listener.ts";
 import { createHealthService } from "../server/health-service.ts";
 import { createHealthState } from "../server/health-state.ts";
 import { startHttpListener } from "../server/http-listener.ts";
@@ -122,14 +123,15 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const calls = metricsOn ? createCallMetrics([SecretService, InjectService]) : undefined;
     const injects = metricsOn ? createInjectCounts() : undefined;
     const refusals = metricsOn ? createRefusalCounts([SecretService, KeyService, AuditService, InjectService]) : undefined;
-    const services: ServiceRegistration[] = [
-      registration(SecretService, createSecretService({ store, sealer, oauthTimeoutMs: config.oauthTimeoutMs, lastUse: used })),
-      registration(KeyService, createKeyService({ store, keys, rewrapper: rewrap })),
-      registration(AuditService, createAuditService({ log: audit })),
-      registration(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count, lastUse: used })),
+    const services: ServiceImplSpec[] = [
+      serviceSpec(SecretService, createSecretService({ store, sealer, oauthTimeoutMs: config.oauthTimeoutMs, lastUse: used })),
+      serviceSpec(KeyService, createKeyService({ store, keys, rewrapper: rewrap })),
+      serviceSpec(AuditService, createAuditService({ log: audit })),
+      serviceSpec(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count, lastUse: used })),
     ];
     const interceptors = [
-      createLogInterceptor(logger, { calls }),
+      // every Inject is in the audit log: its successes need no info line
+      createLogInterceptor(logger, { calls, quietMethods: [InjectService.method.inject] }),
       createAuditInterceptor({ log: audit, logger, refusals }),
       createAuthInterceptor({
         adminToken: adminToken.value,
@@ -143,7 +145,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     // every served service, so a probe may name any of them
     const health = createHealthState(services.map((served) => served.service));
     const systemServices = [
-      registration(Health, createHealthService(health)),
+      serviceSpec(Health, createHealthService(health)),
       ...createReflectionServices([SecretService, InjectService, KeyService, AuditService, Health]),
     ];
     const serving = {

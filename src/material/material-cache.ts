@@ -4,11 +4,14 @@ import type { AccessToken } from "../oauth/token-cache-api.ts";
 
 /** Inject's ready answer for one secret version and requested step. */
 export interface CachedMaterial {
-  /**
-   * The answer, deeply frozen: it is handed out again and again, and a
-   * frozen message may be encoded once (see the gRPC adapter).
-   */
+  /** The answer, deeply frozen: it is handed out again and again. */
   readonly response: Readonly<InjectResponse>;
+  /**
+   * The answer's protobuf encoding, made once, which the gRPC listener sends
+   * as it is; undefined when every Inject's answer differs from the cached
+   * one (a DPoP-bound token's carries a fresh proof each time).
+   */
+  readonly encoded?: Uint8Array | undefined;
   /** The version it was built from. */
   readonly version: bigint;
   /** For OAuth2 material, the token it carries: the answer is good while the token cache still serves it. */

@@ -3,30 +3,22 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
-import { ConnectError, createContextValues, type Interceptor } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
 import { createBrowserGuard } from "./browser-guard.ts";
 import { nodePeer, peerKey } from "./call-context.ts";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { listenerGate, type Listener, type ServiceListenerOptions } from "./grpc-listener.ts";
+import { listenerGate, type Listener, type ServiceListenerOptions } from "./service-listener.ts";
 import { defaultConnectionLimits, firstCallTimeoutMs } from "./connection-limits.ts";
 import { connectionKey } from "./connection-gate.ts";
 import { answerProtocolErrorsWithDetails } from "./protocol-errors.ts";
 import { clampRequestDeadlines } from "./deadline-headers.ts";
+import { rejectExpiredDeadline } from "./expired-deadline.ts";
 import { answerNoStore } from "./no-store.ts";
 import { serveGrpcWebText } from "./grpc-web-text.ts";
 import { formatListenAddress, parseListenAddress } from "../config/listen-address.ts";
 import { listenOn, removeSocketFile } from "./unix-socket.ts";
 import { isUiPath, type UiHandler } from "./ui-handler.ts";
 import { guardRequests, type RequestGuardLogger } from "./request-guard.ts";
-
-/** A call whose Connect timeout (or gRPC deadline) has already passed when it arrives is not run. */
-const rejectExpiredDeadline: Interceptor = (next) => (req) => {
-  if (req.signal.aborted) {
-    throw ConnectError.from(req.signal.reason);
-  }
-  return next(req);
-};
-
 
 const http2Preface = Buffer.from("PRI * HTTP/2.0");
 
@@ -54,12 +46,16 @@ export async function startHttpListener(options: HttpListenerOptions): Promise<L
   const address = parseListenAddress(options.address, "CREDBROKER_HTTP_LISTEN");
   const connect = connectNodeAdapter({
     routes(router) {
-      for (const { service, impl } of options.services) {
-        router.service(service, impl);
+      for (const { methods } of options.services) {
+        for (const { method, impl } of Object.values(methods)) {
+          router.rpc(method, impl);
+        }
       }
-      for (const { service, impl } of options.systemServices ?? []) {
-        // probes and tools carry no token, and a probe every few seconds is no request worth a log line
-        router.service(service, impl, { interceptors: [] });
+      for (const { methods } of options.systemServices ?? []) {
+        for (const { method, impl } of Object.values(methods)) {
+          // probes and tools carry no token, and a probe every few seconds is no request worth a log line
+          router.rpc(method, impl, { interceptors: [] });
+        }
       }
       router.handlers.splice(0, router.handlers.length, ...router.handlers.map((handler) => serveGrpcWebText(answerNoStore(clampRequestDeadlines(answerProtocolErrorsWithDetails(handler))))));
     },

@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
-import { isValidName } from "../api/validate-request.ts";
-import { ModeSchema, type Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import { ModeSchema } from "../gen/credbroker/v1/secret_pb.ts";
 import type { CallMetrics, MethodCalls } from "./call-metrics.ts";
 import { requestIdKey } from "./call-context.ts";
-import { isServerFault, toConnectError } from "./connect-error.ts";
+import { callRecord, mappedError, type CallTarget } from "./call-record.ts";
+import { isServerFault } from "./connect-error.ts";
 
 const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -13,12 +14,19 @@ const requestIdPattern = /^[A-Za-z0-9._-]{1,64}$/;
 export interface LogInterceptorOptions {
   /** Where each call's final code and duration are counted; undefined when metrics are off. */
   calls?: CallMetrics | undefined;
+  /**
+   * Methods whose successful calls are logged at debug: those the audit log
+   * records one by one (Inject), so that the info log stays for operators.
+   * Their failures keep their levels.
+   */
+  quietMethods?: readonly DescMethod[] | undefined;
 }
 
 /** What the interceptor keeps per method, so that a call builds no string and looks nothing up twice. */
 interface MethodEntry {
   readonly name: string;
   readonly calls: MethodCalls | undefined;
+  readonly quiet: boolean;
 }
 
 /**
@@ -31,6 +39,7 @@ interface MethodEntry {
  */
 export function createLogInterceptor(logger: Logger, options: LogInterceptorOptions = {}): Interceptor {
   const methods = new WeakMap<object, MethodEntry>();
+  const quiet = new Set(options.quietMethods ?? []);
   return (next) => async (req) => {
     const started = performance.now();
     const presented = req.header.get("x-request-id");
@@ -38,26 +47,28 @@ export function createLogInterceptor(logger: Logger, options: LogInterceptorOpti
     req.contextValues.set(requestIdKey, requestId);
     let entry = methods.get(req.method);
     if (entry === undefined) {
-      entry = { name: `${req.service.typeName}/${req.method.name}`, calls: options.calls?.of(req.service, req.method) };
+      entry = { name: `${req.service.typeName}/${req.method.name}`, calls: options.calls?.of(req.service, req.method), quiet: quiet.has(req.method) };
       methods.set(req.method, entry);
     }
-    const line: LogLine = { requestId, method: entry.name, ...(req.stream ? {} : describeTarget(req.message)) };
+    const record = callRecord(req, entry.name);
     try {
       const res = await next(req);
       res.header.set("x-request-id", requestId);
       const ms = performance.now() - started;
       entry.calls?.record(0, ms / 1000);
-      line.code = "ok";
-      line.ms = rounded(ms);
-      logger.info(line, "call");
+      // the line is built only when it is written: a quiet method's is not, at info
+      if (!entry.quiet) {
+        logger.info(logLine(requestId, entry.name, record.target, "ok", ms), "call");
+      } else if (logger.isLevelEnabled("debug")) {
+        logger.debug(logLine(requestId, entry.name, record.target, "ok", ms), "call");
+      }
       return res;
     } catch (error) {
-      const connectError = toConnectError(error);
+      const connectError = mappedError(record, error);
       connectError.metadata.set("x-request-id", requestId);
       const ms = performance.now() - started;
       entry.calls?.record(connectError.code, ms / 1000);
-      line.code = Code[connectError.code];
-      line.ms = rounded(ms);
+      const line = logLine(requestId, entry.name, record.target, Code[connectError.code], ms);
       if (isServerFault(connectError.code)) {
         logger.error({ ...line, err: error }, "call failed");
       } else {
@@ -81,21 +92,21 @@ interface LogLine {
   reason?: string;
 }
 
-/** The mode and name a request addresses, if it has such fields. */
-function describeTarget(message: unknown): { mode?: string; name?: string; names?: number } {
-  const fields = message as { mode?: unknown; name?: unknown; names?: unknown };
-  const target: { mode?: string; name?: string; names?: number } = {};
-  if (typeof fields.mode === "number") {
-    target.mode = ModeSchema.value[fields.mode as Mode]?.name ?? String(fields.mode);
+function logLine(requestId: string, method: string, target: CallTarget, code: string, ms: number): LogLine {
+  // in the order the line has always had: who, what, then the outcome
+  const line: LogLine = { requestId, method };
+  if (target.mode !== undefined) {
+    line.mode = ModeSchema.value[target.mode]?.name ?? String(target.mode);
   }
-  if (typeof fields.name === "string" && fields.name !== "") {
-    // a malformed name is not echoed: a confused client may have sent a value there
-    target.name = isValidName(fields.name) ? fields.name : "(invalid)";
+  if (target.name !== undefined) {
+    line.name = target.name;
   }
-  if (Array.isArray(fields.names)) {
-    target.names = fields.names.length;
+  if (target.names !== undefined) {
+    line.names = target.names.length;
   }
-  return target;
+  line.code = code;
+  line.ms = rounded(ms);
+  return line;
 }
 
 /** Milliseconds to the microsecond, as the log line shows them. */

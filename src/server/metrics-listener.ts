@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
-import type { Listener } from "./grpc-listener.ts";
+import type { Listener } from "./service-listener.ts";
 import { formatListenAddress, parseListenAddress } from "../config/listen-address.ts";
 import { guardRequests, type RequestGuardLogger } from "./request-guard.ts";
 import { listenOn, removeSocketFile, type SocketAccess } from "./unix-socket.ts";

@@ -5,7 +5,7 @@ import { codeFromString, codeToHttpStatus, errorToJson } from "@connectrpc/conne
 import { CredbrokerError } from "../errors.ts";
 import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.ts";
 import { toConnectError } from "./connect-error.ts";
-import { statusDetailsBytes, statusDetailsKey } from "./grpc-status.ts";
+import { statusDetailsBytes, statusDetailsKey } from "./status-details.ts";
 
 /**
  * The error answers that connect-node makes itself, before any interceptor

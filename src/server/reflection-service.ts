@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary, type DescService, type MessageInitShape } from "@bufbuild/protobuf";
-import { Code, type ServiceImpl } from "@connectrpc/connect";
+import { Code, type ServiceImpl, type ServiceImplSpec } from "@connectrpc/connect";
 import {
   ServerReflection,
   ServerReflectionRequestSchema,
@@ -8,7 +8,7 @@ import {
 } from "../gen/grpc/reflection/v1/reflection_pb.ts";
 import * as v1alpha from "../gen/grpc/reflection/v1alpha/reflection_pb.ts";
 import { createDescriptorIndex, type DescriptorIndex } from "./descriptor-index.ts";
-import { registration, type ServiceRegistration } from "./grpc-adapter.ts";
+import { serviceSpec } from "./service-listener.ts";
 
 type ReflectionAnswer = MessageInitShape<typeof ServerReflectionResponseSchema>;
 
@@ -18,7 +18,7 @@ type ReflectionAnswer = MessageInitShape<typeof ServerReflectionResponseSchema>;
  * served services, plus health and reflection themselves. Only those files
  * and their imports are shown: never the internal storage schema.
  */
-export function createReflectionServices(served: readonly DescService[]): ServiceRegistration[] {
+export function createReflectionServices(served: readonly DescService[]): ServiceImplSpec[] {
   const index = createDescriptorIndex([...served, ServerReflection, v1alpha.ServerReflection]);
   const v1Impl: ServiceImpl<typeof ServerReflection> = {
     async *serverReflectionInfo(requests) {
@@ -39,7 +39,7 @@ export function createReflectionServices(served: readonly DescService[]): Servic
       }
     },
   };
-  return [registration(ServerReflection, v1Impl), registration(v1alpha.ServerReflection, v1alphaImpl)];
+  return [serviceSpec(ServerReflection, v1Impl), serviceSpec(v1alpha.ServerReflection, v1alphaImpl)];
 }
 
 /**

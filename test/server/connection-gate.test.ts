@@ -9,8 +9,9 @@ import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { Health, HealthCheckRequestSchema, HealthCheckResponseSchema } from "../../src/gen/health/v1/health_pb.ts";
 import { defaultConnectionLimits, defaultMaxConnections } from "../../src/server/connection-limits.ts";
-import { registration } from "../../src/server/grpc-adapter.ts";
-import { startGrpcListener, type Listener } from "../../src/server/grpc-listener.ts";
+import { serviceSpec } from "../../src/server/service-listener.ts";
+import { startGrpcListener } from "../../src/server/grpc-js/grpc-listener.ts";
+import type { Listener } from "../../src/server/service-listener.ts";
 import { createHealthService } from "../../src/server/health-service.ts";
 import { createHealthState } from "../../src/server/health-state.ts";
 import { startHttpListener } from "../../src/server/http-listener.ts";
@@ -73,9 +74,9 @@ describe("connection cap and silent connections", () => {
   beforeAll(async () => {
     svc = await createTestServices();
     await svc.secretsClient.createSecret({ mode: Mode.TEST, name: "capped", credentials: apiKey("capped-value") });
-    const services = [registration(SecretService, svc.secrets), registration(InjectService, svc.inject)];
+    const services = [serviceSpec(SecretService, svc.secrets), serviceSpec(InjectService, svc.inject)];
     const health = createHealthState([InjectService]);
-    const systemServices = [registration(Health, createHealthService(health))];
+    const systemServices = [serviceSpec(Health, createHealthService(health))];
     const common = { address: "127.0.0.1:0", services, interceptors: [], maxRequestBytes: 1024 * 1024, systemServices, limits };
     const grpcListener = await startGrpcListener(common);
     const httpListener = await startHttpListener(common);

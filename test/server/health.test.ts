@@ -17,8 +17,9 @@ import {
   HealthListResponseSchema,
   type HealthCheckResponse,
 } from "../../src/gen/health/v1/health_pb.ts";
-import { registration } from "../../src/server/grpc-adapter.ts";
-import { startGrpcListener, type Listener } from "../../src/server/grpc-listener.ts";
+import { serviceSpec } from "../../src/server/service-listener.ts";
+import { startGrpcListener } from "../../src/server/grpc-js/grpc-listener.ts";
+import type { Listener } from "../../src/server/service-listener.ts";
 import { createHealthService } from "../../src/server/health-service.ts";
 import { createHealthState, type HealthState } from "../../src/server/health-state.ts";
 import { startHttpListener } from "../../src/server/http-listener.ts";
@@ -263,7 +264,7 @@ describe("the health service over its state, through createRouterTransport", () 
         };
       },
     };
-    const systemServices = [registration(Health, createHealthService(counted))];
+    const systemServices = [serviceSpec(Health, createHealthService(counted))];
     const options = { address: "127.0.0.1:0", services: [], interceptors: [], maxRequestBytes: 1024 * 1024, systemServices };
     const listeners = [await startGrpcListener(options), await startHttpListener(options)];
     try {

@@ -6,8 +6,9 @@ import { InjectRequestSchema, InjectService } from "../../src/gen/credbroker/v1/
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { maxConcurrentStreamsPerConnection } from "../../src/server/connection-limits.ts";
-import { registration } from "../../src/server/grpc-adapter.ts";
-import { startGrpcListener, type Listener } from "../../src/server/grpc-listener.ts";
+import { serviceSpec } from "../../src/server/service-listener.ts";
+import { startGrpcListener } from "../../src/server/grpc-js/grpc-listener.ts";
+import type { Listener } from "../../src/server/service-listener.ts";
 import { startHttpListener } from "../../src/server/http-listener.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
@@ -117,7 +118,7 @@ describe("limits of listeners started with short ones", () => {
   beforeAll(async () => {
     svc = await createTestServices();
     await svc.secretsClient.createSecret({ mode: Mode.TEST, name: "short", credentials: apiKey("v") });
-    const services = [registration(SecretService, svc.secrets), registration(InjectService, svc.inject)];
+    const services = [serviceSpec(SecretService, svc.secrets), serviceSpec(InjectService, svc.inject)];
     const common = { address: "127.0.0.1:0", services, interceptors: [], maxRequestBytes: 1024 * 1024, limits };
     const grpcListener = await startGrpcListener(common);
     const httpListener = await startHttpListener(common);
