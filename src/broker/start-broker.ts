@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { createAuditService } from "../api/audit-service.ts";
 import { createInjectService } from "../api/inject-service.ts";
 import { createLastUseTracker } from "../api/last-use.ts";
-import { createAuditInterceptor } from "../audit/audit-interceptor.ts";
+import { createAuditInterceptor } from "../server/audit-interceptor.ts";
 import { openAuditLog } from "../audit/audit-log.ts";
 import { startAuditRetention } from "../audit/audit-retention.ts";
 import { createRefusalCounts } from "../audit/refusal-counts.ts";

@@ -2,12 +2,12 @@ import { Code, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
-import { callerKindKey, peerKey, requestIdKey } from "../server/call-context.ts";
-import { callRecord, mappedError, type CallTarget } from "../server/call-record.ts";
-import type { AuditLog } from "./audit-log.ts";
-import { auditEvent, auditEventFields, auditScopeKey, type AuditScope, type AuditTarget, type EventBasis } from "./audit-scope.ts";
-import type { RefusalCounts } from "./refusal-counts.ts";
-import { retentionClassOf } from "./retention-class.ts";
+import { callerKindKey, peerKey, requestIdKey } from "./call-context.ts";
+import { callRecord, mappedError, type CallTarget } from "./call-record.ts";
+import type { AuditLog } from "../audit/audit-log.ts";
+import { auditEvent, auditEventFields, auditScopeKey, type AuditScope, type AuditTarget, type EventBasis } from "../audit/audit-scope.ts";
+import type { RefusalCounts } from "../audit/refusal-counts.ts";
+import { retentionClassOf } from "../audit/retention-class.ts";
 
 /** Options of the audit interceptor. */
 export interface AuditInterceptorOptions {
