@@ -102,7 +102,7 @@ describe("credbroker usage, exit codes, connection and health", () => {
       CREDBROKER_ADDR: "127.0.0.1:1",
     });
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ secrets: [], nextPageToken: "" });
+    expect(JSON.parse(run.stdout)).toEqual({ secrets: [], nextPageToken: "", totalSize: 0 });
   });
 
   it("checks health: SERVING exits 0, an unreachable broker exits 1; no token needed", async () => {
