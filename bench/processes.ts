@@ -10,10 +10,6 @@ export interface Running {
   readonly child: ChildProcess;
   /** Milliseconds from spawn to ready. */
   readonly startupMs: number;
-  /** Inject calls the broker logged as ok (0 for the baselines, which log nothing). */
-  injectsOk(): number;
-  /** Calls the broker logged with any other code. */
-  failures(): number;
   /** Resident set size in MiB, from /proc. */
   rssMiB(): Promise<number>;
   /** CPU time used so far (user and system) in milliseconds, from /proc: the cost of a run, less disturbed by a busy machine than its latency. */
@@ -62,8 +58,6 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  let ok = 0;
-  let failed = 0;
   let pending = "";
   const onData = (chunk: Buffer) => {
     const text = pending + chunk.toString("utf8");
@@ -72,13 +66,6 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
     for (const line of lines) {
       if (output.length < 64 * 1024) {
         output += `${line}\n`;
-      }
-      if (line.includes('"msg":"call"') || line.includes('"msg":"call failed"')) {
-        if (line.includes('"code":"ok"')) {
-          if (line.includes("InjectService/Inject")) ok++;
-        } else {
-          failed++;
-        }
       }
     }
   };
@@ -100,8 +87,6 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
       resolve({
         child,
         startupMs,
-        injectsOk: () => ok,
-        failures: () => failed,
         async rssMiB() {
           const status = await readFile(`/proc/${child.pid}/status`, "utf8");
           return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;

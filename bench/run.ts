@@ -26,6 +26,8 @@ const roundsFlag = process.argv.indexOf("--rounds");
 const rounds = roundsFlag > 0 ? Number(process.argv[roundsFlag + 1]) : quick ? 1 : 3;
 const requests = quick ? 15_000 : 100_000;
 const load = { requests, clients: 8, streams: 16 };
+/** One runner calling one Inject at a time: latency, not throughput. */
+const serialLoad = { requests: quick ? 3_000 : 20_000, clients: 1, streams: 1 };
 const bigCount = 100_000;
 const onlyFlag = process.argv.indexOf("--only");
 const listOnly = onlyFlag > 0 && process.argv[onlyFlag + 1] === "list-secrets";
@@ -62,15 +64,15 @@ let sentInjects = 0;
 const toBroker = (target: LoadTarget) => target.url.includes(`//${grpcAddress}/`) || target.url.includes(`//${httpAddress}/`);
 
 /** Runs each target once per round, alternating, and keeps each target's median run. */
-async function alternate(targets: LoadTarget[]): Promise<LoadResult[]> {
+async function alternate(targets: LoadTarget[], shape = load): Promise<LoadResult[]> {
   for (const target of targets) {
-    const warm = await h2load(target, { ...load, requests: Math.min(50_000, requests) }); // warm-up, JIT included
+    const warm = await h2load(target, { ...shape, requests: Math.min(50_000, shape.requests) }); // warm-up, JIT included
     sentInjects += toBroker(target) ? warm.requests : 0;
   }
   const runs: LoadResult[][] = targets.map(() => []);
   for (let round = 0; round < rounds; round++) {
     for (const [i, target] of targets.entries()) {
-      const result = await h2load(target, load);
+      const result = await h2load(target, shape);
       if (result.succeeded !== result.requests) {
         throw new Error(`${target.url}: ${result.requests - result.succeeded} of ${result.requests} requests failed`);
       }
@@ -100,10 +102,11 @@ const dataDir = join(work, "data");
 const masterKey = new Uint8Array(randomBytes(32));
 const adminToken = randomBytes(24).toString("base64url");
 const tokens = await startTokenEndpoint();
-const [grpcPort, httpPort, noopGrpcPort, noopConnectPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+const [grpcPort, httpPort, metricsPort, noopGrpcPort, noopConnectPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
 const grpcAddress = `127.0.0.1:${grpcPort}`;
 const httpAddress = `127.0.0.1:${httpPort}`;
-const brokerArgs = ["--data-dir", dataDir, "--listen", grpcAddress, "--http-listen", httpAddress, "--metrics-listen", "127.0.0.1:0"];
+const metricsAddress = `127.0.0.1:${metricsPort}`;
+const brokerArgs = ["--data-dir", dataDir, "--listen", grpcAddress, "--http-listen", httpAddress, "--metrics-listen", metricsAddress];
 /** The audit retention cap of the bench's broker (the default, said explicitly so the audit row can tell when it was reached). */
 const auditMaxEvents = 1_000_000;
 const brokerEnv = (extra: Record<string, string> = {}) => ({
@@ -114,15 +117,25 @@ const brokerEnv = (extra: Record<string, string> = {}) => ({
 });
 const running: Running[] = [];
 let noopGrpcRss: () => Promise<number> = async () => Number.NaN;
-const checked = async (broker: Running, work: () => Promise<LoadResult[]>, brokerRuns: number[]) => {
-  const before = broker.injectsOk();
-  const failuresBefore = broker.failures();
+/** The broker's call counts from its metrics: ok Injects, and calls of any method that failed. */
+async function callCounts(): Promise<{ injectsOk: number; failures: number }> {
+  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  let injectsOk = 0;
+  let failures = 0;
+  for (const [, method, code, value] of text.matchAll(/^credbroker_requests_total\{[^}]*method="(\w+)"[^}]*code="(\w+)"[^}]*\} (\d+)/gm)) {
+    if (code === "OK") injectsOk += method === "Inject" ? Number(value) : 0;
+    else failures += Number(value);
+  }
+  return { injectsOk, failures };
+}
+/** Runs the work and checks that every h2load answer was a call the broker counted as an ok Inject (grpc-status 0, not only HTTP 200). */
+const checked = async (work: () => Promise<LoadResult[]>, brokerRuns: number[], shape = load) => {
+  const before = await callCounts();
   const results = await work();
-  // the broker logs one line per call: every h2load answer must be a logged "ok" (grpc-status 0)
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const expected = brokerRuns.length * requests * rounds + brokerRuns.length * Math.min(50_000, requests);
-  if (broker.injectsOk() - before !== expected || broker.failures() !== failuresBefore) {
-    throw new Error(`the broker logged ${broker.injectsOk() - before} ok Injects of ${expected}, and ${broker.failures() - failuresBefore} failures`);
+  const after = await callCounts();
+  const expected = brokerRuns.length * shape.requests * rounds + brokerRuns.length * Math.min(50_000, shape.requests);
+  if (after.injectsOk - before.injectsOk !== expected || after.failures !== before.failures) {
+    throw new Error(`the broker counted ${after.injectsOk - before.injectsOk} ok Injects of ${expected}, and ${after.failures - before.failures} failures`);
   }
   return results;
 };
@@ -157,7 +170,6 @@ try {
 
   progress("Inject against the baselines");
   const [grpcStatic, grpcNoop, connectStatic, connectNoop, grpcOAuth, grpcDpop] = await checked(
-    broker,
     () =>
       alternate([
         grpcTarget(grpcAddress, staticName),
@@ -169,13 +181,25 @@ try {
       ]),
     [0, 2, 4, 5],
   );
+  progress("serial Inject against the grpc-js baseline (-c1 -m1)");
+  const [serialStatic, serialNoop] = await checked(
+    () => alternate([grpcTarget(grpcAddress, staticName), grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName)], serialLoad),
+    [0],
+    serialLoad,
+  );
   row("no-op @grpc/grpc-js (baseline)", grpcNoop, undefined, "");
-  row("Inject static, gRPC listener", grpcStatic, grpcStatic!.reqPerSec / grpcNoop!.reqPerSec, ">= 0.80x no-op grpc-js");
+  row("Inject static, gRPC listener", grpcStatic, grpcStatic!.reqPerSec / grpcNoop!.reqPerSec, ">= 0.80x no-op grpc-js (goal 0.95x)");
+  rows.push(["p99 of Inject static, gRPC, to the no-op's", "", "", "", `${fmt(grpcStatic!.p99Ms / grpcNoop!.p99Ms, 2)}x`, "<= 1.50x"]);
+  row("no-op @grpc/grpc-js, serial -c1 -m1 (baseline)", serialNoop, undefined, "");
+  row("Inject static, gRPC listener, serial -c1 -m1", serialStatic, serialStatic!.reqPerSec / serialNoop!.reqPerSec, ">= 0.60x no-op grpc-js (goal 0.80x)");
   row("no-op connect-node, Connect binary (baseline)", connectNoop, undefined, "");
   row("Inject static, Connect binary, HTTP listener", connectStatic, connectStatic!.reqPerSec / connectNoop!.reqPerSec, ">= 0.80x no-op connect-node");
   row("Inject OAuth2 warm, gRPC listener", grpcOAuth, grpcOAuth!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.95x static Inject");
   row("Inject OAuth2 DPoP warm (a fresh ES256 proof each), gRPC", grpcDpop, grpcDpop!.reqPerSec / grpcOAuth!.reqPerSec, "ratio to the bearer OAuth2 Inject");
   rows.push(["DPoP proof signing alone, ES256, in process", "", "", "", "", `${fmt(dpopProofMicros(), 1)} us per proof`]);
+  const [brokerRss, noopRss] = [await broker.rssMiB(), await noopGrpc.rssMiB()];
+  rows.push(["broker RSS after the Inject runs", `${fmt(brokerRss, 1)} MiB`, "", "", `${fmt(brokerRss / noopRss, 2)}x`, "<= 1.30x the no-op's"]);
+  rows.push(["no-op grpc-js RSS after its runs (baseline)", `${fmt(noopRss, 1)} MiB`, "", "", "", ""]);
 
   progress("1,000 concurrent cold OAuth2 Injects");
   const cold = "cold-oauth2";
@@ -193,7 +217,7 @@ try {
   // the same broker with the material cache off, and with the request log off
   for (const [label, env] of [
     ["Inject static, gRPC, material cache off", { CREDBROKER_MATERIAL_CACHE_SIZE: "0" }],
-    ["Inject static, gRPC, request log off (LOG_LEVEL=warn)", { LOG_LEVEL: "warn" }],
+    ["Inject static, gRPC, a log line per Inject (LOG_LEVEL=debug)", { LOG_LEVEL: "debug" }],
   ] as const) {
     progress(label);
     await broker.stop();
