@@ -36,8 +36,10 @@ interface SecretsPageProps {
 }
 
 /** The Secrets screen: mode switch, list with search, filter, order and paging, and the create, edit, delete and deploy flows. */
-export function SecretsPage({ client, draft, onSignOut, onTokenRejected }: SecretsPageProps) {
+export function SecretsPage({ client, draft: keptDraft, onSignOut, onTokenRejected }: SecretsPageProps) {
   const [route, navigate] = useRoute();
+  // the kept work fills the form it came from once; leaving that form drops it
+  const [draft, setDraft] = useState(keptDraft);
   const mode = route.mode;
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
   const [pending, setPending] = useState<Pending>();
@@ -89,10 +91,12 @@ export function SecretsPage({ client, draft, onSignOut, onTokenRejected }: Secre
 
   const go = (next: Route, message?: Notice) => {
     setNotice(message);
+    setDraft(undefined);
     navigate(next);
   };
   const toList = (message?: Notice) => {
     setNotice(message);
+    setDraft(undefined);
     setDirty(false);
     // in place of the form, so that Back does not reopen it
     navigate({ ...route, screen: "list" }, "replace");
@@ -249,6 +253,12 @@ export function SecretsPage({ client, draft, onSignOut, onTokenRejected }: Secre
             )}
             {state.kind === "loaded" && state.secrets.length > 5 && pager("Pages, below the list")}
           </>
+        )}
+        {(screen === "create" || screen === "edit") && notice !== undefined && (
+          // the kept work's note: on the form it is about
+          <p className={notice.tone === "warning" ? "notice warning" : "notice"} role="status">
+            {notice.text}
+          </p>
         )}
         {screen === "create" && (
           <SecretForm

@@ -41,19 +41,20 @@ export function useSecretList(
   page: number,
   describe: (error: unknown) => string,
 ): { state: ListState; reload(): void; forget(): void } {
-  const [state, setState] = useState<ListState>({ kind: "loading" });
+  // the state of one listing and page: another's shows as loading, never as this one's
+  const [loaded, setLoaded] = useState<{ of: string; state: ListState }>({ of: "", state: { kind: "loading" } });
   // listing key -> the token of each page, index 0 being page 1's ("")
   const tokens = useRef(new Map<string, string[]>());
   const latest = useRef(0);
   const [attempt, setAttempt] = useState(0);
   const key = query === undefined ? undefined : JSON.stringify([query.mode, query.search, query.type, query.order]);
+  const of = `${key ?? ""}#${page}#${attempt}`;
 
   useEffect(() => {
     if (query === undefined || key === undefined) {
       return;
     }
     const request = ++latest.current;
-    setState({ kind: "loading" });
     const known = tokens.current.get(key) ?? [""];
     tokens.current.set(key, known);
     const listPage = (pageToken: string) =>
@@ -78,18 +79,18 @@ export function useSecretList(
           known[at] = answer.nextPageToken;
         }
         if (request === latest.current) {
-          setState({ kind: "loaded", secrets: answer.secrets, page: at, totalSize: answer.totalSize, hasNext: answer.nextPageToken !== "" });
+          setLoaded({ of, state: { kind: "loaded", secrets: answer.secrets, page: at, totalSize: answer.totalSize, hasNext: answer.nextPageToken !== "" } });
         }
       } catch (error) {
         if (request === latest.current) {
-          setState({ kind: "failed", message: describe(error) });
+          setLoaded({ of, state: { kind: "failed", message: describe(error) } });
         }
       }
     })();
-  }, [client, key, page, attempt, describe]);
+  }, [client, key, page, attempt, of, describe]);
 
   const reload = useCallback(() => setAttempt((n) => n + 1), []);
   // after a change (create, delete, deploy), pages may start elsewhere
   const forget = useCallback(() => tokens.current.clear(), []);
-  return { state, reload, forget };
+  return { state: loaded.of === of ? loaded.state : { kind: "loading" }, reload, forget };
 }
