@@ -21,7 +21,7 @@ import { checkTarget, type ProofTarget } from "../oauth/dpop-target.ts";
 import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
-import { encodedAnswerKey } from "../server/call-context.ts";
+import { encodedAnswerKey } from "./encoded-answer.ts";
 import type { LastUseTracker } from "./last-use.ts";
 import { bindingOf, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";

@@ -11,7 +11,8 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
-import { encodedAnswerKey, deadlineKey, grpcPeer, peerKey } from "../call-context.ts";
+import { encodedAnswerKey } from "../../api/encoded-answer.ts";
+import { deadlineKey, grpcPeer, peerKey } from "../call-context.ts";
 import { callRecord, mappedError } from "../call-record.ts";
 import { CallScope } from "./call-scope.ts";
 import { CallValues } from "./call-values.ts";

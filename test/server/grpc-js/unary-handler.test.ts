@@ -5,7 +5,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../../src/gen/credbroker/v1/secret_pb.ts";
 import { createAuthInterceptor } from "../../../src/server/auth-interceptor.ts";
-import { encodedAnswerKey } from "../../../src/server/call-context.ts";
+import { encodedAnswerKey } from "../../../src/api/encoded-answer.ts";
 import { startGrpcListener } from "../../../src/server/grpc-js/grpc-listener.ts";
 import { createLogInterceptor } from "../../../src/server/log-interceptor.ts";
 import { createLogger } from "../../../src/server/logger.ts";
