@@ -4,7 +4,8 @@ import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
-import { Mode, StepKind, type Credentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Mode, StepKind, type CredentialsSchema } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { browserAvailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
@@ -19,7 +20,7 @@ const canary = `CANARY${randomBytes(6).toString("hex")}`;
 const privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 
 const teams = ["billing", "crm", "erp", "files", "hr", "maps", "orders", "payroll", "search", "shop"];
-const kinds: readonly { slug: string; credentials(i: number): Credentials["kind"] }[] = [
+const kinds: readonly { slug: string; credentials(i: number): NonNullable<MessageInitShape<typeof CredentialsSchema>["kind"]> }[] = [
   { slug: "basic", credentials: (i) => ({ case: "basicAuth", value: { username: `user-${i}`, password: `pw-${canary}` } }) },
   { slug: "bearer", credentials: () => ({ case: "bearerToken", value: { token: `tok-${canary}` } }) },
   { slug: "apikey", credentials: () => ({ case: "apiKey", value: { keyName: "X-API-Key", keyValue: `key-${canary}` } }) },
@@ -260,7 +261,7 @@ describe.skipIf(!browserCheck.available)(title, () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
       await page.getByRole("checkbox", { name: `Select ${billing[5]} for deploy` }).check();
-      await expect.poll(() => page.locator("tbody tr").first().evaluate((element) => getComputedStyle(element).display)).toBe("block");
+      await expect.poll(() => page.locator("tbody tr").first().evaluate((element) => element.ownerDocument.defaultView!.getComputedStyle(element).display)).toBe("block");
       expect(await page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")).toBe(true);
       await screen("23-phone-list");
       await page.getByRole("button", { name: `Edit ${billing[5]}` }).click();
