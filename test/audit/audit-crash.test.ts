@@ -15,6 +15,7 @@ import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
+import { allAuditEvents } from "../support/audit-events.ts";
 
 const clientsPerProtocol = 4;
 const loadMs = 3000;
@@ -30,16 +31,8 @@ function connectClient<S extends typeof InjectService | typeof SecretService | t
   );
 }
 
-async function allEvents(broker: BrokerProcess): Promise<AuditEvent[]> {
-  const audit = connectClient(AuditService, broker.httpAddress, broker.adminToken);
-  const events: AuditEvent[] = [];
-  let pageToken = "";
-  do {
-    const page = await audit.listAuditEvents({ pageSize: 1000, pageToken });
-    events.push(...page.events);
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
-  return events;
+function allEvents(broker: BrokerProcess): Promise<AuditEvent[]> {
+  return allAuditEvents(connectClient(AuditService, broker.httpAddress, broker.adminToken));
 }
 
 describe("kill -9 under a sustained Inject load", () => {

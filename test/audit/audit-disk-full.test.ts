@@ -10,12 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AuditService, type AuditEvent } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
+import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
+import { allAuditEvents } from "../support/audit-events.ts";
 
 /** A 4 MiB tmpfs as the data dir's file system, or why there is none. */
 async function mountSmallTmpfs(): Promise<{ dir: string } | { skip: string }> {
@@ -115,14 +116,7 @@ describe.skipIf(skip !== undefined)("a full disk under the audit segments", () =
     await inject.inject({ mode: Mode.TEST, name: "full" }, { headers: { "x-request-id": "room-again" } });
     expect((await grpcJs.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "full" })).ok).toBe(true);
     grpcJs.close();
-    const audit = tb.connect(AuditService, tb.adminToken);
-    const events: AuditEvent[] = [];
-    let pageToken = "";
-    do {
-      const page = await audit.listAuditEvents({ pageSize: 1000, pageToken });
-      events.push(...page.events);
-      pageToken = page.nextPageToken;
-    } while (pageToken !== "");
+    const events = await allAuditEvents(tb.connect(AuditService, tb.adminToken));
     const injects = events.filter((e) => e.method.endsWith("/Inject") && e.code === "ok").map((e) => e.requestId);
     expect(injects.slice(0, answered.length + 1)).toEqual([...answered, "room-again"]);
   });

@@ -15,6 +15,7 @@ import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { ListSecretsRequestSchema, ListSecretsResponseSchema, SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
+import { allAuditEvents } from "../support/audit-events.ts";
 
 const injectToken = { value: "refused-calls-inject-token-0c41e9a7d2", source: "test" };
 const canaryToken = "CANARY-TOKEN-9d2e-never-recorded-anywhere";
@@ -26,16 +27,8 @@ afterEach(async () => {
   tb = undefined;
 });
 
-async function allEvents(broker: TestBroker): Promise<AuditEvent[]> {
-  const audit = broker.connect(AuditService, broker.adminToken);
-  const events: AuditEvent[] = [];
-  let pageToken = "";
-  do {
-    const page = await audit.listAuditEvents({ pageSize: 1000, pageToken });
-    events.push(...page.events);
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
-  return events;
+function allEvents(broker: TestBroker): Promise<AuditEvent[]> {
+  return allAuditEvents(broker.connect(AuditService, broker.adminToken));
 }
 
 /** Runs `total` calls, `width` at a time. */
