@@ -1,12 +1,10 @@
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { InjectResponseSchema, InjectService, type InjectResponse } from "../gen/credbroker/v1/inject_service_pb.ts";
 import {
-  CredentialsSchema,
   SecretType,
-  type Credentials,
   type Mode,
   type OAuth2ClientCredentials,
   type Secret,
@@ -23,7 +21,7 @@ import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { encodedAnswerKey } from "./encoded-answer.ts";
 import type { LastUseTracker } from "./last-use.ts";
-import { bindingOf, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
+import { bindingOf, openCredentials, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";
 
 /** What the inject service needs. */
@@ -55,18 +53,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
     lastUse?.record(mode, name);
   };
 
-  function openCredentials(record: SecretRecord, secret: Secret): Credentials {
-    const plaintext = sealer.open(bindingOf(secret), record.payload!);
-    try {
-      return fromBinary(CredentialsSchema, plaintext);
-    } catch (cause) {
-      throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `secret "${secret.name}": the opened payload is not credentials`, {
-        cause,
-      });
-    } finally {
-      plaintext.fill(0);
-    }
-  }
+
 
   function ready(mode: Mode, name: string, step: StepKind, response: InjectResponse, token?: AccessToken): InjectResponse {
     const frozen = deepFreeze(response);
@@ -82,7 +69,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
 
   function injectStatic(record: SecretRecord, secret: Secret, requested: StepKind): InjectResponse {
     const step = resolveStep(secret.type, requested, secret.name);
-    const material = buildStaticMaterial(openCredentials(record, secret), step);
+    const material = buildStaticMaterial(openCredentials(sealer, bindingOf(secret), record.payload!), step);
     return ready(secret.mode, secret.name, requested, create(InjectResponseSchema, { secret, material }));
   }
 
@@ -111,7 +98,7 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         return proven(ready(mode, name, requested, oauth2Response(secret, warm, step), warm), warm, target);
       }
       const token = await tokenCache.token(key, () => {
-        const credentials = openCredentials(record, secret);
+        const credentials = openCredentials(sealer, bindingOf(secret), record.payload!);
         return credentials.kind.value as OAuth2ClientCredentials;
       });
       // the secret may have changed while the token was fetched: a token got

@@ -1,7 +1,8 @@
-import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
-import { Mode, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
+import { fromBinary } from "@bufbuild/protobuf";
+import type { SealedPayload, SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { CredentialsSchema, Mode, type Credentials, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
-import type { RecordBinding } from "../seal/sealer.ts";
+import type { RecordBinding, Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 
 /** A stored record whose metadata is present. */
@@ -42,4 +43,20 @@ export function requireSecret(record: SecretRecord, name: string): Secret {
 /** What a record's payload is sealed to. */
 export function bindingOf(secret: Secret): RecordBinding {
   return { mode: secret.mode, name: secret.name, type: secret.type, version: secret.version };
+}
+
+/**
+ * The stored credentials of a record, for the call that needs them (Inject,
+ * TestSecret, readable fields, a partial update, a kept DPoP key); the plaintext bytes
+ * are zeroed once decoded. A payload that opens to something else is DATA_LOSS.
+ */
+export function openCredentials(sealer: Sealer, binding: RecordBinding, payload: SealedPayload): Credentials {
+  const plaintext = sealer.open(binding, payload);
+  try {
+    return fromBinary(CredentialsSchema, plaintext);
+  } catch (cause) {
+    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `secret "${binding.name}": the opened payload is not credentials`, { cause });
+  } finally {
+    plaintext.fill(0);
+  }
 }

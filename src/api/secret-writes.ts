@@ -1,4 +1,4 @@
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { toBinary } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { commitAudited, type AuditTarget } from "../audit/audit-scope.ts";
 import type { SealedPayload } from "../gen/credbroker/storage/v1/record_pb.ts";
@@ -18,21 +18,6 @@ export function sealCredentials(sealer: Sealer, binding: RecordBinding, credenti
   }
 }
 
-/**
- * The stored credentials of a record, for an admin call that needs them
- * (readable fields, a partial update, a kept DPoP key); the plaintext bytes
- * are zeroed once decoded. A payload that opens to something else is DATA_LOSS.
- */
-export function openCredentials(sealer: Sealer, binding: RecordBinding, payload: SealedPayload): Credentials {
-  const plaintext = sealer.open(binding, payload);
-  try {
-    return fromBinary(CredentialsSchema, plaintext);
-  } catch (cause) {
-    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `secret "${binding.name}": the opened payload is not credentials`, { cause });
-  } finally {
-    plaintext.fill(0);
-  }
-}
 
 /** Commits writes with the call's audit event; a version conflict is ABORTED (the secret changed concurrently). */
 export async function commitOrAbort(

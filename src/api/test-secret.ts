@@ -1,7 +1,6 @@
-import { create, fromBinary } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
-import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
-import { CredentialsSchema, StepKind, type Credentials, type Secret, type SecretType } from "../gen/credbroker/v1/secret_pb.ts";
+import { StepKind, type Credentials, type Secret, type SecretType } from "../gen/credbroker/v1/secret_pb.ts";
 import {
   HttpTestResultSchema,
   JsonTestResultSchema,
@@ -10,7 +9,7 @@ import {
   type TestSecretRequest,
   type TestSecretResponse,
 } from "../gen/credbroker/v1/secret_service_pb.ts";
-import { CredbrokerError, invalidField } from "../errors.ts";
+import { invalidField } from "../errors.ts";
 import { probeHttp } from "../material/http-probe.ts";
 import type { ProbeOutcome } from "../material/probe-outcome.ts";
 import { probeSftp } from "../material/sftp-probe.ts";
@@ -20,7 +19,7 @@ import { createTokenFetcher } from "../oauth/token-fetch.ts";
 import { probeToken } from "../oauth/token-probe.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
-import { bindingOf, requireRecord } from "./records.ts";
+import { bindingOf, openCredentials, requireRecord } from "./records.ts";
 import { checkTestTarget, type TestTarget } from "./test-targets.ts";
 import { checkCredentials } from "./validate-credentials.ts";
 import { checkMode, checkName } from "./validate-request.ts";
@@ -65,19 +64,10 @@ export function createTestSecret({ store, sealer, oauthTimeoutMs }: TestSecretDe
       throw invalidField("name", "is required: set name (a stored secret) or credentials (unsaved values)");
     }
     const { record, secret } = requireRecord(store, mode, checkName(req.name));
-    return { credentials: () => openCredentials(record, secret), type: secret.type, secret };
+    return { credentials: () => openCredentials(sealer, bindingOf(secret), record.payload!), type: secret.type, secret };
   }
 
-  function openCredentials(record: SecretRecord, secret: Secret): Credentials {
-    const plaintext = sealer.open(bindingOf(secret), record.payload!);
-    try {
-      return fromBinary(CredentialsSchema, plaintext);
-    } catch (cause) {
-      throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `secret "${secret.name}": the opened payload is not credentials`, { cause });
-    } finally {
-      plaintext.fill(0);
-    }
-  }
+
 
   async function probe(credentials: Credentials, target: TestTarget): Promise<{ outcome: ProbeOutcome<unknown>; result: TestSecretResponse["result"] }> {
     const kind = credentials.kind;
