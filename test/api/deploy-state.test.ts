@@ -5,14 +5,12 @@
  * nothing but its audit event.
  */
 import { join } from "node:path";
-import { toBinary } from "@bufbuild/protobuf";
+import { open } from "lmdb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
-import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { DeployState, Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { DeploySecretsRequestSchema, DeploySecretsResponseSchema, SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 
@@ -20,15 +18,20 @@ let tb: TestBroker;
 let admin: Client<typeof SecretService>;
 const bearer = (token: string) => ({ kind: { case: "bearerToken" as const, value: { token } } });
 
-/** Every stored record of both modes, encoded: what "nothing written" compares. */
-function storedBytes(): string[] {
-  const store = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
+/**
+ * Every stored record, as the bytes LMDB holds: what "nothing written"
+ * compares. Opened read-only: a second writable handle in this process would
+ * share the broker's LMDB environment and open with a synchronous write
+ * transaction, which deadlocks when the broker's writer thread holds the
+ * write lock waiting for this thread (the audit mover writes every 20 ms).
+ */
+async function storedBytes(): Promise<string[]> {
+  const root = open({ path: join(tb.dataDir, "credbroker.mdb"), readOnly: true, maxDbs: 8 });
   try {
-    return [Mode.TEST, Mode.LIVE].flatMap((mode) =>
-      store.list(mode, "", 100_000).map((record) => Buffer.from(toBinary(SecretRecordSchema, record)).toString("base64")),
-    );
+    const secrets = root.openDB<Uint8Array, string>({ name: "secrets", encoding: "binary" });
+    return [...secrets.getRange({})].map(({ key, value }) => `${key}=${Buffer.from(value).toString("base64")}`);
   } finally {
-    void store.close();
+    await root.close();
   }
 }
 
@@ -97,7 +100,7 @@ describe("deploy state", () => {
 describe("DeploySecrets validate_only", () => {
   it("answers what would be created and replaced, writes no record, and its audit event says it was a dry run", async () => {
     await admin.createSecret({ mode: Mode.TEST, name: "delta", credentials: bearer("d1") });
-    const before = storedBytes();
+    const before = await storedBytes();
     const liveBefore = await admin.listSecrets({ mode: Mode.LIVE, pageSize: 100 });
     const dry = await admin.deploySecrets({ names: ["delta", "alpha", "gamma"], validateOnly: true });
     expect(dry.createdNames).toEqual(["delta"]);
@@ -109,7 +112,7 @@ describe("DeploySecrets validate_only", () => {
       ["alpha", Mode.LIVE, alphaLive.version + 1n],
       ["gamma", Mode.LIVE, 2n],
     ]);
-    expect(storedBytes()).toEqual(before);
+    expect(await storedBytes()).toEqual(before);
     expect((await admin.listSecrets({ mode: Mode.LIVE, pageSize: 100 })).secrets).toEqual(liveBefore.secrets);
     expect((await states())["delta"]).toBe(DeployState.NOT_IN_LIVE);
 
@@ -121,7 +124,7 @@ describe("DeploySecrets validate_only", () => {
     } finally {
       grpcJs.close();
     }
-    expect(storedBytes()).toEqual(before);
+    expect(await storedBytes()).toEqual(before);
 
     // a dry run of a missing name is refused as the deploy would be
     const refused = await admin.deploySecrets({ names: ["delta", "nope"], validateOnly: true }).catch((error: unknown) => ConnectError.from(error));
