@@ -7,7 +7,6 @@
  * hand); plus plain HTTP/1.1 Connect JSON with fetch.
  */
 import * as net from "node:net";
-import { join } from "node:path";
 import { create, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
@@ -18,12 +17,12 @@ import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_p
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { CredentialsSchema, Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { Health } from "../../src/gen/health/v1/health_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { detailsOfConnectError, detailsOfGrpcTrailer, detailsOfStatusBytes, expectErrorDetails, type ExpectedDetails, type WireErrorDetails } from "../support/error-details.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 import { frame, http1Post, http2Post, parseGrpcWebBody } from "../support/rpc-wire.ts";
+import { openSecondHandle } from "../support/second-handle.ts";
 
 type CredentialsInit = MessageInitShape<typeof CredentialsSchema>;
 type StatusName = keyof typeof grpc.status;
@@ -453,7 +452,7 @@ describe("DATA_LOSS for a sealed record that fails authentication", () => {
   it("on both listeners, every protocol", async () => {
     const admin = tb.connect(SecretService, tb.adminToken);
     await admin.createSecret({ mode: Mode.TEST, name: "tampered", credentials: bearer("sealed-canary-91b2") });
-    const second = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
+    const second = await openSecondHandle(tb.dataDir);
     try {
       const record = second.get(Mode.TEST, "tampered");
       expect(record?.payload).toBeDefined();

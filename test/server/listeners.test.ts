@@ -14,7 +14,6 @@ import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts"
 import { createAuthInterceptor } from "../../src/server/auth-interceptor.ts";
 import { createLogInterceptor } from "../../src/server/log-interceptor.ts";
 import { createLogger } from "../../src/server/logger.ts";
-import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 import { createTestServices, directClient, type TestServices } from "../support/services.ts";
@@ -22,6 +21,7 @@ import { createSecretService } from "../../src/api/secret-service.ts";
 import { openKeyring } from "../../src/keys/keyring.ts";
 import { createSealer } from "../../src/seal/sealer.ts";
 import { Writable } from "node:stream";
+import { openSecondHandle } from "../support/second-handle.ts";
 
 const apiKey = (value: string) => ({ kind: { case: "apiKey" as const, value: { keyName: "X-Api-Key", keyValue: value } } });
 
@@ -131,7 +131,7 @@ describe("real listeners on port 0", () => {
   it("notices a change written by another handle on the store, which sends it no change event", async () => {
     await tb.connect(SecretService, tb.adminToken).createSecret({ mode: Mode.TEST, name: "elsewhere", credentials: apiKey("before") });
     expect(headerOf(await tb.connect(InjectService).inject({ mode: Mode.TEST, name: "elsewhere" }))).toBe("before");
-    const other = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
+    const other = await openSecondHandle(tb.dataDir);
     try {
       const sealer = createSealer(openKeyring(tb.masterKey, other.getMeta("keyring")!));
       await directClient(SecretService, createSecretService({ store: other, sealer, oauthTimeoutMs: 2000 })).updateSecret({
@@ -148,7 +148,7 @@ describe("real listeners on port 0", () => {
   it("answers DATA_LOSS for a record whose sealed payload was tampered with, on both listeners", async () => {
     // a secret not injected yet: material already cached was authenticated when it was opened
     await tb.connect(SecretService, tb.adminToken).createSecret({ mode: Mode.LIVE, name: "tampered", credentials: apiKey("x") });
-    const second = openLmdbStore({ path: join(tb.dataDir, "credbroker.mdb") });
+    const second = await openSecondHandle(tb.dataDir);
     try {
       const record = second.get(Mode.LIVE, "tampered")!;
       const ciphertext = new Uint8Array(record.payload!.ciphertext);
