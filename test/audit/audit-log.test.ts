@@ -8,7 +8,7 @@ import { readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { toBinary, toJsonString } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   AuditEventSchema,
@@ -24,6 +24,7 @@ import type { SecretStore } from "../../src/store/secret-store.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
+import { connectCodeOf } from "../support/error-code.ts";
 
 const injectToken = { value: "audit-inject-token-5d1e-9b27c40f8a63", source: "test" };
 const canary = "CANARY-7f3a9c-never-in-an-event";
@@ -51,13 +52,6 @@ async function allEvents(broker: TestBroker, name?: string): Promise<AuditEvent[
   return events.filter((event) => !event.method.endsWith("/ListAuditEvents"));
 }
 
-async function codeOf(call: Promise<unknown>): Promise<Code | "ok"> {
-  return call.then(
-    () => "ok" as const,
-    (error: unknown) => ConnectError.from(error).code,
-  );
-}
-
 describe("audit events", () => {
   it("records one event per admin call and Inject, with method, mode, secret, version, code, caller and request id", async () => {
     tb = await startTestBroker({ injectToken });
@@ -72,11 +66,11 @@ describe("audit events", () => {
     });
     expect(ok.ok).toBe(true);
     const inject = tb.connect(InjectService, injectToken.value);
-    expect(await codeOf(inject.inject({ mode: Mode.TEST, name: "absent" }, rid("notfound")))).toBe(Code.NotFound);
-    expect(await codeOf(tb.connect(InjectService).inject({ mode: Mode.TEST, name: "stripe" }, rid("unauth")))).toBe(
+    expect(await connectCodeOf(inject.inject({ mode: Mode.TEST, name: "absent" }, rid("notfound")))).toBe(Code.NotFound);
+    expect(await connectCodeOf(tb.connect(InjectService).inject({ mode: Mode.TEST, name: "stripe" }, rid("unauth")))).toBe(
       Code.Unauthenticated,
     );
-    expect(await codeOf(tb.connect(SecretService, "wrong").getSecret({ mode: Mode.TEST, name: "stripe" }))).toBe(
+    expect(await connectCodeOf(tb.connect(SecretService, "wrong").getSecret({ mode: Mode.TEST, name: "stripe" }))).toBe(
       Code.Unauthenticated,
     );
     await admin.deleteSecret({ mode: Mode.TEST, name: "stripe" }, rid("delete"));
@@ -129,9 +123,9 @@ describe("audit events", () => {
     // the value did pass through the broker in this test
     expect(toJsonString(InjectResponseSchema, answer)).toContain(canary);
     // a value sent where a name belongs is not echoed
-    await codeOf(tb.connect(InjectService).inject({ mode: Mode.TEST, name: canary }));
-    await codeOf(admin.createSecret({ mode: Mode.TEST, name: canary, credentials: basic(canary) }));
-    await codeOf(admin.deploySecrets({ names: [canary] }));
+    await connectCodeOf(tb.connect(InjectService).inject({ mode: Mode.TEST, name: canary }));
+    await connectCodeOf(admin.createSecret({ mode: Mode.TEST, name: canary, credentials: basic(canary) }));
+    await connectCodeOf(admin.deploySecrets({ names: [canary] }));
     const events = await allEvents(tb);
     expect(events.length).toBe(6);
     for (const event of events) {
@@ -174,12 +168,12 @@ describe("fail closed", () => {
     await inject.inject({ mode: Mode.TEST, name: "warm" }, rid("inject-1")); // now in the material cache
 
     refuse.error = new CredbrokerError("ERR_STORE_FULL", "the store is full");
-    expect(await codeOf(admin.createSecret({ mode: Mode.TEST, name: "new", credentials: basic() }, rid("refused-create")))).toBe(
+    expect(await connectCodeOf(admin.createSecret({ mode: Mode.TEST, name: "new", credentials: basic() }, rid("refused-create")))).toBe(
       Code.ResourceExhausted,
     );
-    expect(await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, rid("inject-2")))).toBe("ok");
+    expect(await connectCodeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, rid("inject-2")))).toBe("ok");
     refuse.error = new Error("audit database closed");
-    expect(await codeOf(admin.updateSecret({ mode: Mode.TEST, name: "warm", description: "x" }, rid("refused-update")))).toBe(
+    expect(await connectCodeOf(admin.updateSecret({ mode: Mode.TEST, name: "warm", description: "x" }, rid("refused-update")))).toBe(
       Code.Internal,
     );
     const grpcJs = createGrpcJsClient(InjectService, tb.broker.grpcAddress);
@@ -201,7 +195,7 @@ describe("fail closed", () => {
 
     refuse.error = undefined;
     // the refused changes left nothing behind, and the held events reach the store
-    expect(await codeOf(admin.getSecret({ mode: Mode.TEST, name: "new" }))).toBe(Code.NotFound);
+    expect(await connectCodeOf(admin.getSecret({ mode: Mode.TEST, name: "new" }))).toBe(Code.NotFound);
     expect((await admin.getSecret({ mode: Mode.TEST, name: "warm" })).secret?.description).toBe("");
     const dataDir = tb.dataDir;
     await tb.close({ keepData: true });
@@ -233,7 +227,7 @@ describe("fail closed", () => {
     for (let i = 0; i < 200 && (connectRefusal === "ok" || grpcRefusal === undefined); i++) {
       const requestId = `away-${i}`;
       if (i % 2 === 0) {
-        connectRefusal = await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, { headers: { "x-request-id": requestId } }));
+        connectRefusal = await connectCodeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, { headers: { "x-request-id": requestId } }));
         if (connectRefusal === "ok") {
           answered.push(requestId);
         }
@@ -253,7 +247,7 @@ describe("fail closed", () => {
 
     await rm(audit);
     await rename(`${audit}-away`, audit);
-    expect(await codeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, { headers: { "x-request-id": "back" } }))).toBe("ok");
+    expect(await connectCodeOf(inject.inject({ mode: Mode.TEST, name: "warm" }, { headers: { "x-request-id": "back" } }))).toBe("ok");
     const grpcBack = await grpcJs.call("Inject", InjectRequestSchema, InjectResponseSchema, { mode: Mode.TEST, name: "warm" });
     grpcJs.close();
     expect(grpcBack.ok).toBe(true);
@@ -269,7 +263,7 @@ describe("retention and listing", () => {
     tb = await startTestBroker({ auditMaxEvents: 5 }, { auditRetentionIntervalMs: 20 });
     const admin = tb.connect(SecretService, tb.adminToken);
     for (let i = 0; i < 12; i++) {
-      await codeOf(admin.getSecret({ mode: Mode.TEST, name: `s${i}` }));
+      await connectCodeOf(admin.getSecret({ mode: Mode.TEST, name: `s${i}` }));
     }
     // ListAuditEvents calls are audited too and count against the bound: wait until all of it fits
     let all: AuditEvent[] = [];
@@ -322,7 +316,7 @@ describe("retention and listing", () => {
     const future = await audit.listAuditEvents({ since: timestampFromDate(new Date(Date.now() + 3_600_000)) });
     expect(future.events).toEqual([]);
 
-    expect(await codeOf(audit.listAuditEvents({ pageToken: "bogus" }))).toBe(Code.InvalidArgument);
-    expect(await codeOf(tb.connect(AuditService).listAuditEvents({}))).toBe(Code.Unauthenticated);
+    expect(await connectCodeOf(audit.listAuditEvents({ pageToken: "bogus" }))).toBe(Code.InvalidArgument);
+    expect(await connectCodeOf(tb.connect(AuditService).listAuditEvents({}))).toBe(Code.Unauthenticated);
   });
 });

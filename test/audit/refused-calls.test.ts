@@ -6,7 +6,7 @@
  * metric counts all of them. No token or value reaches an event or a metric.
  */
 import { toJsonString } from "@bufbuild/protobuf";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuditEventSchema, AuditService, CallerKind, type AuditEvent } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
@@ -16,6 +16,7 @@ import { ListSecretsRequestSchema, ListSecretsResponseSchema, SecretService } fr
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 import { allAuditEvents } from "../support/audit-events.ts";
+import { connectCodeOf } from "../support/error-code.ts";
 
 const injectToken = { value: "refused-calls-inject-token-0c41e9a7d2", source: "test" };
 const canaryToken = "CANARY-TOKEN-9d2e-never-recorded-anywhere";
@@ -57,13 +58,6 @@ function sample(metrics: string, series: string): number {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
-async function codeOf(call: Promise<unknown>): Promise<Code | "ok"> {
-  return call.then(
-    () => "ok" as const,
-    (error: unknown) => ConnectError.from(error).code,
-  );
-}
-
 describe("refused calls in the audit log", () => {
   it("cannot evict the events of authenticated callers, stay visible within their own cap, and are counted", async () => {
     // a main cap of 200 leaves a refused cap of 20 (a tenth); the flood is 4,400 calls
@@ -84,8 +78,8 @@ describe("refused calls in the audit log", () => {
 
     const anonymous = tb.connect(SecretService);
     const wrongToken = tb.connect(InjectService, canaryToken, "2");
-    await flood(2000, 50, async () => expect(await codeOf(anonymous.listSecrets({ mode: Mode.TEST }))).toBe(Code.Unauthenticated));
-    await flood(200, 50, async () => expect(await codeOf(wrongToken.inject({ mode: Mode.TEST, name: "stripe" }))).toBe(Code.Unauthenticated));
+    await flood(2000, 50, async () => expect(await connectCodeOf(anonymous.listSecrets({ mode: Mode.TEST }))).toBe(Code.Unauthenticated));
+    await flood(200, 50, async () => expect(await connectCodeOf(wrongToken.inject({ mode: Mode.TEST, name: "stripe" }))).toBe(Code.Unauthenticated));
     await flood(2000, 50, async (i) => {
       const answer = await grpcJs.call("ListSecrets", ListSecretsRequestSchema, ListSecretsResponseSchema, { mode: Mode.TEST }, {
         ...(i % 2 === 0 ? { token: canaryToken } : {}),
@@ -151,7 +145,7 @@ describe("refused calls in the audit log", () => {
         ],
       }),
     );
-    await flood(500, 50, async () => expect(await codeOf(page.inject({ mode: Mode.TEST, name: "open" }))).toBe(Code.PermissionDenied));
+    await flood(500, 50, async () => expect(await connectCodeOf(page.inject({ mode: Mode.TEST, name: "open" }))).toBe(Code.PermissionDenied));
 
     const events = (await afterRetention(tb, 4)).filter((e) => !e.method.endsWith("/ListAuditEvents"));
     expect(events.map((e) => `${e.method.split("/")[1]}:${e.code}`)).toEqual([

@@ -4,25 +4,16 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { CredbrokerError } from "../../src/errors.ts";
 import { createKeyring, openKeyring } from "../../src/keys/keyring.ts";
 import { hasStoredKeyring, loadStoredKeyring } from "../../src/keys/stored-keyring.ts";
 import { createSealer, type RecordBinding } from "../../src/seal/sealer.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import type { SecretStore } from "../../src/store/secret-store.ts";
+import { codeOf } from "../support/error-code.ts";
 
 const masterKey = () => new Uint8Array(randomBytes(32));
 const binding: RecordBinding = { mode: Mode.TEST, name: "stripe-api-key", type: SecretType.API_KEY, version: 3n };
 const canary = new TextEncoder().encode("canary-sealed-plaintext-6b1f");
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof CredbrokerError ? error.code : `not a CredbrokerError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe("keyring", () => {
   it("opens with its master key and seals the same way after reopening", () => {

@@ -3,23 +3,14 @@ import { describe, expect, it } from "vitest";
 import { create } from "@bufbuild/protobuf";
 import { SealedPayloadSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { CredbrokerError } from "../../src/errors.ts";
 import { createKeyring, openKeyring } from "../../src/keys/keyring.ts";
 import { createSealer, type RecordBinding } from "../../src/seal/sealer.ts";
 import { aeadSeal } from "../../src/seal/aead.ts";
+import { codeOf } from "../support/error-code.ts";
 
 const masterKey = () => new Uint8Array(randomBytes(32));
 const binding: RecordBinding = { mode: Mode.TEST, name: "stripe-api-key", type: SecretType.API_KEY, version: 3n };
 const canary = new TextEncoder().encode("canary-sealed-plaintext-6b1f");
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof CredbrokerError ? error.code : `not a CredbrokerError: ${String(error)}`;
-  }
-  return undefined;
-}
 
 describe("sealer", () => {
   const sealer = createSealer(createKeyring(masterKey(), new Date()).keyring);

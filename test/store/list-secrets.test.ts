@@ -10,6 +10,7 @@ import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../../src/errors.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import type { SecretStore } from "../../src/store/secret-store.ts";
+import { codeOf } from "../support/error-code.ts";
 
 const types = [SecretType.BASIC_AUTH, SecretType.BEARER_TOKEN, SecretType.API_KEY, SecretType.SFTP_PASSWORD, SecretType.SFTP_PRIVATE_KEY, SecretType.OAUTH2_CLIENT_CREDENTIALS, SecretType.JSON_CREDENTIALS];
 
@@ -32,15 +33,6 @@ async function writeRaw(path: string, entries: [string, Uint8Array][]): Promise<
   } finally {
     await root.close();
   }
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof CredbrokerError ? error.code : `not a CredbrokerError: ${String(error)}`;
-  }
-  return undefined;
 }
 
 describe("listing metadata only", () => {
