@@ -57,7 +57,11 @@ export type CredbrokerErrorCode =
   /** An outside service (e.g. a token endpoint, the audit log) cannot be reached or used. */
   | "ERR_UNAVAILABLE"
   /** The store could not take a write (map or disk full). */
-  | "ERR_STORE_FULL";
+  | "ERR_STORE_FULL"
+  /** Fleet mode: the central store (PostgreSQL) cannot be reached; writes are refused, reads keep serving from the replica. */
+  | "ERR_CENTRAL_UNAVAILABLE"
+  /** Fleet mode: the central store's schema is for newer brokers, or it already holds data an import would overwrite. */
+  | "ERR_STORE_INCOMPATIBLE";
 
 /**
  * What an error may say besides its message, as ErrorInfo metadata: names

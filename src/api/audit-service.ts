@@ -1,13 +1,13 @@
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
+import type { AuditEvents } from "../audit/audit-events.ts";
+import { AuditService, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { invalidField } from "../errors.ts";
-import type { AuditLog } from "../audit/audit-log.ts";
 import { checkName } from "./validate-request.ts";
 
 /** What the audit service needs. */
 export interface AuditServiceDeps {
-  /** Where events are kept: the audit log, whose events not yet moved into the store are listed too. */
-  log: Pick<AuditLog, "listEvents">;
+  /** Where events are kept: the audit log (with its events not yet moved into the store), or the fleet's. */
+  log: AuditEvents;
 }
 
 const defaultPageSize = 100;
@@ -25,21 +25,27 @@ export function createAuditService({ log }: AuditServiceDeps): ServiceImpl<typeo
       const pageSize = Math.min(req.pageSize === 0 ? defaultPageSize : req.pageSize, maxPageSize);
       const name = req.name === undefined ? undefined : checkName(req.name);
       const since = req.since === undefined ? 0n : req.since.seconds * 1_000_000n + BigInt(Math.floor(req.since.nanos / 1000));
-      const from = req.pageToken === "" ? since : decodeToken(req.pageToken);
-      const events = log.listEvents(from < 0n ? 0n : from, pageSize + 1, name);
+      const from = req.pageToken === "" ? { sequence: since, instance: "" } : decodeToken(req.pageToken);
+      const events = await log.listEvents(from.sequence < 0n ? 0n : from.sequence, pageSize + 1, name, from.instance);
       const next = events.length > pageSize ? events[pageSize] : undefined;
       return {
         events: events.slice(0, pageSize),
-        nextPageToken: next === undefined ? "" : Buffer.from(`${tokenPrefix}:${next.sequence}`, "utf8").toString("base64url"),
+        nextPageToken: next === undefined ? "" : encodeToken(next),
       };
     },
   };
 }
 
-function decodeToken(token: string): bigint {
-  const match = /^ae1:(\d{1,20})$/.exec(Buffer.from(token, "base64url").toString("utf8"));
+/** The event the next page starts at: its sequence and, when events name their sidecar, its instance (events are unique by both in a fleet). */
+function encodeToken(next: AuditEvent): string {
+  const text = next.instanceId === "" ? `${tokenPrefix}:${next.sequence}` : `${tokenPrefix}:${next.sequence}:${next.instanceId}`;
+  return Buffer.from(text, "utf8").toString("base64url");
+}
+
+function decodeToken(token: string): { sequence: bigint; instance: string } {
+  const match = /^ae1:(\d{1,20})(?::([\x21-\x7e]{1,128}))?$/.exec(Buffer.from(token, "base64url").toString("utf8"));
   if (match === null) {
     throw invalidField("pageToken", "is not a page token of the audit log");
   }
-  return BigInt(match[1]!);
+  return { sequence: BigInt(match[1]!), instance: match[2] ?? "" };
 }

@@ -5,7 +5,7 @@ import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_se
 import { CredbrokerError } from "../errors.ts";
 import type { AuditClass, SecretStore } from "../store/secret-store.ts";
 import { startAuditMover } from "./audit-mover.ts";
-import { encodeAuditEvent, type AuditEventFields } from "./event-encoding.ts";
+import { encodeAuditEvent, type AuditEventFields, type AuditEventOrigin } from "./event-encoding.ts";
 import { frameRecord, recordHeaderBytes } from "./segment-record.ts";
 import { readLeftoverSegments } from "./segment-replay.ts";
 import { startSegmentWriter, type Segment } from "./segment-writer.ts";
@@ -23,6 +23,8 @@ export interface AuditLogOptions {
   syncIntervalMs?: number | undefined;
   /** How often written events move into the store, in milliseconds (default 20). */
   moveIntervalMs?: number | undefined;
+  /** Names this sidecar in every event it writes. */
+  origin?: AuditEventOrigin | undefined;
 }
 
 /**
@@ -56,7 +58,7 @@ const maxPending = 100_000;
  * Segments are removed once every event in them is in the store.
  */
 export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> {
-  const { store, logger } = options;
+  const { store, logger, origin } = options;
   mkdirSync(options.directory, { recursive: true, mode: 0o700 });
   // synchronous, so that close() leaves no segment that is fully moved; once a segment, not per event
   const retire = (segment: Segment) => {
@@ -104,7 +106,7 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
         throw new CredbrokerError("ERR_UNAVAILABLE", "the audit log cannot move its events into the store; the call is refused");
       }
       const sequence = store.nextEventSequence(Number(fields.time.seconds) * 1e6 + Math.floor(fields.time.nanos / 1000));
-      const record = frameRecord(encodeAuditEvent(fields, sequence, recordHeaderBytes), auditClass, sequence);
+      const record = frameRecord(encodeAuditEvent(fields, sequence, recordHeaderBytes, origin), auditClass, sequence);
       let segment: Segment;
       try {
         segment = writer.write(record);

@@ -14,6 +14,11 @@ export interface AuditEventFields {
   readonly validateOnly?: boolean | undefined;
 }
 
+/** The fields every event of this process carries: the sidecar that served it. */
+export interface AuditEventOrigin {
+  readonly instanceId: string;
+}
+
 /**
  * The protobuf bytes of `credbroker.v1.AuditEvent` for these fields and this
  * sequence, byte for byte what `toBinary` writes (test/audit/event-encoding
@@ -22,7 +27,7 @@ export interface AuditEventFields {
  * because the reflective encoder costs ~18 µs an event, more than all the
  * rest of an Inject's audit.
  */
-export function encodeAuditEvent(fields: AuditEventFields, sequence: number, reserve: number): Buffer {
+export function encodeAuditEvent(fields: AuditEventFields, sequence: number, reserve: number, origin: AuditEventOrigin = noOrigin): Buffer {
   const { time, caller } = fields;
   const timeSize = varintFieldSize(time.seconds) + varintFieldSize(time.nanos);
   const secretSizes = fields.secrets.map(({ name, version }) => stringFieldSize(name) + varintFieldSize(version));
@@ -33,6 +38,7 @@ export function encodeAuditEvent(fields: AuditEventFields, sequence: number, res
   }
   const validateOnly = fields.validateOnly === true ? 1 : 0;
   size += stringFieldSize(fields.code) + messageFieldSize(callerSize) + stringFieldSize(fields.requestId) + varintFieldSize(validateOnly);
+  size += stringFieldSize(origin.instanceId);
 
   const out = { buffer: Buffer.allocUnsafe(reserve + size), at: reserve };
   varintField(out, 1, sequence);
@@ -54,8 +60,11 @@ export function encodeAuditEvent(fields: AuditEventFields, sequence: number, res
   stringField(out, 3, caller.tlsSubject);
   stringField(out, 8, fields.requestId);
   varintField(out, 9, validateOnly);
+  stringField(out, 10, origin.instanceId);
   return out.buffer;
 }
+
+const noOrigin: AuditEventOrigin = { instanceId: "" };
 
 interface Output {
   readonly buffer: Buffer;

@@ -7,6 +7,7 @@ import { createAuditInterceptor } from "../server/audit-interceptor.ts";
 import { openAuditLog } from "../audit/audit-log.ts";
 import { startAuditRetention } from "../audit/audit-retention.ts";
 import { createRefusalCounts } from "../audit/refusal-counts.ts";
+import { fleetAuditEvents } from "../audit/fleet-audit-events.ts";
 import { createKeyService } from "../api/key-service.ts";
 import { createSecretService } from "../api/secret-service.ts";
 import type { Config } from "../config/config.ts";
@@ -20,11 +21,12 @@ import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../g
 import { createTokenCache } from "../oauth/token-cache.ts";
 import { createTokenFetcher } from "../oauth/token-fetch.ts";
 import { createRewrapper } from "../keys/rewrapper.ts";
-import { hasStoredKeyring, loadStoredKeyring } from "../keys/stored-keyring.ts";
+import { hasStoredKeyring, loadStoredKeyring, type StoredKeyring } from "../keys/stored-keyring.ts";
 import { createSealer } from "../seal/sealer.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { createClosers } from "./closers.ts";
+import { joinFleet } from "./fleet.ts";
 import { dataDirFiles, prepareDataDir } from "./data-dir.ts";
 import { holdDataDir } from "./data-dir-holders.ts";
 import { generatedAdminToken, generatedMasterKey } from "./data-dir-secret.ts";
@@ -81,14 +83,29 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     // before the keyring is read: a rekey running now refuses this start, or this start makes it refuse
     const hold = await holdDataDir(files.holders, "broker");
     closers.add(() => hold.release());
-    const opened = openLmdbStore({ path: files.store });
+    const local = openLmdbStore({ path: files.store });
+    closers.add(() => local.close());
+    // fleet mode: the local LMDB becomes a replica of the central store, brought up to date before anything reads it
+    let keys: StoredKeyring | undefined;
+    const fleet =
+      config.postgresUrl === undefined
+        ? undefined
+        : await joinFleet({ config: { ...config, postgresUrl: config.postgresUrl }, local, logger, closers, onKeyring: (sealed) => keys?.adopt(sealed) });
+    const opened = fleet?.store ?? local;
     const store = options.wrapStore?.(opened) ?? opened;
-    closers.add(() => store.close());
+    // shipping starts first, so that it closes last: what the audit log moves at shutdown is shipped too
+    fleet?.shipAudit();
     // first of all: what an earlier process left in its audit segments moves into the store, and
     // its sequences are reserved, before anything writes an event
-    const audit = await openAuditLog({ directory: files.audit, store, logger, segmentBytes: options.auditSegmentBytes });
+    const audit = await openAuditLog({
+      directory: files.audit,
+      store,
+      logger,
+      segmentBytes: options.auditSegmentBytes,
+      origin: fleet === undefined ? undefined : { instanceId: config.instanceId },
+    });
     closers.add(() => audit.close());
-    const keys = await loadStoredKeyring(
+    keys = await loadStoredKeyring(
       store,
       config.masterKey?.value ?? (await generatedMasterKey(files.masterKey, hasStoredKeyring(store), logger)),
       new Date(),
@@ -126,7 +143,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const services: ServiceImplSpec[] = [
       serviceSpec(SecretService, createSecretService({ store, sealer, oauthTimeoutMs: config.oauthTimeoutMs, lastUse: used })),
       serviceSpec(KeyService, createKeyService({ store, keys, rewrapper: rewrap })),
-      serviceSpec(AuditService, createAuditService({ log: audit })),
+      serviceSpec(AuditService, createAuditService({ log: fleet === undefined ? audit : fleetAuditEvents(fleet.central, audit) })),
       serviceSpec(InjectService, createInjectService({ store, sealer, materialCache, tokenCache, onInject: injects?.count, lastUse: used })),
     ];
     const interceptors = [

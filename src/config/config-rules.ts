@@ -20,6 +20,28 @@ export function checkConfig(config: Config): void {
     config,
   );
   checkTokens([config.adminToken, config.injectToken, config.injectTokenTest, config.injectTokenLive]);
+  checkFleet(config);
+}
+
+/**
+ * Fleet mode needs the master key and admin token configured: generated
+ * ones would differ from sidecar to sidecar (each would refuse the fleet's
+ * keyring, or answer another token).
+ */
+function checkFleet(config: Config): void {
+  if (config.postgresUrl === undefined) {
+    return;
+  }
+  const missing = [
+    ...(config.masterKey === undefined ? ["CREDBROKER_MASTER_KEY (or --master-key-file)"] : []),
+    ...(config.adminToken === undefined ? ["CREDBROKER_ADMIN_TOKEN (or --admin-token-file)"] : []),
+  ];
+  if (missing.length > 0) {
+    throw new ConfigError(
+      `${config.postgresUrl.source}: fleet mode needs ${missing.join(" and ")} set, the same on every sidecar; ` +
+        `a generated one would differ from sidecar to sidecar`,
+    );
+  }
 }
 
 /**

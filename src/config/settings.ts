@@ -1,3 +1,4 @@
+import { instanceId, postgresSchema, postgresUrlSetting } from "./fleet-settings.ts";
 import { masterKeySetting, tokenSetting } from "./secret-settings.ts";
 import { defaulted, optional } from "./setting.ts";
 import {
@@ -122,6 +123,34 @@ export const serveSettings = {
     unset: "none",
     help: "an inject token for live mode only",
     parse: tokenSetting,
+  }),
+  /** Fleet mode: the PostgreSQL that is the fleet's source of truth; undefined: standalone, the data dir's LMDB is the store. */
+  postgresUrl: optional({
+    env: "CREDBROKER_POSTGRES_URL",
+    flag: "postgres-url-file",
+    arg: "FILE",
+    secret: true,
+    unset: "none: standalone",
+    help: "fleet mode: a PostgreSQL URL (it holds a password: prefer the file)",
+    parse: postgresUrlSetting,
+  }),
+  /** The schema that holds the fleet's tables (created if missing), so that they can share the engine's database. */
+  postgresSchema: defaulted({
+    env: "CREDBROKER_POSTGRES_SCHEMA",
+    flag: "postgres-schema",
+    arg: "NAME",
+    default: "credbroker",
+    help: "the PostgreSQL schema of the fleet's tables",
+    parse: postgresSchema,
+  }),
+  /** Names this sidecar in audit events and fleet status. */
+  instanceId: optional({
+    env: "CREDBROKER_INSTANCE_ID",
+    flag: "instance-id",
+    arg: "ID",
+    unset: "the host name",
+    help: "names this sidecar in audit events and fleet status",
+    parse: instanceId,
   }),
   /** The PEM certificate chain of the gRPC and HTTP listeners; read with the key into `tls`. */
   tlsCertFile: optional({

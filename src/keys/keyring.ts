@@ -41,6 +41,13 @@ export interface Keyring {
   rotate(masterKey: Uint8Array, now: Date, persist: (sealed: Uint8Array) => Promise<boolean>): Promise<KeyringTerm | undefined>;
   /** The keyring sealed under a master key, for the store. */
   seal(masterKey: Uint8Array): Uint8Array;
+  /**
+   * Takes the terms of a keyring another process stored (fleet mode: a
+   * rotation on another sidecar): keys are only ever added, so every record
+   * that opened before still opens. Refused (and nothing changes) when the
+   * master key does not open it or it lacks a key this keyring has.
+   */
+  adopt(masterKey: Uint8Array, sealed: Uint8Array): void;
 }
 
 /** A new keyring with one random key, and its sealed form to store. */
@@ -129,6 +136,20 @@ function keyringFromMessage(message: KeyringMessage): Keyring {
     keyById: (id) => keys.get(id),
     terms: () => terms.slice(),
     seal: (masterKey) => sealKeyring(masterKey, toMessage([], active.id)),
+    adopt(masterKey, sealed) {
+      const other = openKeyring(masterKey, sealed);
+      const missing = [...keys.keys()].filter((id) => other.keyById(id) === undefined);
+      if (missing.length > 0) {
+        throw new CredbrokerError("ERR_KEYRING_CHANGED", `the stored keyring lacks key ${missing.join(", ")} of this broker's; not taken`);
+      }
+      for (const term of other.terms()) {
+        if (!keys.has(term.id)) {
+          keys.set(term.id, other.keyById(term.id)!);
+          terms.push(term);
+        }
+      }
+      active = { id: other.activeKeyId, key: keys.get(other.activeKeyId)! };
+    },
     rotate(masterKey, now, persist) {
       // one rotation at a time within this process; the store's compare-and-swap covers others
       const result = rotating.then(async () => {
@@ -140,11 +161,13 @@ function keyringFromMessage(message: KeyringMessage): Keyring {
           key.fill(0);
           return undefined;
         }
-        keys.set(id, key);
-        const term = { id, createTime };
-        terms.push(term);
-        active = { id, key };
-        return term;
+        // in fleet mode the stored keyring may have come back to this process (adopt) before persist returned
+        if (!keys.has(id)) {
+          keys.set(id, key);
+          terms.push({ id, createTime });
+        }
+        active = { id, key: keys.get(id)! };
+        return terms.find((term) => term.id === id)!;
       });
       rotating = result.catch(() => undefined);
       return result;

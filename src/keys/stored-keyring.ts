@@ -15,6 +15,8 @@ export interface StoredKeyring {
    * ERR_KEYRING_CHANGED otherwise, and nothing changes.
    */
   rotate(now: Date): Promise<KeyringTerm>;
+  /** Takes a sealed keyring the store now holds (fleet mode: written by another sidecar); see Keyring.adopt. */
+  adopt(sealed: Uint8Array): void;
 }
 
 /** Whether the store holds a keyring yet (a new data dir does not). */
@@ -45,6 +47,13 @@ export async function loadStoredKeyring(store: SecretStore, masterKey: Uint8Arra
   let current = sealed;
   return {
     keyring,
+    adopt(next) {
+      if (Buffer.compare(next, current) === 0) {
+        return;
+      }
+      keyring.adopt(masterKey, next);
+      current = next;
+    },
     async rotate(at) {
       const term = await keyring.rotate(masterKey, at, async (next) => {
         if (!(await store.replaceMeta(keyringMetaKey, current, next))) {

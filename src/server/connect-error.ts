@@ -31,6 +31,8 @@ const codes: Record<CredbrokerErrorCode, Code> = {
   ERR_UNKNOWN_SERVICE: Code.NotFound,
   ERR_UNAVAILABLE: Code.Unavailable,
   ERR_STORE_FULL: Code.ResourceExhausted,
+  ERR_CENTRAL_UNAVAILABLE: Code.Unavailable,
+  ERR_STORE_INCOMPATIBLE: Code.FailedPrecondition,
 };
 
 /** The codes whose field is a request field: those errors carry a google.rpc.BadRequest. */

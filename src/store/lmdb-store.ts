@@ -8,7 +8,8 @@ import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_se
 import { Mode, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
 import { decodeRecordSecret } from "./record-secret.ts";
-import type { AuditClass, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
+import type { CentralChange } from "./central-store.ts";
+import type { AuditClass, EncodedAuditEvent, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
 
 /** Options of the LMDB store. */
 export interface LmdbStoreOptions {
@@ -28,8 +29,28 @@ interface CreationMode {
   permissionsMode: number;
 }
 
+/** Where a replica stands: the central store's epoch and the last revision applied. */
+export interface ReplicaPosition {
+  readonly epoch: string;
+  readonly revision: bigint;
+}
+
+/** The LMDB store, which in fleet mode is also this sidecar's replica of the central store. */
+export interface LmdbStore extends SecretStore {
+  /** The replica's position, or undefined when it never applied a change. */
+  replicaPosition(): ReplicaPosition | undefined;
+  /**
+   * Applies central changes, in revision order, in one transaction that also
+   * records the new position; with `reset`, every record and meta value is
+   * dropped first (a resync). Change listeners hear of each record after.
+   */
+  applyReplicated(changes: readonly CentralChange[], position: ReplicaPosition, reset: boolean): Promise<void>;
+  /** Up to `limit` audit events of every class from sequence `from` on, oldest first, as stored (fleet mode ships them). */
+  listEncodedEvents(from: bigint, limit: number): EncodedAuditEvent[];
+}
+
 /** Opens (or creates) the LMDB environment that holds secrets. */
-export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
+export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
   // no event-turn batching: its internal commit promise is awaited by nobody, so a failed
   // commit (a full disk) became an unhandled rejection that ended the process; writes are
   // still batched, by the commit that lmdb starts on the next turn
@@ -205,6 +226,16 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
       return merged.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, limit);
     },
 
+    listEncodedEvents(from, limit) {
+      const merged: EncodedAuditEvent[] = [];
+      for (const auditClass of ["main", "refused"] as const) {
+        for (const { key, value } of eventsOf(auditClass).getRange({ start: Number(from), limit })) {
+          merged.push({ sequence: key, auditClass, bytes: value });
+        }
+      }
+      return merged.sort((a, b) => a.sequence - b.sequence).slice(0, limit);
+    },
+
     eventCount: (auditClass = "main") => (eventsOf(auditClass).getStats() as { entryCount: number }).entryCount,
 
     async pruneEvents(before, keep, limit, auditClass = "main") {
@@ -279,6 +310,58 @@ export function openLmdbStore(options: LmdbStoreOptions): SecretStore {
         });
       } catch (cause) {
         throw await storeWriteError(cause, options.path);
+      }
+    },
+
+    replicaPosition() {
+      const bytes = meta.get(replicaPositionKey);
+      if (bytes === undefined) {
+        return undefined;
+      }
+      const { epoch, revision } = JSON.parse(Buffer.from(bytes).toString("utf8")) as { epoch: string; revision: string };
+      return { epoch, revision: BigInt(revision) };
+    },
+
+    async applyReplicated(changes, position, reset) {
+      const applied: StoreChange[] = [];
+      try {
+        await root.childTransaction(() => {
+          if (reset) {
+            for (const key of secrets.getKeys()) {
+              secrets.removeSync(key);
+            }
+            for (const key of meta.getKeys()) {
+              meta.removeSync(key);
+            }
+          }
+          for (const change of changes) {
+            if (change.kind === "meta") {
+              meta.putSync(change.key, change.value);
+              continue;
+            }
+            const { mode, name, version } = change;
+            const key = recordKey(mode, name);
+            if (change.record === undefined) {
+              if (secrets.doesExist(key)) {
+                secrets.removeSync(key);
+                meta.removeSync(lastUseKey(key));
+              }
+              applied.push({ mode, name, version: 0n });
+            } else {
+              secrets.putSync(key, change.record, Number(version));
+              applied.push(change.sealOnly ? { mode, name, version, sealOnly: true } : { mode, name, version });
+            }
+          }
+          meta.putSync(replicaPositionKey, Buffer.from(JSON.stringify({ epoch: position.epoch, revision: String(position.revision) })));
+        });
+      } catch (cause) {
+        throw await storeWriteError(cause, options.path);
+      }
+      counts.clear();
+      for (const change of applied) {
+        for (const listener of listeners) {
+          listener(change);
+        }
       }
     },
 
@@ -403,6 +486,9 @@ function prefixEnd(prefix: string): string {
 function recordKey(mode: Mode, name: string): Key {
   return modePrefix(mode) + name;
 }
+
+/** The meta key of a replica's position. */
+const replicaPositionKey = "replica/position";
 
 /** The meta key of a record's last-use time. */
 function lastUseKey(key: Key): Key {

@@ -1,0 +1,471 @@
+import { toBinary } from "@bufbuild/protobuf";
+import postgres, { type Sql, type TransactionSql } from "postgres";
+import { SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import { CredbrokerError } from "../errors.ts";
+import { migrate } from "./central-schema.ts";
+import type { AuditClass, EncodedAuditEvent, StoreConflict, StoreWrite } from "./secret-store.ts";
+
+/** Options of the central store. */
+export interface CentralStoreOptions {
+  /** The PostgreSQL URL (holds a password: never logged). */
+  url: string;
+  /** The schema of the fleet's tables, an identifier checked by config. */
+  schema: string;
+  /** Names this sidecar: its audit events and its connections (application_name). */
+  instanceId: string;
+  /** The most a write may take before it answers UNAVAILABLE, in milliseconds (default 4000). */
+  writeTimeoutMs?: number | undefined;
+}
+
+/** The store's identity and head: another epoch is another database, or one restored. */
+export interface CentralHead {
+  readonly epoch: string;
+  readonly revision: bigint;
+}
+
+/** One committed change, in revision order: a record (put or tombstone) or a meta value. */
+export type CentralChange =
+  | {
+      readonly kind: "record";
+      readonly revision: bigint;
+      readonly mode: Mode;
+      readonly name: string;
+      readonly version: bigint;
+      /** The SecretRecord bytes; undefined for a tombstone. */
+      readonly record: Uint8Array | undefined;
+      readonly sealOnly: boolean;
+    }
+  | { readonly kind: "meta"; readonly revision: bigint; readonly key: string; readonly value: Uint8Array };
+
+/** An audit event as the fleet keeps it: its sidecar, sequence, class, names and bytes. */
+export interface CentralEvent extends EncodedAuditEvent {
+  readonly instanceId: string;
+  readonly names: readonly string[];
+}
+
+/** The fleet's source of truth on PostgreSQL: sealed records, the keyring, every sidecar's audit events. */
+export interface CentralStore {
+  /** The identity and head revision. */
+  head(): Promise<CentralHead>;
+  /** As SecretStore.commit, in one PostgreSQL transaction; resolves to the commit's revision or the conflict. */
+  commit(writes: readonly StoreWrite[], events: readonly CentralEvent[]): Promise<{ conflict: StoreConflict } | { revision: bigint }>;
+  /** Writes a meta value if `expected` is still stored (undefined: if absent); undefined when it was not. */
+  putMeta(key: string, value: Uint8Array, expected: Uint8Array | undefined): Promise<bigint | undefined>;
+  /**
+   * Changes after a revision, oldest first, up to about `limit`: whole
+   * commits only, so a page never ends inside one.
+   */
+  changes(after: bigint, limit: number): Promise<CentralChange[]>;
+  /** Stores shipped events; one already stored (same sidecar and sequence) is left as it is. */
+  insertEvents(events: readonly CentralEvent[]): Promise<void>;
+  /** The protobuf bytes of up to `limit` events from (sequence, instance) on, oldest first; only those naming `name` when set. */
+  listEvents(fromSequence: bigint, fromInstance: string, limit: number, name?: string): Promise<Uint8Array[]>;
+  /** As SecretStore.pruneEvents, across the fleet's events. */
+  pruneEvents(before: bigint, keep: number, limit: number, auditClass: AuditClass): Promise<number>;
+  /** Whether the store holds no record and no meta value (an import's target). */
+  isEmpty(): Promise<boolean>;
+  /** Writes records and meta values into an empty store in one transaction, as they are. */
+  importAll(records: readonly { mode: Mode; name: string; version: bigint; wrappedKey: Uint8Array | undefined; bytes: Uint8Array }[], meta: readonly { key: string; value: Uint8Array }[]): Promise<bigint>;
+  /**
+   * Calls `onNotify` on every commit's notification and `onListen` each time
+   * the listening connection is (re)established; the returned function stops.
+   */
+  listen(onNotify: () => void, onListen: () => void): () => void;
+  /** Drops every connection and opens new ones (a hung server, a half-open connection); listening resumes. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * The central store over a pool of connections. The schema is created or
+ * migrated (under an advisory lock) by the first operation that reaches
+ * PostgreSQL, and again by a later one if that failed: a sidecar whose
+ * replica holds the fleet's data can start while PostgreSQL is down.
+ */
+export function openCentralStore(options: CentralStoreOptions): CentralStore {
+  const { schema } = options;
+  const writeTimeoutMs = options.writeTimeoutMs ?? 4000;
+  const channel = `credbroker_${schema}`;
+  const connect = (): Db =>
+    postgres(options.url, {
+      max: 4,
+      // a transaction-mode pooler in front cannot keep prepared statements; LISTEN needs a direct session anyway
+      prepare: false,
+      connect_timeout: 3,
+      idle_timeout: 60,
+      max_lifetime: 30 * 60,
+      keep_alive: 5,
+      types: { bigint: postgres.BigInt },
+      onnotice: () => undefined,
+      connection: {
+        application_name: `credbroker ${options.instanceId}`.slice(0, 63),
+        statement_timeout: writeTimeoutMs,
+        idle_in_transaction_session_timeout: 10_000,
+      },
+    });
+  let sql: Db = connect();
+  const table = (name: string) => sql(`${schema}.${name}`);
+  const listening = new Set<{ onNotify: () => void; onListen: () => void; stop?: () => void }>();
+  let migrated: Promise<void> | undefined;
+  let schemaReady = false;
+  const ready = () =>
+    schemaReady
+      ? Promise.resolve()
+      : (migrated ??= migrate(sql, schema).then(
+          () => {
+            schemaReady = true;
+          },
+          (error: unknown) => {
+            migrated = undefined;
+            throw centralError(error);
+          },
+        ));
+
+  function subscribe(entry: { onNotify: () => void; onListen: () => void; stop?: () => void }): void {
+    const pool = sql;
+    pool.listen(channel, () => entry.onNotify(), () => entry.onListen()).then(
+      (listener) => {
+        entry.stop = () => void listener.unlisten().catch(() => undefined);
+      },
+      // the pool was reset or ended meanwhile; the periodic head check notices an outage
+      () => undefined,
+    );
+  }
+
+  /** Runs a transaction that must end within the write timeout: past it, the transaction is abandoned (rolled back if it has not committed) and the pool reset. */
+  async function write<T>(work: (tx: Tx, check: () => void) => Promise<T>): Promise<T> {
+    let abandoned = false;
+    const check = () => {
+      if (abandoned) {
+        throw unreachable();
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        abandoned = true;
+        reject(unreachable());
+      }, writeTimeoutMs);
+    });
+    const run = ready().then(() => sql.begin(async (tx) => {
+      check();
+      const result = await work(tx, check);
+      // last chance before COMMIT: a write answered UNAVAILABLE must not commit afterwards
+      check();
+      return [result];
+    }) as Promise<[T]>);
+    try {
+      return (await Promise.race([run, timedOut]))[0];
+    } catch (error) {
+      if (abandoned) {
+        run.catch(() => undefined);
+        central.reset();
+      }
+      throw centralError(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Takes the next revision under the state row's lock: revision order is commit order. */
+  async function nextRevision(tx: Tx): Promise<bigint> {
+    const [state] = await tx<{ revision: bigint }[]>`UPDATE ${table("state")} SET revision = revision + 1 RETURNING revision`;
+    return state!.revision;
+  }
+
+  const central: CentralStore = {
+    async head() {
+      try {
+        await ready();
+        const [state] = await sql<{ epoch: string; revision: bigint }[]>`SELECT epoch::text AS epoch, revision FROM ${table("state")}`;
+        return { epoch: state!.epoch, revision: state!.revision };
+      } catch (error) {
+        throw centralError(error);
+      }
+    },
+
+    commit(writes, events) {
+      return write(async (tx, check) => {
+        // the state row is locked first, by every writer: commits take turns
+        const revision = writes.length > 0 ? await nextRevision(tx) : 0n;
+        for (const write of writes) {
+          check();
+          const mode = write.kind === "put" ? (write.record.secret?.mode ?? Mode.UNSPECIFIED) : write.mode;
+          const name = write.kind === "put" ? (write.record.secret?.name ?? "") : write.name;
+          const [row] = await tx<{ version: bigint; deleted: boolean; wrapped_key: Buffer | null }[]>`
+            SELECT version, deleted, wrapped_key FROM ${table("records")} WHERE mode = ${mode} AND name = ${name}`;
+          const actualVersion = row === undefined || row.deleted ? 0n : row.version;
+          const wrappedKeyMoved =
+            write.kind === "put" &&
+            write.expectWrappedKey !== undefined &&
+            (row?.wrapped_key == null || Buffer.compare(row.wrapped_key, write.expectWrappedKey) !== 0);
+          if (actualVersion !== write.expectVersion || wrappedKeyMoved) {
+            throw new ConflictAbort({ mode, name, actualVersion });
+          }
+          if (write.kind === "put") {
+            const values = {
+              mode,
+              name,
+              revision,
+              version: write.record.secret?.version ?? 0n,
+              deleted: false,
+              seal_only: write.expectWrappedKey !== undefined,
+              wrapped_key: write.record.payload === undefined ? null : Buffer.from(write.record.payload.wrappedKey),
+              record: Buffer.from(toBinary(SecretRecordSchema, write.record)),
+            };
+            await tx`INSERT INTO ${table("records")} ${tx(values)}
+              ON CONFLICT (mode, name) DO UPDATE SET revision = EXCLUDED.revision, version = EXCLUDED.version,
+                deleted = false, seal_only = EXCLUDED.seal_only, wrapped_key = EXCLUDED.wrapped_key, record = EXCLUDED.record`;
+          } else {
+            await tx`UPDATE ${table("records")} SET revision = ${revision}, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
+              WHERE mode = ${mode} AND name = ${name}`;
+          }
+        }
+        await insertEventRows(tx, events);
+        if (writes.length > 0) {
+          // delivered at commit, in commit order, to every listening sidecar
+          await tx`SELECT pg_notify(${channel}, ${String(revision)})`;
+        }
+        return { revision };
+      }).catch((error: unknown) => {
+        if (error instanceof ConflictAbort) {
+          return { conflict: error.conflict };
+        }
+        throw error;
+      });
+    },
+
+    putMeta(key, value, expected) {
+      return write(async (tx) => {
+        const revision = await nextRevision(tx);
+        const [row] = await tx<{ value: Buffer }[]>`SELECT value FROM ${table("meta")} WHERE key = ${key}`;
+        if (expected === undefined ? row !== undefined : row === undefined || Buffer.compare(row.value, expected) !== 0) {
+          throw new ConflictAbort({ mode: Mode.UNSPECIFIED, name: key, actualVersion: 0n });
+        }
+        await tx`INSERT INTO ${table("meta")} ${tx({ key, revision, value: Buffer.from(value) })}
+          ON CONFLICT (key) DO UPDATE SET revision = EXCLUDED.revision, value = EXCLUDED.value`;
+        await tx`SELECT pg_notify(${channel}, ${String(revision)})`;
+        return revision;
+      }).catch((error: unknown) => {
+        if (error instanceof ConflictAbort) {
+          return undefined;
+        }
+        throw error;
+      });
+    },
+
+    async changes(after, limit) {
+      try {
+        await ready();
+        const rows = await sql<ChangeRow[]>`
+          SELECT 'record' AS kind, mode, name, revision, version, seal_only, record AS value FROM ${table("records")} WHERE revision > ${after}
+          UNION ALL
+          SELECT 'meta', 0, key, revision, 0, false, value FROM ${table("meta")} WHERE revision > ${after}
+          ORDER BY revision, kind, mode, name LIMIT ${limit}`;
+        if (rows.length < limit) {
+          return rows.map(toChange);
+        }
+        // the page may end inside its last commit: that commit comes whole, in this page or the next
+        const last = rows[rows.length - 1]!.revision;
+        const whole = rows.filter((row) => row.revision !== last);
+        if (whole.length > 0) {
+          return whole.map(toChange);
+        }
+        const commit = await sql<ChangeRow[]>`
+          SELECT 'record' AS kind, mode, name, revision, version, seal_only, record AS value FROM ${table("records")} WHERE revision = ${last}
+          UNION ALL
+          SELECT 'meta', 0, key, revision, 0, false, value FROM ${table("meta")} WHERE revision = ${last}`;
+        return commit.map(toChange);
+      } catch (error) {
+        throw centralError(error);
+      }
+    },
+
+    async insertEvents(events) {
+      try {
+        await ready();
+        await insertEventRows(sql, events);
+      } catch (error) {
+        throw centralError(error);
+      }
+    },
+
+    async listEvents(fromSequence, fromInstance, limit, name) {
+      try {
+        await ready();
+        const rows = await sql<{ event: Buffer }[]>`
+          SELECT event FROM ${table("audit_events")}
+          WHERE (sequence, instance_id) >= (${fromSequence}, ${fromInstance}) ${name === undefined ? sql`` : sql`AND ${name} = ANY(names)`}
+          ORDER BY sequence, instance_id LIMIT ${limit}`;
+        return rows.map((row) => new Uint8Array(row.event));
+      } catch (error) {
+        throw centralError(error);
+      }
+    },
+
+    async pruneEvents(before, keep, limit, auditClass) {
+      try {
+        await ready();
+        const [counted] = await sql<{ count: bigint }[]>`SELECT count(*) AS count FROM ${table("audit_events")} WHERE audit_class = ${auditClass}`;
+        const excess = Math.max(0, Number(counted!.count) - keep);
+        const removed = await sql`
+          DELETE FROM ${table("audit_events")} WHERE (sequence, instance_id) IN (
+            SELECT sequence, instance_id FROM (
+              SELECT sequence, instance_id, row_number() OVER (ORDER BY sequence, instance_id) AS n
+              FROM ${table("audit_events")} WHERE audit_class = ${auditClass} ORDER BY sequence, instance_id LIMIT ${limit}
+            ) AS oldest WHERE n <= ${excess} OR sequence < ${before})`;
+        return removed.count;
+      } catch (error) {
+        throw centralError(error);
+      }
+    },
+
+    async isEmpty() {
+      try {
+        await ready();
+        const [row] = await sql<{ empty: boolean }[]>`
+          SELECT NOT EXISTS (SELECT 1 FROM ${table("records")}) AND NOT EXISTS (SELECT 1 FROM ${table("meta")}) AS empty`;
+        return row!.empty;
+      } catch (error) {
+        throw centralError(error);
+      }
+    },
+
+    importAll(records, meta) {
+      return write(async (tx) => {
+        const [row] = await tx<{ empty: boolean }[]>`
+          SELECT NOT EXISTS (SELECT 1 FROM ${table("records")}) AND NOT EXISTS (SELECT 1 FROM ${table("meta")}) AS empty`;
+        if (!row!.empty) {
+          throw new CredbrokerError("ERR_STORE_INCOMPATIBLE", `the central store (schema ${schema}) already holds data; an import needs an empty one`);
+        }
+        const revision = await nextRevision(tx);
+        for (const { key, value } of meta) {
+          await tx`INSERT INTO ${table("meta")} ${tx({ key, revision, value: Buffer.from(value) })}`;
+        }
+        for (const record of records) {
+          await tx`INSERT INTO ${table("records")} ${tx({
+            mode: record.mode,
+            name: record.name,
+            revision,
+            version: record.version,
+            deleted: false,
+            seal_only: false,
+            wrapped_key: record.wrappedKey === undefined ? null : Buffer.from(record.wrappedKey),
+            record: Buffer.from(record.bytes),
+          })}`;
+        }
+        await tx`SELECT pg_notify(${channel}, ${String(revision)})`;
+        return revision;
+      });
+    },
+
+    listen(onNotify, onListen) {
+      const entry: { onNotify: () => void; onListen: () => void; stop?: () => void } = { onNotify, onListen };
+      listening.add(entry);
+      subscribe(entry);
+      return () => {
+        listening.delete(entry);
+        entry.stop?.();
+      };
+    },
+
+    reset() {
+      const old = sql;
+      sql = connect();
+      if (!schemaReady) {
+        // a migration stuck on the old connections would hold every later operation
+        migrated = undefined;
+      }
+      // timeout 0: the old connections are destroyed now, not drained (they may hang on a stopped server)
+      void old.end({ timeout: 0 }).catch(() => undefined);
+      for (const entry of listening) {
+        subscribe(entry);
+      }
+    },
+
+    async close() {
+      listening.clear();
+      await sql.end({ timeout: 1 }).catch(() => undefined);
+    },
+  };
+
+  async function insertEventRows(target: Db | Tx, events: readonly CentralEvent[]): Promise<void> {
+    if (events.length === 0) {
+      return;
+    }
+    const rows = events.map((event) => ({
+      sequence: BigInt(event.sequence),
+      instance_id: event.instanceId,
+      audit_class: event.auditClass,
+      names: [...event.names],
+      event: Buffer.from(event.bytes),
+    }));
+    await target`INSERT INTO ${table("audit_events")} ${target(rows)} ON CONFLICT (sequence, instance_id) DO NOTHING`;
+  }
+
+  return central;
+}
+
+/** A pool whose int8 columns read as bigint. */
+type Db = Sql<{ bigint: bigint }>;
+type Tx = TransactionSql<{ bigint: bigint }>;
+
+interface ChangeRow {
+  kind: "record" | "meta";
+  mode: number;
+  name: string;
+  revision: bigint;
+  version: bigint;
+  seal_only: boolean;
+  value: Buffer | null;
+}
+
+function toChange(row: ChangeRow): CentralChange {
+  return row.kind === "meta"
+    ? { kind: "meta", revision: row.revision, key: row.name, value: new Uint8Array(row.value ?? Buffer.alloc(0)) }
+    : {
+        kind: "record",
+        revision: row.revision,
+        mode: row.mode as Mode,
+        name: row.name,
+        version: row.version,
+        record: row.value === null ? undefined : new Uint8Array(row.value),
+        sealOnly: row.seal_only,
+      };
+}
+
+/** Thrown inside a transaction to roll it back on a failed expectation. */
+class ConflictAbort extends Error {
+  readonly conflict: StoreConflict;
+  constructor(conflict: StoreConflict) {
+    super("version conflict");
+    this.conflict = conflict;
+  }
+}
+
+function unreachable(cause?: unknown): CredbrokerError {
+  return new CredbrokerError(
+    "ERR_CENTRAL_UNAVAILABLE",
+    "the central store (PostgreSQL) is unreachable; writes are refused, reads and Inject keep serving from this sidecar's replica",
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/**
+ * A failure of the connection (refused, reset, timed out, a server shutting
+ * down) is ERR_CENTRAL_UNAVAILABLE; the domain's own errors pass; anything
+ * else (a statement PostgreSQL refused) stays as it is, an internal error.
+ * Messages never carry the URL.
+ */
+function centralError(error: unknown): unknown {
+  if (error instanceof CredbrokerError || error instanceof ConflictAbort) {
+    return error;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const connectionCodes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"];
+  // 57P01-57P03: admin shutdown, crash shutdown, cannot connect now; 57014: statement timeout; 08xxx: connection exceptions
+  const unavailable =
+    (typeof code === "string" && (connectionCodes.includes(code) || /^(57P0[123]|57014|08...)$/.test(code))) || error instanceof AggregateError;
+  return unavailable ? unreachable(error) : error;
+}
