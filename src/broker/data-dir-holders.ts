@@ -4,8 +4,8 @@ import { mkdir, readdir, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { CredbrokerError } from "../errors.ts";
 
-/** What holds a data dir: brokers share it with each other; a rekey shares it with no broker. */
-export type HolderKind = "broker" | "rekey";
+/** What holds a data dir: brokers share it with each other; a rekey or a fleet import shares it with no broker. */
+export type HolderKind = "broker" | "rekey" | "import";
 
 /** A process's hold on a data dir, until `release`. */
 export interface DataDirHold {
@@ -31,22 +31,22 @@ export async function holdDataDir(directory: string, kind: HolderKind): Promise<
   const path = join(directory, self);
   await writeFile(path, "", { mode: 0o600, flag: "wx" });
   const release = () => unlink(path).catch(() => undefined);
-  const other: HolderKind = kind === "broker" ? "rekey" : "broker";
+  const excludes = (holderKind: string) => (kind === "broker" ? holderKind !== "broker" : holderKind === "broker");
   for (const name of await readdir(directory)) {
-    const holder = /^(broker|rekey)-(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
+    const holder = /^(broker|rekey|import)-(\d+)-(\d+)-[0-9a-f]+$/.exec(name);
     if (holder === null || name === self) {
       continue;
     }
     const [, holderKind, pid, start] = holder;
     if (!isAlive(Number(pid), start!)) {
       await unlink(join(directory, name)).catch(() => undefined);
-    } else if (holderKind === other) {
+    } else if (excludes(holderKind!)) {
       await release();
       throw new CredbrokerError(
         "ERR_DATA_DIR_BUSY",
-        kind === "rekey"
-          ? `a broker (pid ${pid}) serves this data dir; stop it before the rekey`
-          : `a credbroker rekey (pid ${pid}) is working on this data dir; start the broker once it is done`,
+        kind !== "broker"
+          ? `a broker (pid ${pid}) serves this data dir; stop it before the ${kind === "rekey" ? "rekey" : "fleet import"}`
+          : `a credbroker ${holderKind === "rekey" ? "rekey" : "fleet import"} (pid ${pid}) is working on this data dir; start the broker once it is done`,
       );
     }
   }

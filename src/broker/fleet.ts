@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { startAuditShipper, type AuditShipper } from "../audit/audit-shipper.ts";
 import type { Config } from "../config/config.ts";
+import { CredbrokerError } from "../errors.ts";
 import { keyringMetaKey } from "../keys/stored-keyring.ts";
 import { openCentralStore, type CentralStore } from "../store/central-store.ts";
 import { createFleetStore } from "../store/fleet-store.ts";
@@ -36,6 +37,13 @@ export interface JoinFleetOptions {
  */
 export async function joinFleet(options: JoinFleetOptions): Promise<Fleet> {
   const { config, local, logger, closers } = options;
+  if (local.replicaPosition() === undefined && local.getMeta(keyringMetaKey) !== undefined) {
+    // a replica starts by dropping what its data dir holds: standalone data would be lost
+    throw new CredbrokerError(
+      "ERR_STORE_INCOMPATIBLE",
+      `${config.dataDir} holds a standalone broker's data; move it into the central store with \`credbroker fleet import\`, or give this sidecar an empty data dir`,
+    );
+  }
   const central = openCentralStore({ url: config.postgresUrl.value, schema: config.postgresSchema, instanceId: config.instanceId });
   closers.add(() => central.close());
   const replica = createReplica({

@@ -36,6 +36,8 @@ import { defaultConnectionLimits } from "../server/connection-limits.ts";
 import { startGrpcListener } from "../server/grpc-js/grpc-listener.ts";
 import { serviceSpec, type Listener } from "../server/service-listener.ts";
 import { createHealthService } from "../server/health-service.ts";
+import { createStatusService } from "../server/status-service.ts";
+import { StatusService } from "../gen/credbroker/v1/status_service_pb.ts";
 import { createHealthState } from "../server/health-state.ts";
 import { startHttpListener } from "../server/http-listener.ts";
 import { createUiHandler } from "../server/ui-handler.ts";
@@ -163,7 +165,8 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     const health = createHealthState(services.map((served) => served.service));
     const systemServices = [
       serviceSpec(Health, createHealthService(health)),
-      ...createReflectionServices([SecretService, InjectService, KeyService, AuditService, Health]),
+      serviceSpec(StatusService, createStatusService({ instanceId: config.instanceId, replica: fleet?.replica.status })),
+      ...createReflectionServices([SecretService, InjectService, KeyService, AuditService, Health, StatusService]),
     ];
     const serving = {
       services,
@@ -196,7 +199,7 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
         : await startMetricsListener({
             address: config.metricsListen,
             socketAccess: { group: config.socketGroup },
-            registry: createMetricsRegistry({ calls, injects, refusals, tokenCache, store, materialCache }),
+            registry: createMetricsRegistry({ calls, injects, refusals, tokenCache, store, materialCache, replica: fleet?.replica.status }),
             logger,
           });
     if (metricsListener !== undefined) {

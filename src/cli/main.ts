@@ -24,6 +24,7 @@ Commands:
   keys rotate|status    rotate the keyring; show what each key still wraps
   audit                 list the audit log: every admin call and Inject
   rekey                 re-wrap the keyring under a new master key (broker stopped)
+  fleet import          move a standalone data dir into an empty central store (PostgreSQL)
 
 Run 'credbroker <command> --help' for a command's flags.
 Exit status: 0 success, 1 error, 2 usage error.
@@ -56,6 +57,11 @@ async function main(argv: string[], ctx: CliContext): Promise<number> {
       // like serve, loads LMDB only when asked
       const { rekey } = await import("./rekey.ts");
       return rekey([...args, ...globals], ctx);
+    }
+    case "fleet": {
+      // loads LMDB and the PostgreSQL client only when asked
+      const { fleet } = await import("./fleet.ts");
+      return fleet([...args, ...globals], ctx);
     }
     case "--help":
     case "-h":

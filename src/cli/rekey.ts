@@ -65,6 +65,12 @@ export async function rekey(args: string[], ctx: CliContext): Promise<number> {
     const hold = await holdDataDir(files.holders, "rekey");
     const store = openLmdbStore({ path });
     try {
+      if (store.replicaPosition() !== undefined) {
+        throw new CredbrokerError(
+          "ERR_STORE_INCOMPATIBLE",
+          "this data dir is a fleet sidecar's replica: the fleet's keyring lives in PostgreSQL, and a rekey of the replica would be overwritten; nothing was changed",
+        );
+      }
       await rekeyStore(store, config.oldMasterKey.value, config.newMasterKey.value);
     } finally {
       await store.close();

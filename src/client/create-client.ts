@@ -6,6 +6,7 @@ import { AuditService } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { InjectService } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { KeyService } from "../gen/credbroker/v1/key_service_pb.ts";
 import { Health } from "../gen/health/v1/health_pb.ts";
+import { StatusService } from "../gen/credbroker/v1/status_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 
 /** Options of createCredbrokerClient. */
@@ -61,6 +62,8 @@ export interface CredbrokerClient {
   readonly audit: Client<typeof AuditService>;
   /** grpc.health.v1.Health, which needs no token. */
   readonly health: Client<typeof Health>;
+  /** Standalone or fleet, and the replica's state; no token. */
+  readonly status: Client<typeof StatusService>;
   /** Closes the connection; an open HTTP/2 connection otherwise keeps the process alive. */
   close(): void;
 }
@@ -116,6 +119,7 @@ export function createCredbrokerClient(options: CredbrokerClientOptions): Credbr
     keys: createClient(KeyService, transport),
     audit: createClient(AuditService, transport),
     health: createClient(Health, transport),
+    status: createClient(StatusService, transport),
     close: () => sessionManager.abort(),
   };
 }

@@ -7,5 +7,6 @@
 export * from "../gen/credbroker/v1/secret_pb.ts";
 export * from "../gen/credbroker/v1/secret_service_pb.ts";
 export * from "../gen/credbroker/v1/inject_service_pb.ts";
+export * from "../gen/credbroker/v1/status_service_pb.ts";
 export * from "../gen/health/v1/health_pb.ts";
 export { BadRequestSchema, ErrorInfoSchema, type BadRequest, type BadRequest_FieldViolation, type ErrorInfo } from "../gen/google/rpc/error_details_pb.ts";

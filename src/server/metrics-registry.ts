@@ -4,6 +4,7 @@ import { ModeSchema, SecretTypeSchema, type Mode, type SecretType } from "../gen
 import type { RefusalCounts } from "../audit/refusal-counts.ts";
 import type { MaterialCache } from "../material/material-cache.ts";
 import type { TokenCache } from "../oauth/token-cache-api.ts";
+import type { ReplicaStatus } from "../store/replica.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { latencyBounds, type CallMetrics, type MethodCalls } from "./call-metrics.ts";
 import type { InjectCounts } from "./inject-counts.ts";
@@ -22,6 +23,8 @@ export interface MetricsSources {
   store: Pick<SecretStore, "count">;
   /** The material cache, for its size. */
   materialCache: Pick<MaterialCache, "size">;
+  /** The replica's state, in fleet mode. */
+  replica?: (() => ReplicaStatus) | undefined;
 }
 
 const prefix = "credbroker_";
@@ -133,7 +136,31 @@ export function createMetricsRegistry(sources: MetricsSources): Registry {
       this.set(sources.materialCache.size);
     },
   });
+  if (sources.replica !== undefined) {
+    replicaGauges(sources.replica, registers);
+  }
   return registry;
+}
+
+/** Fleet mode: where this sidecar's replica stands (what StatusService and `credbroker health` show). */
+function replicaGauges(replica: () => ReplicaStatus, registers: Registry[]): void {
+  const gauge = (name: string, help: string, value: (status: ReplicaStatus) => number) =>
+    new Gauge({
+      name: `${prefix}${name}`,
+      help,
+      registers,
+      collect() {
+        this.set(value(replica()));
+      },
+    });
+  gauge("replica_connected", "1 while the last contact with the central store (PostgreSQL) succeeded, else 0.", (s) => (s.connected ? 1 : 0));
+  gauge("replica_applied_revision", "The last central store revision applied to this sidecar's replica.", (s) => Number(s.appliedRevision));
+  gauge("replica_lag_revisions", "The central store's head revision, as last seen, less the applied one.", (s) =>
+    Math.max(0, Number(s.headRevision - s.appliedRevision)),
+  );
+  gauge("replica_age_seconds", "Seconds since the replica was last known to be current; -1 when it never was.", (s) =>
+    s.currentAt === undefined ? -1 : (Date.now() - s.currentAt.getTime()) / 1000,
+  );
 }
 
 /**
