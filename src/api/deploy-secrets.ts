@@ -6,9 +6,10 @@ import { DeployOriginSchema, SecretRecordSchema, type SecretRecord } from "../ge
 import { Mode, SecretSchema } from "../gen/credbroker/v1/secret_pb.ts";
 import type { DeploySecretsRequest, DeploySecretsResponseSchema } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore, StoreWrite } from "../store/secret-store.ts";
-import { bindingOf, requireRecord } from "./records.ts";
+import { requireRecord } from "./records.ts";
 import type { SecretAnswer } from "./secret-answer.ts";
 import { commitOrAbort } from "./secret-writes.ts";
 import { checkName } from "./validate-request.ts";

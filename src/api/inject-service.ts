@@ -17,11 +17,12 @@ import { buildStaticMaterial } from "../material/static-material.ts";
 import { resolveStep } from "../material/step.ts";
 import { checkTarget, type ProofTarget } from "../oauth/dpop-target.ts";
 import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { encodedAnswerKey } from "./encoded-answer.ts";
 import type { LastUseTracker } from "./last-use.ts";
-import { bindingOf, openCredentials, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
+import { openCredentials, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";
 
 /** What the inject service needs. */

@@ -8,10 +8,11 @@ import { SecretSchema, type Credentials } from "../gen/credbroker/v1/secret_pb.t
 import type { UpdateSecretRequest, UpdateSecretResponseSchema } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
 import { settleDpopKey } from "../oauth/dpop-key.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import type { SecretAnswer } from "./secret-answer.ts";
-import { bindingOf, modeLabel, openCredentials, requireRecord } from "./records.ts";
+import { modeLabel, openCredentials, requireRecord } from "./records.ts";
 import { commitOrAbort, sealCredentials } from "./secret-writes.ts";
 import { checkUpdateMask, maskedCredentials } from "./update-mask.ts";
 import { checkCredentials } from "./validate-credentials.ts";
