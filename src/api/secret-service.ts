@@ -12,6 +12,7 @@ import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { createDeploySecrets } from "./deploy-secrets.ts";
+import { newGeneration } from "./generation.ts";
 import type { LastUseTracker } from "./last-use.ts";
 import { createListSecrets } from "./list-secrets.ts";
 import { modeLabel, openCredentials, requireRecord, secretNotFound } from "./records.ts";
@@ -59,6 +60,7 @@ export function createSecretService({ store, sealer, oauthTimeoutMs, lastUse }: 
         type,
         description,
         version: 1n,
+        generation: newGeneration(),
         createTime: now,
         updateTime: now,
         steps: [...servedSteps(credentials)],
