@@ -102,13 +102,15 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         const credentials = openCredentials(sealer, bindingOf(secret), record.payload!);
         return credentials.kind.value as OAuth2ClientCredentials;
       });
-      // the secret may have changed while the token was fetched: a token got
-      // with credentials replaced since must not be served
+      // the secret may have changed while the token was fetched, or been
+      // deleted and created again at the same version (another generation):
+      // a token got with credentials replaced since must not be served
       const current = store.get(mode, name)?.secret;
       if (current === undefined) {
         throw secretNotFound(mode, name);
       }
-      if (current.version === secret.version && current.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
+      const unchanged = current.version === secret.version && current.generation === secret.generation;
+      if (unchanged && current.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
         return proven(oauth2Response(secret, token, step), token, target);
       }
       if (attempt >= maxOAuth2Attempts || current.type !== SecretType.OAUTH2_CLIENT_CREDENTIALS) {
