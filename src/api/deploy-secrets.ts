@@ -6,9 +6,11 @@ import { DeployOriginSchema, SecretRecordSchema, type SecretRecord } from "../ge
 import { Mode, SecretSchema } from "../gen/credbroker/v1/secret_pb.ts";
 import type { DeploySecretsRequest, DeploySecretsResponseSchema } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore, StoreWrite } from "../store/secret-store.ts";
-import { bindingOf, requireRecord } from "./records.ts";
+import { newGeneration } from "./generation.ts";
+import { requireRecord } from "./records.ts";
 import type { SecretAnswer } from "./secret-answer.ts";
 import { commitOrAbort } from "./secret-writes.ts";
 import { checkName } from "./validate-request.ts";
@@ -61,6 +63,8 @@ export function createDeploySecrets({ store, sealer, answer }: DeploySecretsDeps
         type: source.type,
         description: source.description,
         version: (live?.version ?? 0n) + 1n,
+        // live secrets cannot be deleted: one keeps the generation it was created or first deployed with
+        generation: live === undefined ? newGeneration() : live.generation,
         createTime: live?.createTime ?? now,
         updateTime: now,
         steps: source.steps,

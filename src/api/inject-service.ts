@@ -17,11 +17,12 @@ import { buildStaticMaterial } from "../material/static-material.ts";
 import { resolveStep } from "../material/step.ts";
 import { checkTarget, type ProofTarget } from "../oauth/dpop-target.ts";
 import type { AccessToken, TokenCache } from "../oauth/token-cache-api.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { encodedAnswerKey } from "./encoded-answer.ts";
 import type { LastUseTracker } from "./last-use.ts";
-import { bindingOf, openCredentials, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
+import { openCredentials, requireRecord, secretNotFound, type LoadedRecord } from "./records.ts";
 import { checkMode, checkName, checkStep } from "./validate-request.ts";
 
 /** What the inject service needs. */
@@ -101,13 +102,15 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
         const credentials = openCredentials(sealer, bindingOf(secret), record.payload!);
         return credentials.kind.value as OAuth2ClientCredentials;
       });
-      // the secret may have changed while the token was fetched: a token got
-      // with credentials replaced since must not be served
+      // the secret may have changed while the token was fetched, or been
+      // deleted and created again at the same version (another generation):
+      // a token got with credentials replaced since must not be served
       const current = store.get(mode, name)?.secret;
       if (current === undefined) {
         throw secretNotFound(mode, name);
       }
-      if (current.version === secret.version && current.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
+      const unchanged = current.version === secret.version && current.generation === secret.generation;
+      if (unchanged && current.type === SecretType.OAUTH2_CLIENT_CREDENTIALS) {
         return proven(oauth2Response(secret, token, step), token, target);
       }
       if (attempt >= maxOAuth2Attempts || current.type !== SecretType.OAUTH2_CLIENT_CREDENTIALS) {

@@ -2,7 +2,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import type { SealedPayload, SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, Mode, type Credentials, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
-import type { RecordBinding, Sealer } from "../seal/sealer.ts";
+import type { RecordBinding } from "../seal/record-binding.ts";
+import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 
 /** A stored record whose metadata is present. */
@@ -38,11 +39,6 @@ export function requireSecret(record: SecretRecord, name: string): Secret {
     throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the stored record of secret "${name}" is incomplete`);
   }
   return record.secret;
-}
-
-/** What a record's payload is sealed to. */
-export function bindingOf(secret: Secret): RecordBinding {
-  return { mode: secret.mode, name: secret.name, type: secret.type, version: secret.version };
 }
 
 /**

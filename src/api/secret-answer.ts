@@ -43,6 +43,7 @@ export function createSecretAnswers({ store, lastUse }: SecretAnswerDeps): Secre
       type: stored.type,
       description: stored.description,
       version: stored.version,
+      generation: stored.generation,
       ...(stored.createTime === undefined ? {} : { createTime: stored.createTime }),
       ...(stored.updateTime === undefined ? {} : { updateTime: stored.updateTime }),
       steps: [...recordedSteps(stored.type, stored.steps)],

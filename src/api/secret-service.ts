@@ -8,12 +8,14 @@ import { Mode, SecretSchema, type Credentials } from "../gen/credbroker/v1/secre
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError } from "../errors.ts";
 import { settleDpopKey } from "../oauth/dpop-key.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { createDeploySecrets } from "./deploy-secrets.ts";
+import { newGeneration } from "./generation.ts";
 import type { LastUseTracker } from "./last-use.ts";
 import { createListSecrets } from "./list-secrets.ts";
-import { bindingOf, modeLabel, openCredentials, requireRecord, secretNotFound } from "./records.ts";
+import { modeLabel, openCredentials, requireRecord, secretNotFound } from "./records.ts";
 import { createSecretAnswers } from "./secret-answer.ts";
 import { concurrentChange, sealCredentials } from "./secret-writes.ts";
 import { createTestSecret } from "./test-secret.ts";
@@ -58,6 +60,7 @@ export function createSecretService({ store, sealer, oauthTimeoutMs, lastUse }: 
         type,
         description,
         version: 1n,
+        generation: newGeneration(),
         createTime: now,
         updateTime: now,
         steps: [...servedSteps(credentials)],

@@ -4,7 +4,8 @@ import { commitAudited, type AuditTarget } from "../audit/audit-scope.ts";
 import type { SealedPayload } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, type Credentials, type Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
-import type { RecordBinding, Sealer } from "../seal/sealer.ts";
+import type { RecordBinding } from "../seal/record-binding.ts";
+import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore, StoreConflict, StoreWrite } from "../store/secret-store.ts";
 import { modeLabel } from "./records.ts";
 

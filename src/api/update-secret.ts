@@ -8,10 +8,11 @@ import { SecretSchema, type Credentials } from "../gen/credbroker/v1/secret_pb.t
 import type { UpdateSecretRequest, UpdateSecretResponseSchema } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
 import { settleDpopKey } from "../oauth/dpop-key.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import type { SecretAnswer } from "./secret-answer.ts";
-import { bindingOf, modeLabel, openCredentials, requireRecord } from "./records.ts";
+import { modeLabel, openCredentials, requireRecord } from "./records.ts";
 import { commitOrAbort, sealCredentials } from "./secret-writes.ts";
 import { checkUpdateMask, maskedCredentials } from "./update-mask.ts";
 import { checkCredentials } from "./validate-credentials.ts";
@@ -31,7 +32,7 @@ export interface UpdateSecretDeps {
  * UpdateSecret. Without a mask, a set description and set credentials
  * replace the stored ones. With one, the stored credentials are opened,
  * the masked fields replaced from the request, and the result checked as a
- * new secret's values are; the record is resealed either way (the version
+ * new secret's values are; the record is resealed either way (its metadata
  * is in the payload's AAD). Nothing is written unless every check passes.
  */
 export function createUpdateSecret({ store, sealer, answer }: UpdateSecretDeps) {
@@ -91,11 +92,12 @@ export function createUpdateSecret({ store, sealer, answer }: UpdateSecretDeps) 
       type: current.type,
       description: description ?? current.description,
       version: current.version + 1n,
+      generation: current.generation,
       ...(current.createTime === undefined ? {} : { createTime: current.createTime }),
       updateTime: timestampNow(),
       steps: [...servedSteps(credentials)],
     });
-    // the version is bound into the payload's AAD, so even a description change reseals
+    // the whole metadata is bound into the payload's AAD, so even a description change reseals
     const payload = credentialsChange
       ? sealCredentials(sealer, bindingOf(secret), credentials)
       : sealer.reseal(bindingOf(current), bindingOf(secret), record.payload!);

@@ -3,8 +3,9 @@ import type { Logger } from "pino";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import type { SecretStore, StoreWrite } from "../store/secret-store.ts";
-import type { Keyring } from "./keyring.ts";
+import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
+import type { Keyring } from "./keyring.ts";
 
 /** What the rewrapper needs. */
 export interface RewrapperOptions {
@@ -46,7 +47,7 @@ export function createRewrapper(options: RewrapperOptions): Rewrapper {
   let current: Promise<void> | undefined;
 
   function needsRewrap(record: SecretRecord): boolean {
-    return record.payload !== undefined && (record.payload.keyId !== keyring.activeKeyId || record.payload.format !== 2);
+    return record.payload !== undefined && (record.payload.keyId !== keyring.activeKeyId || record.payload.format === 1);
   }
 
   /** One batch's writes: a record that fails to open is logged and left as it is. */
@@ -58,10 +59,7 @@ export function createRewrapper(options: RewrapperOptions): Rewrapper {
         continue;
       }
       try {
-        const payload = sealer.rewrap(
-          { mode: secret.mode, name: secret.name, type: secret.type, version: secret.version },
-          record.payload,
-        );
+        const payload = sealer.rewrap(bindingOf(secret), record.payload);
         if (payload !== undefined) {
           writes.push({
             kind: "put",

@@ -6,13 +6,24 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { createKeyring, openKeyring } from "../../src/keys/keyring.ts";
 import { hasStoredKeyring, loadStoredKeyring } from "../../src/keys/stored-keyring.ts";
-import { createSealer, type RecordBinding } from "../../src/seal/sealer.ts";
+import type { RecordBinding } from "../../src/seal/record-binding.ts";
+import { createSealer } from "../../src/seal/sealer.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import type { SecretStore } from "../../src/store/secret-store.ts";
 import { codeOf } from "../support/error-code.ts";
 
 const masterKey = () => new Uint8Array(randomBytes(32));
-const binding: RecordBinding = { mode: Mode.TEST, name: "stripe-api-key", type: SecretType.API_KEY, version: 3n };
+const time = { seconds: 1_700_000_000n, nanos: 0 };
+const binding: RecordBinding = {
+  mode: Mode.TEST,
+  name: "stripe-api-key",
+  type: SecretType.API_KEY,
+  version: 3n,
+  generation: 1n,
+  description: "",
+  createTime: time,
+  updateTime: time,
+};
 const canary = new TextEncoder().encode("canary-sealed-plaintext-6b1f");
 
 describe("keyring", () => {

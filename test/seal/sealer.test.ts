@@ -4,12 +4,22 @@ import { create } from "@bufbuild/protobuf";
 import { SealedPayloadSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { createKeyring, openKeyring } from "../../src/keys/keyring.ts";
-import { createSealer, type RecordBinding } from "../../src/seal/sealer.ts";
+import type { RecordBinding } from "../../src/seal/record-binding.ts";
+import { createSealer } from "../../src/seal/sealer.ts";
 import { aeadSeal } from "../../src/seal/aead.ts";
 import { codeOf } from "../support/error-code.ts";
 
 const masterKey = () => new Uint8Array(randomBytes(32));
-const binding: RecordBinding = { mode: Mode.TEST, name: "stripe-api-key", type: SecretType.API_KEY, version: 3n };
+const binding: RecordBinding = {
+  mode: Mode.TEST,
+  name: "stripe-api-key",
+  type: SecretType.API_KEY,
+  version: 3n,
+  generation: 0x1234_5678_9abc_def0n,
+  description: "Stripe",
+  createTime: { seconds: 1_700_000_000n, nanos: 123_000_000 },
+  updateTime: { seconds: 1_700_000_500n, nanos: 456_000_000 },
+};
 const canary = new TextEncoder().encode("canary-sealed-plaintext-6b1f");
 
 describe("sealer", () => {
@@ -17,7 +27,7 @@ describe("sealer", () => {
 
   it("round-trips a payload and never stores it in clear", () => {
     const sealed = sealer.seal(binding, canary);
-    expect(sealed.format).toBe(2);
+    expect(sealed.format).toBe(3);
     expect(sealed.keyId).toBe(1);
     expect(Buffer.from(sealed.ciphertext).includes(Buffer.from(canary))).toBe(false);
     expect(new TextDecoder().decode(sealer.open(binding, sealed))).toBe("canary-sealed-plaintext-6b1f");
@@ -35,6 +45,12 @@ describe("sealer", () => {
     ["name", { ...binding, name: "other-secret" }],
     ["type", { ...binding, type: SecretType.BEARER_TOKEN }],
     ["version", { ...binding, version: 4n }],
+    // a secret deleted and created again at the same version
+    ["generation", { ...binding, generation: binding.generation + 1n }],
+    ["description", { ...binding, description: "Stripe (old)" }],
+    ["createTime", { ...binding, createTime: { ...binding.createTime, seconds: binding.createTime.seconds + 1n } }],
+    ["createTime's nanos", { ...binding, createTime: { ...binding.createTime, nanos: binding.createTime.nanos + 1 } }],
+    ["updateTime", { ...binding, updateTime: { ...binding.updateTime, seconds: binding.updateTime.seconds - 1n } }],
   ])("refuses a payload moved to another %s", (_what, moved) => {
     const sealed = sealer.seal(binding, canary);
     expect(codeOf(() => sealer.open(moved, sealed))).toBe("ERR_SEAL_OPEN_FAILED");
@@ -58,9 +74,10 @@ describe("sealer", () => {
 
   it("refuses an unknown format or key id", () => {
     const sealed = sealer.seal(binding, canary);
-    expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...sealed, format: 3 })))).toBe(
-      "ERR_SEAL_OPEN_FAILED",
-    );
+    for (const format of [0, 4]) {
+      expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...sealed, format })))).toBe("ERR_SEAL_OPEN_FAILED");
+      expect(codeOf(() => sealer.rewrap(binding, create(SealedPayloadSchema, { ...sealed, format })))).toBe("ERR_SEAL_OPEN_FAILED");
+    }
     expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...sealed, keyId: 9 })))).toBe(
       "ERR_SEAL_OPEN_FAILED",
     );
@@ -126,6 +143,7 @@ describe("key rotation", () => {
   it("rewraps the data key only: the payload ciphertext stays byte for byte", async () => {
     const { sealer, old } = await rotated();
     const moved = sealer.rewrap(binding, old)!;
+    expect(moved.format).toBe(3);
     expect(moved.keyId).toBe(2);
     expect(Buffer.from(moved.ciphertext).equals(Buffer.from(old.ciphertext))).toBe(true);
     expect(Buffer.from(moved.wrappedKey).equals(Buffer.from(old.wrappedKey))).toBe(false);
@@ -147,23 +165,54 @@ describe("key rotation", () => {
     );
   });
 
-  it("still opens format 1 envelopes and upgrades them to format 2 when rewrapping", async () => {
+  it("still opens format 1 envelopes and upgrades them to format 3 when rewrapping", async () => {
     const { keyring, sealer } = await rotated();
     // format 1 as earlier builds wrote it: one AAD, naming the key id, for both layers
-    const aad = new TextEncoder().encode(
-      `credbroker record\0${1}\0${1}\0${binding.mode}\0${binding.name}\0${binding.type}\0${binding.version}`,
-    );
-    const dataKey = new Uint8Array(randomBytes(32));
-    const v1 = create(SealedPayloadSchema, {
-      format: 1,
-      keyId: 1,
-      wrappedKey: aeadSeal(keyring.keyById(1)!, dataKey, aad),
-      ciphertext: aeadSeal(dataKey, canary, aad),
-    });
+    const aad = encoder.encode(`credbroker record\0${1}\0${1}\0${identity}`);
+    const v1 = oldEnvelope(1, keyring.keyById(1)!, aad, aad);
     expect(new TextDecoder().decode(sealer.open(binding, v1))).toBe("canary-sealed-plaintext-6b1f");
     const upgraded = sealer.rewrap(binding, v1)!;
-    expect(upgraded.format).toBe(2);
+    expect(upgraded.format).toBe(3);
     expect(upgraded.keyId).toBe(2);
     expect(new TextDecoder().decode(sealer.open(binding, upgraded))).toBe("canary-sealed-plaintext-6b1f");
+    expect(codeOf(() => sealer.open({ ...binding, generation: 7n }, upgraded))).toBe("ERR_SEAL_OPEN_FAILED");
+  });
+
+  it("still opens format 2 envelopes, bound to what format 2 bound, and rewraps them as format 2", async () => {
+    const { keyring, sealer } = await rotated();
+    // format 2 as earlier builds wrote it: mode, name, type and version; the key id in the wrap alone
+    const v2 = oldEnvelope(
+      2,
+      keyring.keyById(1)!,
+      encoder.encode(`credbroker data key\0${2}\0${1}\0${identity}`),
+      encoder.encode(`credbroker payload\0${2}\0${identity}`),
+    );
+    expect(new TextDecoder().decode(sealer.open(binding, v2))).toBe("canary-sealed-plaintext-6b1f");
+    // format 2 bound no generation, description or times: a record's may be anything
+    const unbound = { ...binding, generation: 0n, description: "", updateTime: { seconds: 0n, nanos: 0 } };
+    expect(new TextDecoder().decode(sealer.open(unbound, v2))).toBe("canary-sealed-plaintext-6b1f");
+    expect(codeOf(() => sealer.open({ ...binding, version: 4n }, v2))).toBe("ERR_SEAL_OPEN_FAILED");
+    const moved = sealer.rewrap(binding, v2)!;
+    expect(moved).toMatchObject({ format: 2, keyId: 2 });
+    expect(Buffer.from(moved.ciphertext).equals(Buffer.from(v2.ciphertext))).toBe(true);
+    expect(new TextDecoder().decode(sealer.open(binding, moved))).toBe("canary-sealed-plaintext-6b1f");
+    expect(sealer.rewrap(binding, moved)).toBeUndefined();
+    // the new wrap is format 2's, naming the new key id
+    expect(codeOf(() => sealer.open(binding, create(SealedPayloadSchema, { ...moved, keyId: 1 })))).toBe("ERR_SEAL_OPEN_FAILED");
   });
 });
+
+const encoder = new TextEncoder();
+/** What formats 1 and 2 bound of `binding`, NUL-separated. */
+const identity = `${binding.mode}\0${binding.name}\0${binding.type}\0${binding.version}`;
+
+/** The canary sealed as an earlier build did, with the AADs it used. */
+function oldEnvelope(format: number, wrappingKey: Uint8Array, wrapAad: Uint8Array, payloadAad: Uint8Array) {
+  const dataKey = new Uint8Array(randomBytes(32));
+  return create(SealedPayloadSchema, {
+    format,
+    keyId: 1,
+    wrappedKey: aeadSeal(wrappingKey, dataKey, wrapAad),
+    ciphertext: aeadSeal(dataKey, canary, payloadAad),
+  });
+}

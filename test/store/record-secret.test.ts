@@ -6,6 +6,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { SealedPayloadSchema, SecretRecordSchema, type SecretRecord } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, Mode, SecretSchema, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { createKeyring } from "../../src/keys/keyring.ts";
+import { bindingOf } from "../../src/seal/record-binding.ts";
 import { createSealer } from "../../src/seal/sealer.ts";
 import { decodeRecordSecret } from "../../src/store/record-secret.ts";
 
@@ -33,8 +34,8 @@ const sealer = createSealer(createKeyring(new Uint8Array(randomBytes(32)), new D
 /** A record as SecretService writes it: full metadata and a real sealed payload. */
 function sealedRecord(name: string, type: SecretType, kind: Kind): SecretRecord {
   const now = timestampFromDate(new Date("2024-05-06T07:08:09.123Z"));
-  const secret = create(SecretSchema, { name, mode: Mode.TEST, type, description: `about ${name}`, version: 7n, createTime: now, updateTime: now });
-  const payload = sealer.seal({ mode: secret.mode, name, type, version: secret.version }, toBinary(CredentialsSchema, create(CredentialsSchema, { kind })));
+  const secret = create(SecretSchema, { name, mode: Mode.TEST, type, description: `about ${name}`, version: 7n, createTime: now, updateTime: now, generation: 5n });
+  const payload = sealer.seal(bindingOf(secret), toBinary(CredentialsSchema, create(CredentialsSchema, { kind })));
   return create(SecretRecordSchema, { secret, payload });
 }
 

@@ -98,8 +98,9 @@ export const DeployOriginSchema: GenMessage<DeployOrigin> = /*@__PURE__*/
  */
 export type SealedPayload = Message<"credbroker.storage.v1.SealedPayload"> & {
   /**
-   * The envelope format; 1 is XChaCha20-Poly1305 for both layers, with the
-   * 24-byte nonce in front of each ciphertext.
+   * The envelope format; 1, 2 and 3 are XChaCha20-Poly1305 for both layers,
+   * with the 24-byte nonce in front of each ciphertext, and differ in what
+   * their AADs bind (src/seal/sealer.ts).
    *
    * @generated from field: uint32 format = 1;
    */
