@@ -8,9 +8,9 @@ import { Mode, OAuth2AuthMethod, StepKind } from "../../src/gen/credbroker/v1/se
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
-import { canary } from "../oauth/support/canary.ts";
-import { json, startFakeEndpoint, type FakeEndpoint } from "../oauth/support/fake-endpoint.ts";
-import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
+import { canary } from "../support/canary.ts";
+import { json, startFakeEndpoint, type FakeEndpoint } from "../support/fake-endpoint.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 
 const secretA = canary("client-secret-a");
 const secretB = canary("client-secret-b");

@@ -5,7 +5,7 @@ import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import type { TokenCache, TokenCacheOptions } from "../../src/oauth/token-cache.ts";
 import type { FetchedToken } from "../../src/oauth/token-fetch.ts";
 import { MAX_TOKEN_LIFETIME_MS, refreshDueAt, tokenLifetimeMs } from "../../src/oauth/token-lifetime.ts";
-import { credentials, expectCode } from "./support/canary.ts";
+import { credentials, expectCode } from "../support/canary.ts";
 
 /**
  * The refresh policy's arithmetic, driven by an injected clock and a fetch

@@ -8,12 +8,12 @@ import { authorizationHeaderValue } from "../../src/oauth/authorization-header.t
 import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import type { AccessToken, TokenCache, TokenCacheKey, TokenCacheLogger, TokenCacheOptions } from "../../src/oauth/token-cache.ts";
 import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
-import { canary, credentials, expectCode, expectNoCanary } from "./support/canary.ts";
-import { json, startFakeEndpoint } from "./support/fake-endpoint.ts";
-import type { FakeEndpoint } from "./support/fake-endpoint.ts";
-import { startTokenServer } from "./support/oidc-server.ts";
-import type { TokenServer, TokenServerOptions } from "./support/oidc-server.ts";
-import { createTestPki, fetchTrusting } from "./support/tls.ts";
+import { canary, credentials, expectCode, expectNoCanary } from "../support/canary.ts";
+import { json, startFakeEndpoint } from "../support/fake-endpoint.ts";
+import type { FakeEndpoint } from "../support/fake-endpoint.ts";
+import { startTokenServer } from "../support/oidc-server.ts";
+import type { TokenServer, TokenServerOptions } from "../support/oidc-server.ts";
+import { createTestPki, fetchTrusting } from "../support/tls.ts";
 
 // A pino logger is a TokenCacheLogger; this line fails to compile if that changes.
 const pinoFits: TokenCacheLogger = pino({ enabled: false });

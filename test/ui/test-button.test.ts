@@ -7,7 +7,7 @@ import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { browserAvailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 import { sshdAvailable, startSshd, type RunningSshd } from "../support/sshd.ts";
 
 // The Test button of the admin page in Debian's Chromium against a real
