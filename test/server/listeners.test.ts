@@ -16,7 +16,7 @@ import { createLogInterceptor } from "../../src/server/log-interceptor.ts";
 import { createLogger } from "../../src/server/logger.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
-import { createTestServices, directClient, type TestServices } from "../support/services.ts";
+import { createTestServices, routerClient, type TestServices } from "../support/services.ts";
 import { createSecretService } from "../../src/api/secret-service.ts";
 import { openKeyring } from "../../src/keys/keyring.ts";
 import { createSealer } from "../../src/seal/sealer.ts";
@@ -134,7 +134,7 @@ describe("real listeners on port 0", () => {
     const other = await openSecondHandle(tb.dataDir);
     try {
       const sealer = createSealer(openKeyring(tb.masterKey, other.getMeta("keyring")!));
-      await directClient(SecretService, createSecretService({ store: other, sealer, oauthTimeoutMs: 2000 })).updateSecret({
+      await routerClient(SecretService, createSecretService({ store: other, sealer, oauthTimeoutMs: 2000 })).updateSecret({
         mode: Mode.TEST,
         name: "elsewhere",
         credentials: apiKey("after"),
