@@ -12,7 +12,7 @@ import type { FakeEndpoint } from "../support/fake-endpoint.ts";
 import { startTokenServer } from "../support/oidc-server.ts";
 import type { TokenServer, TokenServerOptions } from "../support/oidc-server.ts";
 import { createManualClock } from "../support/manual-clock.ts";
-import { createTestPki, fetchTrusting } from "../support/tls.ts";
+import { createTestPki, fetchTrusting, type TestPki } from "../support/tls.ts";
 
 // A pino logger is a TokenCacheLogger; this line fails to compile if that changes.
 const pinoFits: TokenCacheLogger = pino({ enabled: false });
@@ -71,9 +71,9 @@ describe.each([
   ["http", false],
   ["https with a private CA", true],
 ])("single flight over %s", (_name, tls) => {
-  let pki: ReturnType<typeof createTestPki> | undefined;
-  beforeAll(() => {
-    pki = tls ? createTestPki() : undefined;
+  let pki: TestPki | undefined;
+  beforeAll(async () => {
+    pki = tls ? await createTestPki() : undefined;
   });
 
   it("200 concurrent cold calls make exactly one token request and get the same token", async () => {

@@ -156,7 +156,7 @@ describe("token fetch against oidc-provider over https with a private CA", () =>
   let server: TokenServer;
 
   beforeAll(async () => {
-    pki = createTestPki();
+    pki = await createTestPki();
     server = await startTokenServer({
       clients: clients(),
       scopes: ["api:read", "api:write"],

@@ -1,9 +1,7 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { CustomFetch } from "openid-client";
+import { makePki } from "./pki.ts";
 
 /** A private CA and a server certificate it signed for 127.0.0.1 and localhost, all PEM. */
 export interface TestPki {
@@ -12,34 +10,13 @@ export interface TestPki {
   cert: string;
 }
 
-/** Generates a throwaway CA and server certificate with openssl (the machine has no other X.509 issuer). */
-export function createTestPki(): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), "credbroker-pki-"));
-  const file = (name: string): string => join(dir, name);
-  const openssl = (...args: string[]): void => {
-    execFileSync("openssl", args, { stdio: "pipe" });
-  };
+/** The server side of a throwaway PKI (makePki's), as the token servers take it. */
+export async function createTestPki(): Promise<TestPki> {
+  const pki = await makePki();
   try {
-    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-      "-keyout", file("ca.key"), "-out", file("ca.crt"), "-days", "2", "-subj", "/CN=credbroker test CA",
-      "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
-    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-      "-keyout", file("server.key"), "-out", file("server.csr"), "-subj", "/CN=127.0.0.1");
-    writeFileSync(file("ext.cnf"), [
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
-      "basicConstraints=CA:FALSE",
-      "keyUsage=critical,digitalSignature",
-      "extendedKeyUsage=serverAuth",
-    ].join("\n"));
-    openssl("x509", "-req", "-in", file("server.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"),
-      "-CAcreateserial", "-out", file("server.crt"), "-days", "2", "-extfile", file("ext.cnf"));
-    return {
-      ca: readFileSync(file("ca.crt"), "utf8"),
-      key: readFileSync(file("server.key"), "utf8"),
-      cert: readFileSync(file("server.crt"), "utf8"),
-    };
+    return { ca: pki.ca.toString(), key: pki.serverKey.toString(), cert: pki.serverCert.toString() };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await rm(pki.dir, { recursive: true, force: true });
   }
 }
 
