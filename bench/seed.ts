@@ -10,7 +10,7 @@ import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
 import { openKeyring } from "../src/keys/keyring.ts";
 import { createSealer } from "../src/seal/sealer.ts";
 import { openLmdbStore } from "../src/store/lmdb-store.ts";
-import { directClient } from "../test/support/services.ts";
+import { routerClient } from "../test/support/services.ts";
 
 type CredentialsInit = MessageInitShape<typeof CredentialsSchema>;
 
@@ -49,7 +49,7 @@ export async function seedDataDir(dataDir: string, masterKey: Uint8Array, first:
   const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
   try {
     const keyring = openKeyring(masterKey, store.getMeta("keyring")!);
-    const secrets = directClient(SecretService, createSecretService({ store, sealer: createSealer(keyring), oauthTimeoutMs: 10_000 }));
+    const secrets = routerClient(SecretService, createSecretService({ store, sealer: createSealer(keyring), oauthTimeoutMs: 10_000 }));
     const batch = 1000;
     for (let start = first; start < first + count; start += batch) {
       const writes = [];

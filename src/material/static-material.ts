@@ -8,7 +8,7 @@ import {
 import { StepKind, type Credentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { credentialTypeOfCase } from "../credentials/credential-registry.ts";
 import { CredbrokerError } from "../errors.ts";
-import { clientPrivateKey } from "./private-key.ts";
+import { clientPrivateKey } from "./client-private-key.ts";
 
 /** The material oneof of an InjectResponse. */
 export type Material = InjectResponse["material"];

@@ -1,6 +1,7 @@
 import type { Mode, OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import type { BackoffPolicy } from "./backoff.ts";
 import type { DpopProver } from "./dpop-proof.ts";
+import type { TokenCacheTimer } from "./token-cache-timer.ts";
 import type { TokenFetcher } from "./token-fetch.ts";
 
 /**
@@ -58,6 +59,8 @@ export interface TokenCacheOptions {
   logger?: TokenCacheLogger;
   /** The clock, ms since the epoch (default Date.now). */
   now?: () => number;
+  /** The timers of refreshes, retries and expiries (default: Node's, unref'ed); a test passes one that runs on its `now`. */
+  timer?: TokenCacheTimer;
 }
 
 /** Client-credentials tokens per secret version: single flight, refresh ahead, serve while failing. */

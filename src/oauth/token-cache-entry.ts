@@ -29,7 +29,8 @@ export interface Entry {
   heldUntilMs: number;
   /** The failure that asked for it, value-free, for the callers refused meanwhile. */
   heldReason: string;
-  timer: NodeJS.Timeout | undefined;
+  /** The handle of the entry's one timer, as TokenCacheTimer.set gave it; undefined when none is set. */
+  timer: unknown;
 }
 
 /** A fresh, live entry with no token yet. */
@@ -49,6 +50,17 @@ export function newEntry(key: TokenCacheKey, credentials: () => OAuth2ClientCred
     heldReason: "",
     timer: undefined,
   };
+}
+
+/**
+ * When the entry's timer is next due, at `t`: its refresh (not before a
+ * retry's backoff) if its token was served or a refresh failed, else the
+ * refresh time, checked once to drop an idle token at expiry.
+ */
+export function timerDueAt(entry: Entry, cached: CachedToken, t: number): number {
+  const wantsRefresh = entry.used || entry.failures > 0;
+  const dueAt = wantsRefresh ? Math.max(cached.refreshAtMs, entry.retryAtMs) : cached.refreshAtMs;
+  return dueAt >= cached.expiresAtMs || (!wantsRefresh && t >= cached.refreshAtMs) ? cached.expiresAtMs : dueAt;
 }
 
 /** The id shared by every version of a secret. */

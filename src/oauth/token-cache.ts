@@ -1,6 +1,7 @@
 import type { OAuth2ClientCredentials } from "../gen/credbroker/v1/secret_pb.ts";
 import { backoffDelay } from "./backoff.ts";
-import { entryId, errorCode, errorMessage, logFields, newEntry, secretId } from "./token-cache-entry.ts";
+import { createNoExpiryWarning } from "./no-expiry-warning.ts";
+import { entryId, errorCode, errorMessage, logFields, newEntry, secretId, timerDueAt } from "./token-cache-entry.ts";
 import type { Entry } from "./token-cache-entry.ts";
 import type {
   AccessToken,
@@ -14,6 +15,7 @@ import { refreshDueAt } from "./token-lifetime.ts";
 import { RetryAfterError, heldOffError } from "./retry-after.ts";
 import { servableToken } from "./servable-token.ts";
 import type { ServableToken } from "./servable-token.ts";
+import { nodeTimer } from "./token-cache-timer.ts";
 
 export type {
   AccessToken,
@@ -23,10 +25,7 @@ export type {
   TokenCacheLogger,
   TokenCacheOptions,
 } from "./token-cache-api.ts";
-
-// setTimeout's longest delay; a later due time is reached in several hops.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-const MAX_WARNED_SECRETS = 10_000;
+export type { TokenCacheTimer } from "./token-cache-timer.ts";
 
 /** Creates a token cache. */
 export function createTokenCache(options: TokenCacheOptions): TokenCache {
@@ -36,10 +35,11 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   const refreshBackoff = options.refreshBackoff ?? { baseMs: 1_000, maxMs: 30_000 };
   const logger = options.logger;
   const now = options.now ?? Date.now;
+  const timer = options.timer ?? nodeTimer;
   const counters: TokenCacheCounters = { fetches: 0, hits: 0, misses: 0, refreshFailures: 0 };
   // Map order is the LRU order: a hit moves its entry to the end.
   const entries = new Map<string, Entry>();
-  const warnedNoExpiry = new Set<string>();
+  const warnNoExpiry = createNoExpiryWarning(logger, defaultTtlMs);
   let closed = false;
 
   /** The cached, unexpired token of an entry (a hit), starting a due refresh; undefined on a miss. */
@@ -178,20 +178,20 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
 
   /** One timer per entry, for the next refresh (or retry), or to drop an unused token at expiry. */
   function schedule(entry: Entry): void {
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
+    stopTimer(entry);
     const cached = entry.token;
     if (closed || !entry.live || cached === undefined) {
       return;
     }
     const t = now();
-    const wantsRefresh = entry.used || entry.failures > 0;
-    let dueAt = wantsRefresh ? Math.max(cached.refreshAtMs, entry.retryAtMs) : cached.refreshAtMs;
-    if (dueAt >= cached.expiresAtMs || (!wantsRefresh && t >= cached.refreshAtMs)) {
-      dueAt = cached.expiresAtMs;
+    entry.timer = timer.set(() => onTimer(entry), timerDueAt(entry, cached, t) - t);
+  }
+
+  function stopTimer(entry: Entry): void {
+    if (entry.timer !== undefined) {
+      timer.clear(entry.timer);
+      entry.timer = undefined;
     }
-    entry.timer = setTimeout(() => onTimer(entry), Math.min(MAX_TIMER_MS, Math.max(0, dueAt - t)));
-    entry.timer.unref();
   }
 
   function onTimer(entry: Entry): void {
@@ -214,8 +214,7 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
   function retire(entry: Entry): void {
     entry.live = false;
     entry.token = undefined;
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
+    stopTimer(entry);
     if (entries.get(entry.id) === entry) {
       entries.delete(entry.id);
     }
@@ -228,20 +227,6 @@ export function createTokenCache(options: TokenCacheOptions): TokenCache {
       }
       retire(entry);
     }
-  }
-
-  function warnNoExpiry(entry: Entry): void {
-    if (warnedNoExpiry.has(entry.secretId)) {
-      return;
-    }
-    if (warnedNoExpiry.size >= MAX_WARNED_SECRETS) {
-      warnedNoExpiry.clear();
-    }
-    warnedNoExpiry.add(entry.secretId);
-    logger?.warn(
-      { ...logFields(entry.key), defaultTtlMs },
-      "OAuth2 token response has no expires_in; caching the token for the default TTL",
-    );
   }
 
   return {

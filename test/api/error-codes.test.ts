@@ -7,13 +7,12 @@
  * hand); plus plain HTTP/1.1 Connect JSON with fetch.
  */
 import * as net from "node:net";
-import { create, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
+import { type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import * as grpc from "@grpc/grpc-js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { CredentialsSchema, Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
@@ -22,7 +21,7 @@ import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { detailsOfConnectError, detailsOfGrpcTrailer, detailsOfStatusBytes, expectErrorDetails, type ExpectedDetails, type WireErrorDetails } from "../support/error-details.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
 import { frame, http1Post, http2Post, parseGrpcWebBody } from "../support/rpc-wire.ts";
-import { openSecondHandle } from "../support/second-handle.ts";
+import { tamperFromAnotherProcess } from "../support/second-handle.ts";
 
 type CredentialsInit = MessageInitShape<typeof CredentialsSchema>;
 type StatusName = keyof typeof grpc.status;
@@ -452,18 +451,7 @@ describe("DATA_LOSS for a sealed record that fails authentication", () => {
   it("on both listeners, every protocol", async () => {
     const admin = tb.connect(SecretService, tb.adminToken);
     await admin.createSecret({ mode: Mode.TEST, name: "tampered", credentials: bearer("sealed-canary-91b2") });
-    const second = await openSecondHandle(tb.dataDir);
-    try {
-      const record = second.get(Mode.TEST, "tampered");
-      expect(record?.payload).toBeDefined();
-      const payload = record!.payload!;
-      const wrappedKey = new Uint8Array(payload.wrappedKey);
-      wrappedKey[5]! ^= 0x01;
-      const tampered = create(SecretRecordSchema, { ...record!, payload: { ...payload, wrappedKey } });
-      expect(await second.commit([{ kind: "put", record: tampered, expectVersion: 1n }])).toBeUndefined();
-    } finally {
-      await second.close();
-    }
+    await tamperFromAnotherProcess(tb.dataDir, Mode.TEST, "tampered", { field: "wrappedKey", at: 5, mask: 0x01 });
     for (const caller of callers) {
       const outcome = await caller.call(injectMethod, { mode: Mode.TEST, name: "tampered" });
       const message = expectFailure(caller, outcome, "DATA_LOSS", { reason: "ERR_SEAL_OPEN_FAILED" }, ["sealed-canary-91b2"]);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { InjectRequestSchema, InjectResponseSchema, InjectService, type InjectResponse } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
@@ -8,9 +8,9 @@ import { Mode, OAuth2AuthMethod, StepKind } from "../../src/gen/credbroker/v1/se
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
-import { canary } from "../oauth/support/canary.ts";
-import { json, startFakeEndpoint, type FakeEndpoint } from "../oauth/support/fake-endpoint.ts";
-import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
+import { canary } from "../support/canary.ts";
+import { json, startFakeEndpoint, type FakeEndpoint } from "../support/fake-endpoint.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 
 const secretA = canary("client-secret-a");
 const secretB = canary("client-secret-b");
@@ -111,18 +111,16 @@ describe("Inject of OAuth2 client-credentials secrets, against oidc-provider", (
 
   it("never serves the old credentials' token once an update has returned, even from a fetch in flight", async () => {
     await admin.createSecret({ mode: Mode.TEST, name: "racing", credentials: oauth2(idp.tokenUrl, "client-a") });
-    idp.delayMs = 800;
-    try {
-      const pending = inject("racing");
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await admin.updateSecret({ mode: Mode.TEST, name: "racing", credentials: oauth2(idp.tokenUrl, "client-b", secretB) });
-      const answered = authorization(await pending);
-      const issuedTo = idp.requests.find((r) => `Bearer ${r.accessToken}` === answered)?.clientId;
-      expect(issuedTo).toBe("client-b");
-      expect(authorization(await inject("racing"))).toBe(answered);
-    } finally {
-      idp.delayMs = 0;
-    }
+    const arrived = idp.arrivals;
+    const release = idp.holdNext();
+    const pending = inject("racing");
+    await vi.waitFor(() => expect(idp.arrivals).toBe(arrived + 1)); // client-a's fetch is in flight
+    await admin.updateSecret({ mode: Mode.TEST, name: "racing", credentials: oauth2(idp.tokenUrl, "client-b", secretB) });
+    release();
+    const answered = authorization(await pending);
+    const issuedTo = idp.requests.find((r) => `Bearer ${r.accessToken}` === answered)?.clientId;
+    expect(issuedTo).toBe("client-b");
+    expect(authorization(await inject("racing"))).toBe(answered);
   });
 
   it("answers FAILED_PRECONDITION with the OAuth error code when the endpoint rejects the client, and never echoes the secret", async () => {

@@ -8,7 +8,7 @@ import { Mode, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService, TestSecretResponseSchema, type TestSecretResponse } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { detailsOfConnectError, expectErrorDetails } from "../support/error-details.ts";
-import { canary } from "../oauth/support/canary.ts";
+import { canary } from "../support/canary.ts";
 
 const password = canary("basic-password");
 const bearer = canary("bearer-token");

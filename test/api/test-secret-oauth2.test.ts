@@ -8,8 +8,8 @@ import { Mode, OAuth2AuthMethod, OAuth2TokenBinding, SecretType } from "../../sr
 import type { OAuth2ClientCredentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService, TestSecretResponseSchema, type TestSecretResponse } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { canary } from "../oauth/support/canary.ts";
-import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
+import { canary } from "../support/canary.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 
 type Fields = Omit<Partial<OAuth2ClientCredentials>, "$typeName" | "$unknown">;
 

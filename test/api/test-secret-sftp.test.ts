@@ -10,7 +10,7 @@ import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService, TestSecretResponseSchema, type TestSecretResponse } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { canary } from "../oauth/support/canary.ts";
+import { canary } from "../support/canary.ts";
 import { sshdAvailable, startSshd, type RunningSshd } from "../support/sshd.ts";
 
 const sshd = sshdAvailable();

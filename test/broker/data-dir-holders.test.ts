@@ -9,7 +9,7 @@ import { holdDataDir } from "../../src/broker/data-dir-holders.ts";
 import { KeyService } from "../../src/gen/credbroker/v1/key_service_pb.ts";
 import { startBrokerProcess, type BrokerProcess } from "../support/broker-process.ts";
 import { serveOnce } from "../support/serve-once.ts";
-import { runCli } from "../cli/run-cli.ts";
+import { runCli } from "../support/run-cli.ts";
 
 const keyText = () => randomBytes(32).toString("base64");
 

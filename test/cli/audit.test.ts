@@ -3,7 +3,7 @@ import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts"
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { runCli } from "./run-cli.ts";
+import { runCli } from "../support/run-cli.ts";
 
 const canary = "canary-audit-cli-3b9e";
 

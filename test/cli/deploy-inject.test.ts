@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { runCli } from "./run-cli.ts";
+import { runCli } from "../support/run-cli.ts";
 
 const password = `canary-pw-${randomBytes(6).toString("hex")}`;
 const sftpPassword = `canary-sftp-${randomBytes(6).toString("hex")}`;

@@ -5,7 +5,7 @@ import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts"
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { cliMain } from "./run-cli.ts";
+import { cliMain } from "../support/run-cli.ts";
 
 // util-linux `script` runs the CLI on a pseudo-terminal: stdin is a TTY, as when a person types
 const hasScript = spawnSync("script", ["--version"]).status === 0;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { readmeBlocks } from "./readme-blocks.ts";
+import { readmeBlocks } from "../support/readme-blocks.ts";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "../..");

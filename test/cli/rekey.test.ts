@@ -9,7 +9,7 @@ import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { CredbrokerError } from "../../src/errors.ts";
 import { startTestBroker } from "../support/broker.ts";
-import { runCli } from "./run-cli.ts";
+import { runCli } from "../support/run-cli.ts";
 
 /** Starts `credbroker serve`; stops it with SIGTERM once it serves (or lets it exit on its own). */
 /** serve's exit code and whether it served. */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { runCli, type CliRun } from "./run-cli.ts";
+import { runCli, type CliRun } from "../support/run-cli.ts";
 
 const canary = (label: string) => `canary-${label}-${randomBytes(6).toString("hex")}`;
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { runCli } from "./run-cli.ts";
+import { runCli } from "../support/run-cli.ts";
 
 const commands = [
   [],

@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { readmeBlocks } from "../cli/readme-blocks.ts";
+import { readmeBlocks } from "../support/readme-blocks.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 
 const run = promisify(execFile);

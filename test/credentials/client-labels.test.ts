@@ -5,7 +5,7 @@ import { credentialTypes } from "../../src/credentials/credential-registry.ts";
 import { credentialFieldPaths } from "../../src/credentials/describe-credentials.ts";
 import { CredentialsSchema } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { fieldLabels, typeLabels } from "../../ui/src/field-labels.ts";
-import { extendedCredentials } from "./extended-credentials.ts";
+import { extendedCredentials } from "../support/extended-credentials.ts";
 
 // Labels and hints are the one per-type thing the clients write by hand:
 // walking the descriptors, every field must have the page's words and every

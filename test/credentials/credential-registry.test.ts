@@ -4,7 +4,7 @@ import { credentialSteps } from "../../src/credentials/credential-steps.ts";
 import { credentialTypes, plainFieldNames, sensitiveFieldNames } from "../../src/credentials/credential-registry.ts";
 import { credentialFieldPaths, describeCredentials } from "../../src/credentials/describe-credentials.ts";
 import { CredentialsSchema, SecretType, SecretTypeSchema, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { extendedCredentials } from "./extended-credentials.ts";
+import { extendedCredentials } from "../support/extended-credentials.ts";
 
 describe("the credential registry", () => {
   it("has a rule for every Credentials field and steps for every case", () => {

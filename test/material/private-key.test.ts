@@ -8,7 +8,8 @@ import { inspect } from "node:util";
 import ssh2 from "ssh2";
 import { describe, expect, it } from "vitest";
 import { CredbrokerError } from "../../src/errors.ts";
-import { checkPrivateKey, clientPrivateKey } from "../../src/material/private-key.ts";
+import { clientPrivateKey } from "../../src/material/client-private-key.ts";
+import { checkPrivateKey } from "../../src/material/private-key.ts";
 
 const KEY = "credentials.sftpPrivateKey.privateKey";
 const PASSPHRASE = "credentials.sftpPrivateKey.passphrase";

@@ -5,12 +5,12 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { basicCredentialEncoding } from "../../src/oauth/client-auth.ts";
 import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
-import { canary, credentials, expectCode, expectNoCanary } from "./support/canary.ts";
-import { json, startFakeEndpoint } from "./support/fake-endpoint.ts";
-import type { FakeEndpoint } from "./support/fake-endpoint.ts";
-import { startTokenServer } from "./support/oidc-server.ts";
+import { canary, credentials, expectCode, expectNoCanary } from "../support/canary.ts";
+import { json, startFakeEndpoint } from "../support/fake-endpoint.ts";
+import type { FakeEndpoint } from "../support/fake-endpoint.ts";
+import { startTokenServer } from "../support/oidc-server.ts";
 import { debianPython, pythonModule } from "../support/python.ts";
-import type { TokenServer } from "./support/oidc-server.ts";
+import type { TokenServer } from "../support/oidc-server.ts";
 
 const guid = "3fa85f64-5717-4562-b3fc-2c963f66afa6";
 // the characters that pass unencoded, around a unique part: what an Entra ID or Okta secret looks like
@@ -81,7 +81,7 @@ describe.skipIf(!authlib.available)(
     let child: ChildProcess;
     let tokenUrl: string;
     beforeAll(async () => {
-      child = spawn(debianPython, [fileURLToPath(new URL("./support/authlib-token-endpoint.py", import.meta.url))], {
+      child = spawn(debianPython, [fileURLToPath(new URL("../support/authlib-token-endpoint.py", import.meta.url))], {
         stdio: ["pipe", "pipe", "inherit"],
       });
       child.stdin!.end(JSON.stringify({

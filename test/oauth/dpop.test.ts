@@ -7,9 +7,9 @@ import { InjectService, type InjectResponse } from "../../src/gen/credbroker/v1/
 import { Mode, OAuth2TokenBinding, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { canary } from "./support/canary.ts";
-import { jwkThumbprint, startDpopResourceServer, type DpopResourceServer } from "./support/dpop-resource-server.ts";
-import { startTokenServer, type TokenServer } from "./support/oidc-server.ts";
+import { canary } from "../support/canary.ts";
+import { jwkThumbprint, startDpopResourceServer, type DpopResourceServer } from "../support/dpop-resource-server.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 
 const secret = canary("dpop-client-secret");
 const rsSecret = canary("rs-secret");

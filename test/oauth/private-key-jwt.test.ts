@@ -11,7 +11,7 @@ import type { OAuth2ClientCredentials } from "../../src/gen/credbroker/v1/secret
 type Fields = Omit<Partial<OAuth2ClientCredentials>, "$typeName" | "$unknown">;
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { startTokenServer, type TokenServer } from "./support/oidc-server.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 
 const common = { grant_types: ["client_credentials"], redirect_uris: [], response_types: [], token_endpoint_auth_method: "private_key_jwt" as const };
 const PKJWT = OAuth2AuthMethod.OAUTH2_AUTH_METHOD_PRIVATE_KEY_JWT;

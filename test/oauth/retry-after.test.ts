@@ -4,9 +4,9 @@ import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import type { TokenCache } from "../../src/oauth/token-cache.ts";
 import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { canary, credentials, expectCode, expectNoCanary } from "./support/canary.ts";
-import { json, startFakeEndpoint } from "./support/fake-endpoint.ts";
-import type { FakeEndpoint } from "./support/fake-endpoint.ts";
+import { canary, credentials, expectCode, expectNoCanary } from "../support/canary.ts";
+import { json, startFakeEndpoint } from "../support/fake-endpoint.ts";
+import type { FakeEndpoint } from "../support/fake-endpoint.ts";
 
 const NOW = Date.parse("2026-03-01T12:00:00Z");
 

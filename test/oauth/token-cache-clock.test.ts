@@ -5,7 +5,8 @@ import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import type { TokenCache, TokenCacheOptions } from "../../src/oauth/token-cache.ts";
 import type { FetchedToken } from "../../src/oauth/token-fetch.ts";
 import { MAX_TOKEN_LIFETIME_MS, refreshDueAt, tokenLifetimeMs } from "../../src/oauth/token-lifetime.ts";
-import { credentials, expectCode } from "./support/canary.ts";
+import { credentials, expectCode } from "../support/canary.ts";
+import { createManualClock } from "../support/manual-clock.ts";
 
 /**
  * The refresh policy's arithmetic, driven by an injected clock and a fetch
@@ -22,14 +23,15 @@ interface PendingFetch {
   reject(error: unknown): void;
 }
 
-/** A cache on a hand-moved clock whose fetches wait for the test to settle them. */
+/** A cache on a hand-moved clock (its timers too) whose fetches wait for the test to settle them. */
 function harness(options: Partial<TokenCacheOptions> = {}) {
-  let clock = 1_000_000;
+  const clock = createManualClock();
   const pending: PendingFetch[] = [];
   const cache = createTokenCache({
     maxEntries: 1000,
     defaultTtlMs: 300_000,
-    now: () => clock,
+    now: clock.now,
+    timer: clock.timer,
     fetchToken: () => new Promise<FetchedToken>((resolve, reject) => pending.push({ resolve, reject })),
     refreshBackoff: { baseMs: 10_000, maxMs: 10_000 },
     ...options,
@@ -48,9 +50,8 @@ function harness(options: Partial<TokenCacheOptions> = {}) {
     pending,
     settle,
     fail,
-    at: (ms: number) => {
-      clock = 1_000_000 + ms;
-    },
+    at: clock.at,
+    now: clock.now,
     get: () => cache.token(key, () => creds).then((t) => t.accessToken),
   };
 }
@@ -160,7 +161,7 @@ describe("what a token endpoint issues is bounded before it is cached", () => {
     const h = harness();
     const first = h.cache.token(key, () => creds);
     await h.settle("token-1", 1e15);
-    expect((await first).expiresAt?.getTime()).toBe(1_000_000 + MAX_TOKEN_LIFETIME_MS);
+    expect((await first).expiresAt?.getTime()).toBe(h.now() + MAX_TOKEN_LIFETIME_MS);
     h.at(MAX_TOKEN_LIFETIME_MS / 2);
     expect(await h.get()).toBe("token-1");
     expect(h.pending).toHaveLength(0);

@@ -1,19 +1,18 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { CredbrokerError } from "../../src/errors.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import type { OAuth2ClientCredentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { authorizationHeaderValue } from "../../src/oauth/authorization-header.ts";
 import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import type { AccessToken, TokenCache, TokenCacheKey, TokenCacheLogger, TokenCacheOptions } from "../../src/oauth/token-cache.ts";
 import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
-import { canary, credentials, expectCode, expectNoCanary } from "./support/canary.ts";
-import { json, startFakeEndpoint } from "./support/fake-endpoint.ts";
-import type { FakeEndpoint } from "./support/fake-endpoint.ts";
-import { startTokenServer } from "./support/oidc-server.ts";
-import type { TokenServer, TokenServerOptions } from "./support/oidc-server.ts";
-import { createTestPki, fetchTrusting } from "./support/tls.ts";
+import { canary, credentials, expectCode, expectNoCanary } from "../support/canary.ts";
+import { json, startFakeEndpoint } from "../support/fake-endpoint.ts";
+import type { FakeEndpoint } from "../support/fake-endpoint.ts";
+import { startTokenServer } from "../support/oidc-server.ts";
+import type { TokenServer, TokenServerOptions } from "../support/oidc-server.ts";
+import { createManualClock } from "../support/manual-clock.ts";
+import { createTestPki, fetchTrusting, type TestPki } from "../support/tls.ts";
 
 // A pino logger is a TokenCacheLogger; this line fails to compile if that changes.
 const pinoFits: TokenCacheLogger = pino({ enabled: false });
@@ -72,20 +71,23 @@ describe.each([
   ["http", false],
   ["https with a private CA", true],
 ])("single flight over %s", (_name, tls) => {
-  let pki: ReturnType<typeof createTestPki> | undefined;
-  beforeAll(() => {
-    pki = tls ? createTestPki() : undefined;
+  let pki: TestPki | undefined;
+  beforeAll(async () => {
+    pki = tls ? await createTestPki() : undefined;
   });
 
   it("200 concurrent cold calls make exactly one token request and get the same token", async () => {
     const idp = await server(pki === undefined ? {} : { tls: { key: pki.key, cert: pki.cert } });
-    idp.delayMs = 100;
     const tokens = cache({
       fetchToken: createTokenFetcher({ ...quickFetch, ...(pki === undefined ? {} : { fetch: fetchTrusting(pki.ca) }) }),
     });
     const creds = credentials(idp.tokenUrl, "client-a", secretA);
     const before = Date.now();
-    const results = await Promise.all(Array.from({ length: 200 }, () => token(tokens, key("stripe"), creds)));
+    const release = idp.holdNext(); // every call waits on the one request
+    const all = Promise.all(Array.from({ length: 200 }, () => token(tokens, key("stripe"), creds)));
+    await vi.waitFor(() => expect(idp.arrivals).toBe(1));
+    release();
+    const results = await all;
     expect(idp.arrivals).toBe(1);
     expect(new Set(results.map((r) => r.accessToken)).size).toBe(1);
     expect(tokens.counters).toEqual({ fetches: 1, hits: 0, misses: 200, refreshFailures: 0 });
@@ -101,70 +103,91 @@ describe.each([
   });
 });
 
-describe("refresh ahead against oidc-provider", () => {
-  it("fetches the next token in the background after half of a short lifetime, and never serves an expired one", async () => {
-    const idp = await server({ ttlSeconds: 4 });
-    const tokens = cache();
-    const creds = credentials(idp.tokenUrl, "client-a", secretA);
-    const first = await token(tokens, key("short"), creds);
-    const firstExpiry = first.expiresAt?.getTime() ?? 0;
-    idp.delayMs = 300; // a slow refresh, during which callers must keep getting the current token
-    const seen: { at: number; token: AccessToken }[] = [];
-    while (Date.now() < firstExpiry + 300) {
-      const t = await token(tokens, key("short"), creds);
-      seen.push({ at: Date.now(), token: t });
-      await sleep(40);
-    }
+describe("refresh ahead against oidc-provider, on a clock the test moves", () => {
+  /** A cache on a manual clock whose fetches the test can wait for: time passes only when the test says. */
+  function clockedCache(options: Partial<TokenCacheOptions> = {}) {
+    const clock = createManualClock();
+    const fetcher = createTokenFetcher(quickFetch);
+    const fetches: Promise<unknown>[] = [];
+    const tokens = cache({
+      now: clock.now,
+      timer: clock.timer,
+      fetchToken: (creds) => {
+        const fetched = fetcher(creds);
+        fetches.push(fetched);
+        return fetched;
+      },
+      ...options,
+    });
+    /** Waits until every fetch started so far has settled and the cache has booked it. */
+    const settled = async () => {
+      await Promise.allSettled(fetches);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    return { clock, tokens, fetches, settled };
+  }
 
-    for (const { at, token: t } of seen) {
-      expect(t.expiresAt?.getTime() ?? 0).toBeGreaterThan(at);
-    }
-    const [firstArrival, secondArrival] = idp.requests.map((r) => r.arrivedAt);
-    expect(secondArrival).toBeDefined();
-    // Never before half the lifetime (2 s); the 100 ms allow for the first request's own latency.
-    expect((secondArrival ?? 0) - (firstArrival ?? 0)).toBeGreaterThanOrEqual(1_900);
-    // One refresh, not a storm: the next one is due 2 s after the second token at the earliest.
-    expect(idp.requests.filter((r) => r.arrivedAt < (firstArrival ?? 0) + 3_900)).toHaveLength(2);
-    const renewed = seen.find((s) => s.token.accessToken !== first.accessToken);
-    expect(renewed).toBeDefined();
-    expect(renewed?.at ?? Infinity).toBeLessThan(firstExpiry);
-    // While the refresh was in flight, callers were served the current token without waiting.
-    expect(seen.some((s) => s.token.accessToken === first.accessToken && s.at > (secondArrival ?? Infinity))).toBe(true);
-    expect(tokens.counters.refreshFailures).toBe(0);
-    expect(tokens.counters.misses).toBe(1);
+  it("fetches the next token in the background at half of a short lifetime, serving the current one meanwhile, and never an expired one", async () => {
+    const idp = await server({ ttlSeconds: 4 });
+    const { clock, tokens, fetches, settled } = clockedCache();
+    const creds = credentials(idp.tokenUrl, "client-a", secretA);
+    const get = () => token(tokens, key("short"), creds);
+    const first = await get();
+    // what the endpoint said (4 s, or 3 s if its clock ticked a second meanwhile), on the cache's clock
+    const lifetime = (first.expiresAt?.getTime() ?? 0) - clock.now();
+    expect([3_000, 4_000]).toContain(lifetime);
+
+    clock.at(lifetime / 2 - 1);
+    expect((await get()).accessToken).toBe(first.accessToken);
+    expect(fetches).toHaveLength(1); // never before half the lifetime
+
+    clock.at(lifetime / 2); // the refresh timer fires: a background fetch
+    expect(fetches).toHaveLength(2);
+    const meanwhile = await get();
+    expect(meanwhile.accessToken).toBe(first.accessToken); // served at once while the refresh is in flight
+    await settled();
+    const second = await get();
+    expect(second.accessToken).not.toBe(first.accessToken);
+    expect(idp.arrivals).toBe(2);
+
+    // one refresh, not a storm: the second token's own refresh is due at half of its lifetime
+    const secondLifetime = (second.expiresAt?.getTime() ?? 0) - clock.now();
+    clock.at(lifetime / 2 + secondLifetime / 2 - 1);
+    expect((await get()).accessToken).toBe(second.accessToken);
+    expect(tokens.counters).toMatchObject({ fetches: 2, misses: 1, refreshFailures: 0 });
+
+    clock.at(lifetime); // the first token's expiry: what is served is valid
+    const afterExpiry = await get();
+    expect(afterExpiry.accessToken).toBe(second.accessToken);
+    expect(afterExpiry.expiresAt?.getTime()).toBeGreaterThan(clock.now());
+    await settled();
   });
 
-  it("keeps serving a valid token while refreshes fail, then answers UNAVAILABLE once it expires", async () => {
+  it("keeps serving a valid token while refreshes fail, backing off between them, then answers UNAVAILABLE once it expires", async () => {
     const idp = await server({ ttlSeconds: 3 });
-    const tokens = cache({ refreshBackoff: { baseMs: 200, maxMs: 400 } });
+    const { clock, tokens, fetches, settled } = clockedCache({ refreshBackoff: { baseMs: 200, maxMs: 400 } });
     const creds = credentials(idp.tokenUrl, "client-a", secretA);
-    const first = await token(tokens, key("flaky"), creds);
-    const expiry = first.expiresAt?.getTime() ?? 0;
+    const get = () => token(tokens, key("flaky"), creds);
+    const first = await get();
+    const expiry = (first.expiresAt?.getTime() ?? 0) - clock.now();
+    expect(expiry).toBeGreaterThan(1_000);
     await idp.stop();
 
-    const outcomes: { calledAt: number; at: number; value: string }[] = [];
-    while (Date.now() < expiry + 600) {
-      const calledAt = Date.now();
-      const value = await tokens.token(key("flaky"), () => creds).then(
-        (t) => t.accessToken,
-        (e: unknown) => (e instanceof CredbrokerError ? e.code : "other"),
-      );
-      outcomes.push({ calledAt, at: Date.now(), value });
-      await sleep(40);
+    // before the refresh is due, at it, within the first backoff (100-200 ms), past it, and just before expiry
+    const moments = [expiry / 2 - 1, expiry / 2, expiry / 2 + 50, expiry / 2 + 200, expiry - 1];
+    const attempts: number[] = [];
+    for (const at of moments) {
+      clock.at(at);
+      expect((await get()).accessToken).toBe(first.accessToken);
+      attempts.push(fetches.length - 1);
+      await settled();
     }
-
-    for (const o of outcomes) {
-      if (o.value === first.accessToken) {
-        expect(o.at).toBeLessThan(expiry); // never an expired token
-      } else {
-        expect(o.value).toBe("ERR_UNAVAILABLE");
-        expect(o.calledAt).toBeGreaterThanOrEqual(expiry);
-      }
-    }
-    expect(outcomes.filter((o) => o.calledAt < expiry - 50).every((o) => o.value === first.accessToken)).toBe(true);
-    expect(outcomes.some((o) => o.value === "ERR_UNAVAILABLE")).toBe(true);
-    expect(tokens.counters.refreshFailures).toBeGreaterThanOrEqual(2); // retried with backoff
+    expect(attempts.slice(0, 4)).toEqual([0, 1, 1, 2]);
+    expect(tokens.counters.refreshFailures).toBe(fetches.length - 1);
     expect(logs.some((l) => (l as { msg: string }).msg.includes("refresh failed"))).toBe(true);
+
+    clock.at(expiry); // expired: never served, the caller waits for a fetch and gets its error
+    await expectCode(tokens.token(key("flaky"), () => creds), "ERR_UNAVAILABLE");
   });
 });
 
@@ -195,15 +218,15 @@ describe("invalidation against oidc-provider", () => {
     const tokens = cache();
     const before = credentials(idp.tokenUrl, "client-a", secretA);
     const after = credentials(idp.tokenUrl, "client-b", secretB);
-    idp.delayMs = 500;
+    const release = idp.holdNext();
     const waiting = token(tokens, key("rotating", 1n), before);
     await vi.waitFor(() => expect(idp.arrivals).toBe(1));
 
     // The update: the service stores version 2, then invalidates.
     tokens.invalidate(Mode.TEST, "rotating");
-    idp.delayMs = 0;
     const fresh = await token(tokens, key("rotating", 2n), after);
     expect(idp.arrivals).toBe(2);
+    release();
     const stale = await waiting;
     // Documented: a caller that was already waiting gets the fetch it joined.
     expect(stale.accessToken).not.toBe(fresh.accessToken);
@@ -220,16 +243,15 @@ describe("invalidation against oidc-provider", () => {
     const idp = await server();
     const tokens = cache();
     const creds = credentials(idp.tokenUrl, "client-a", secretA);
-    idp.delayMs = 400;
+    const release = idp.holdNext();
     const waiting = token(tokens, key("same"), creds);
     await vi.waitFor(() => expect(idp.arrivals).toBe(1));
     tokens.invalidate(Mode.TEST, "same");
-    const next = token(tokens, key("same"), creds);
-    expect(idp.arrivals).toBeLessThanOrEqual(2);
-    const [a, b] = await Promise.all([waiting, next]);
+    const b = await token(tokens, key("same"), creds); // a fetch of its own, not the one held
     expect(idp.arrivals).toBe(2);
+    release();
+    const a = await waiting;
     expect(a.accessToken).not.toBe(b.accessToken);
-    idp.delayMs = 0;
     expect((await token(tokens, key("same"), creds)).accessToken).toBe(b.accessToken);
     expect(idp.arrivals).toBe(2);
   });

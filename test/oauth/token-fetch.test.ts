@@ -2,13 +2,13 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
 import type { TokenFetcherOptions } from "../../src/oauth/token-fetch.ts";
-import { canary, credentials, expectCode, expectNoCanary } from "./support/canary.ts";
-import { closedPortUrl, json, startFakeEndpoint } from "./support/fake-endpoint.ts";
-import type { FakeEndpoint, FakeHandler } from "./support/fake-endpoint.ts";
-import { startTokenServer } from "./support/oidc-server.ts";
-import type { TokenServer } from "./support/oidc-server.ts";
-import { createTestPki, fetchTrusting } from "./support/tls.ts";
-import type { TestPki } from "./support/tls.ts";
+import { canary, credentials, expectCode, expectNoCanary } from "../support/canary.ts";
+import { closedPortUrl, json, startFakeEndpoint } from "../support/fake-endpoint.ts";
+import type { FakeEndpoint, FakeHandler } from "../support/fake-endpoint.ts";
+import { startTokenServer } from "../support/oidc-server.ts";
+import type { TokenServer } from "../support/oidc-server.ts";
+import { createTestPki, fetchTrusting } from "../support/tls.ts";
+import type { TestPki } from "../support/tls.ts";
 
 const API = "https://api.example.test/";
 const basicSecret = canary("basic-secret");
@@ -156,7 +156,7 @@ describe("token fetch against oidc-provider over https with a private CA", () =>
   let server: TokenServer;
 
   beforeAll(async () => {
-    pki = createTestPki();
+    pki = await createTestPki();
     server = await startTokenServer({
       clients: clients(),
       scopes: ["api:read", "api:write"],

@@ -3,12 +3,10 @@ import { lstat, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { InjectRequestSchema, InjectResponseSchema, InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
-import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { createAuthInterceptor } from "../../src/server/auth-interceptor.ts";
@@ -16,12 +14,9 @@ import { createLogInterceptor } from "../../src/server/log-interceptor.ts";
 import { createLogger } from "../../src/server/logger.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
-import { createTestServices, directClient, type TestServices } from "../support/services.ts";
-import { createSecretService } from "../../src/api/secret-service.ts";
-import { openKeyring } from "../../src/keys/keyring.ts";
-import { createSealer } from "../../src/seal/sealer.ts";
+import { createTestServices, type TestServices } from "../support/services.ts";
 import { Writable } from "node:stream";
-import { openSecondHandle } from "../support/second-handle.ts";
+import { tamperFromAnotherProcess, updateFromAnotherProcess } from "../support/second-handle.ts";
 
 const apiKey = (value: string) => ({ kind: { case: "apiKey" as const, value: { keyName: "X-Api-Key", keyValue: value } } });
 
@@ -131,33 +126,14 @@ describe("real listeners on port 0", () => {
   it("notices a change written by another handle on the store, which sends it no change event", async () => {
     await tb.connect(SecretService, tb.adminToken).createSecret({ mode: Mode.TEST, name: "elsewhere", credentials: apiKey("before") });
     expect(headerOf(await tb.connect(InjectService).inject({ mode: Mode.TEST, name: "elsewhere" }))).toBe("before");
-    const other = await openSecondHandle(tb.dataDir);
-    try {
-      const sealer = createSealer(openKeyring(tb.masterKey, other.getMeta("keyring")!));
-      await directClient(SecretService, createSecretService({ store: other, sealer, oauthTimeoutMs: 2000 })).updateSecret({
-        mode: Mode.TEST,
-        name: "elsewhere",
-        credentials: apiKey("after"),
-      });
-    } finally {
-      await other.close();
-    }
+    await updateFromAnotherProcess(tb.dataDir, tb.masterKey, { mode: Mode.TEST, name: "elsewhere", credentials: apiKey("after") });
     expect(headerOf(await tb.connect(InjectService).inject({ mode: Mode.TEST, name: "elsewhere" }))).toBe("after");
   });
 
   it("answers DATA_LOSS for a record whose sealed payload was tampered with, on both listeners", async () => {
     // a secret not injected yet: material already cached was authenticated when it was opened
     await tb.connect(SecretService, tb.adminToken).createSecret({ mode: Mode.LIVE, name: "tampered", credentials: apiKey("x") });
-    const second = await openSecondHandle(tb.dataDir);
-    try {
-      const record = second.get(Mode.LIVE, "tampered")!;
-      const ciphertext = new Uint8Array(record.payload!.ciphertext);
-      ciphertext[ciphertext.length - 3]! ^= 0x04;
-      const tampered = create(SecretRecordSchema, { ...record, payload: { ...record.payload!, ciphertext } });
-      expect(await second.commit([{ kind: "put", record: tampered, expectVersion: 1n }])).toBeUndefined();
-    } finally {
-      await second.close();
-    }
+    await tamperFromAnotherProcess(tb.dataDir, Mode.LIVE, "tampered", { field: "ciphertext", at: -3, mask: 0x04 });
     const err = await tb.connect(InjectService).inject({ mode: Mode.LIVE, name: "tampered" }).catch((e: unknown) => e);
     expect(ConnectError.from(err).code).toBe(Code.DataLoss);
     const grpcResult = await createGrpcJsClient(InjectService, tb.broker.grpcAddress).call("Inject", InjectRequestSchema, InjectResponseSchema, {

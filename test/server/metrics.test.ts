@@ -5,7 +5,7 @@ import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { createGrpcJsClient } from "../support/grpc-client.ts";
-import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 
 /** A scrape in the Prometheus text format, parsed: `# TYPE` lines and samples keyed by name and sorted labels. */
 interface Scrape {

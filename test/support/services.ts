@@ -2,8 +2,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { create, type DescMethod, type DescService } from "@bufbuild/protobuf";
-import { createHandlerContext, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { pino } from "pino";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import { createClient, createHandlerContext, createRouterTransport, type Client, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { createInjectService } from "../../src/api/inject-service.ts";
 import { createSecretService } from "../../src/api/secret-service.ts";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
@@ -13,19 +14,20 @@ import { createTokenCache } from "../../src/oauth/token-cache.ts";
 import { createTokenFetcher } from "../../src/oauth/token-fetch.ts";
 import { createKeyring } from "../../src/keys/keyring.ts";
 import { createSealer, type Sealer } from "../../src/seal/sealer.ts";
+import { createLogInterceptor } from "../../src/server/log-interceptor.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import type { SecretStore } from "../../src/store/secret-store.ts";
 
-/** The services over a real LMDB store in a temp dir, called directly. */
+/** The services over a real LMDB store in a temp dir: the ServiceImpls to call directly, and clients through a router transport. */
 export interface TestServices {
   readonly dataDir: string;
   readonly store: SecretStore;
   readonly sealer: Sealer;
   readonly secrets: ReturnType<typeof createSecretService>;
   readonly inject: ReturnType<typeof createInjectService>;
-  /** The SecretService implementation with full messages in and out, called in-process (domain errors surface as thrown). */
+  /** A client of `secrets` through createRouterTransport (see routerClient). */
   readonly secretsClient: Client<typeof SecretService>;
-  /** The same for InjectService. */
+  /** The same for `inject`. */
   readonly injectClient: Client<typeof InjectService>;
   close(): Promise<void>;
 }
@@ -46,8 +48,8 @@ export async function createTestServices({ materialCacheSize = 100 } = {}): Prom
     sealer,
     secrets,
     inject,
-    secretsClient: directClient(SecretService, secrets),
-    injectClient: directClient(InjectService, inject),
+    secretsClient: routerClient(SecretService, secrets),
+    injectClient: routerClient(InjectService, inject),
     async close() {
       tokenCache.close();
       await store.close();
@@ -70,13 +72,13 @@ export function handlerContext(service: DescService = SecretService, method?: De
 
 export { InjectService, SecretService };
 
-/** Calls a ServiceImpl in-process the way a client would: init shapes in, full messages out. */
-export function directClient<S extends DescService>(service: S, impl: ServiceImpl<S>): Client<S> {
-  const client: Record<string, unknown> = {};
-  for (const method of service.methods) {
-    const fn = impl[method.localName as keyof ServiceImpl<S>] as unknown as (req: unknown, ctx: HandlerContext) => unknown;
-    client[method.localName] = async (request: never) =>
-      create(method.output, (await fn(create(method.input, request), handlerContext(service, method))) as never);
-  }
-  return client as Client<S>;
+/**
+ * A client of `impl` through createRouterTransport: requests and answers are
+ * encoded as on the wire, and the broker's log interceptor (silent) maps
+ * errors as a listener does, so a domain error arrives as a ConnectError
+ * whose ErrorInfo reason is its code.
+ */
+export function routerClient<S extends DescService>(service: S, impl: ServiceImpl<S>): Client<S> {
+  const interceptors = [createLogInterceptor(pino({ level: "silent" }))];
+  return createClient(service, createRouterTransport((router) => router.service(service, impl), { router: { interceptors } }));
 }

@@ -1,22 +1,19 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { fileURLToPath } from "node:url";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode, SecretType, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { browserAvailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
+import { browserAvailable, launchBrowser, uiDir, useAdminPage, type TestBrowser } from "../support/browser.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 import { makePki } from "../support/pki.ts";
 
 // The admin page in Debian's Chromium against a real broker serving the
 // built page (dist/ui, `npm run build:ui`; npm test builds it first).
-const uiDir = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
 const injectToken = "inject-token-ui-e2e-7d41b9c06a2e58f3";
 
 // values that must never reach the page after saving, the console or the log
@@ -43,33 +40,13 @@ const browserCheck = browserAvailable();
 const title = browserCheck.available ? "admin page in a real browser" : `admin page in a real browser (skipped: ${browserCheck.reason})`;
 
 describe.skipIf(!browserCheck.available)(title, () => {
+  const ui = useAdminPage({ config: { injectToken: { value: injectToken, source: "test" } } });
+  const { heading, row, screen } = ui;
   let broker: TestBroker;
   let browser: TestBrowser;
   let page: Page;
   let base: string;
-
-  beforeAll(async () => {
-    if (!existsSync(`${uiDir}/index.html`)) {
-      throw new Error(`the admin page is not built in ${uiDir}: run npm run build:ui (npm test does)`);
-    }
-    broker = await startTestBroker({ uiDir, injectToken: { value: injectToken, source: "test" } });
-    base = `http://${broker.broker.httpAddress}`;
-    browser = await launchBrowser();
-    page = await browser.newPage();
-  }, 60_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.close();
-  });
-
-  const heading = () => page.getByRole("heading", { level: 1 });
-  /** A screenshot of the screen into the test output, and axe-core's verdict on it. */
-  const screen = async (name: string) => {
-    await browser.screenshot(page, name);
-    expect(await browser.accessibilityViolations(page), `accessibility of ${name}`).toEqual([]);
-  };
-  const row = (name: string) => page.getByRole("row").filter({ has: page.getByRole("rowheader", { name, exact: true }) });
+  beforeAll(() => ({ broker, browser, page, base } = ui));
 
   it("serves the page with its security headers, and refuses a wrong token with a clear screen", async () => {
     const response = await page.goto(`${base}/ui/`);

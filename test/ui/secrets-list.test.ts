@@ -1,20 +1,17 @@
 import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Mode, StepKind, type CredentialsSchema } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { browserAvailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
-import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { browserAvailable, useAdminPage, type TestBrowser } from "../support/browser.ts";
+import type { TestBroker } from "../support/broker.ts";
 
 // The admin page with 250 secrets of every type, created through the API in
 // one burst: search, filter, order, paging, selection across pages, deploy
 // state, partial updates, last use, the address, the phone layout, and the
 // two bugs of issue 16. Needs the built page (npm run build:ui; npm test does).
-const uiDir = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
 const injectToken = "inject-token-ui-list-5c2e8a17f04b93d6";
 const canary = `CANARY${randomBytes(6).toString("hex")}`;
 const privateKey = generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
@@ -53,52 +50,35 @@ const browserCheck = browserAvailable();
 const title = browserCheck.available ? "admin page with 250 secrets" : `admin page with 250 secrets (skipped: ${browserCheck.reason})`;
 
 describe.skipIf(!browserCheck.available)(title, () => {
+  const ui = useAdminPage({
+    config: { injectToken: { value: injectToken, source: "test" } },
+    seed: (broker) => {
+      const client = broker.connect(SecretService, broker.adminToken);
+      return Promise.all(
+        Array.from({ length: total }, (_, i) =>
+          client.createSecret({
+            mode: Mode.TEST,
+            name: nameOf(i),
+            description: i === searched.index ? "Stripe payments" : "",
+            credentials: { kind: i === searched.index ? { case: "apiKey", value: { keyName: "X-Stripe-Key", keyValue: `old-${canary}` } } : kinds[i % kinds.length]!.credentials(i) },
+          }),
+        ),
+      );
+    },
+    viewport: { width: 1280, height: 800 },
+    timeoutMs: 120_000,
+  });
+  const { heading, row, screen, signIn } = ui;
   let broker: TestBroker;
   let browser: TestBrowser;
   let page: Page;
   let base: string;
-
-  beforeAll(async () => {
-    if (!existsSync(`${uiDir}/index.html`)) {
-      throw new Error(`the admin page is not built in ${uiDir}: run npm run build:ui (npm test does)`);
-    }
-    broker = await startTestBroker({ uiDir, injectToken: { value: injectToken, source: "test" } });
-    base = `http://${broker.broker.httpAddress}`;
-    const client = broker.connect(SecretService, broker.adminToken);
-    await Promise.all(
-      Array.from({ length: total }, (_, i) =>
-        client.createSecret({
-          mode: Mode.TEST,
-          name: nameOf(i),
-          description: i === searched.index ? "Stripe payments" : "",
-          credentials: { kind: i === searched.index ? { case: "apiKey", value: { keyName: "X-Stripe-Key", keyValue: `old-${canary}` } } : kinds[i % kinds.length]!.credentials(i) },
-        }),
-      ),
-    );
-    browser = await launchBrowser();
-    page = await browser.newPage();
-    await page.setViewportSize({ width: 1280, height: 800 });
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await broker?.close();
-  });
+  beforeAll(() => ({ broker, browser, page, base } = ui));
 
   const api = () => broker.connect(SecretService, broker.adminToken);
-  const heading = (on: Page = page) => on.getByRole("heading", { level: 1 });
-  const screen = async (name: string, on: Page = page) => {
-    await browser.screenshot(on, name);
-    expect(await browser.accessibilityViolations(on), `accessibility of ${name}`).toEqual([]);
-  };
-  const row = (name: string) => page.getByRole("row").filter({ has: page.getByRole("rowheader", { name, exact: true }) });
   const rowNames = () => page.getByRole("rowheader").allTextContents();
   const count = () => page.locator(".count").textContent();
   const hash = () => new URL(page.url()).hash;
-  const signIn = async (on: Page) => {
-    await on.getByLabel("Admin token").fill(broker.adminToken);
-    await on.getByRole("button", { name: "Sign in" }).click();
-  };
   /** Types into the search box and waits until the list is that search's. */
   const search = async (text: string) => {
     await page.getByLabel("Search names").fill(text);

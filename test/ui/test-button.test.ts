@@ -1,19 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
-import { browserAvailable, launchBrowser, type TestBrowser } from "../support/browser.ts";
-import { startTestBroker, type TestBroker } from "../support/broker.ts";
-import { startTokenServer, type TokenServer } from "../oauth/support/oidc-server.ts";
+import { browserAvailable, useAdminPage } from "../support/browser.ts";
+import type { TestBroker } from "../support/broker.ts";
+import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
 import { sshdAvailable, startSshd, type RunningSshd } from "../support/sshd.ts";
 
 // The Test button of the admin page in Debian's Chromium against a real
 // broker serving the built page (dist/ui, `npm run build:ui`), oidc-provider
 // and OpenSSH sshd.
-const uiDir = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
 const clientSecret = `CANARY${randomBytes(6).toString("hex")}`;
 const password = `CANARY${randomBytes(6).toString("hex")}`;
 const wrongPassword = `CANARY${randomBytes(6).toString("hex")}`;
@@ -26,49 +23,38 @@ const title = ready
   : `the admin page's Test button (skipped: ${!browserCheck.available ? browserCheck.reason : sshd.available ? "" : sshd.reason})`;
 
 describe.skipIf(!ready)(title, () => {
+  const ui = useAdminPage();
+  const { screen } = ui;
   let broker: TestBroker;
   let idp: TokenServer;
   let server: RunningSshd;
-  let browser: TestBrowser;
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(`${uiDir}/index.html`)) {
-      throw new Error(`the admin page is not built in ${uiDir}: run npm run build:ui (npm test does)`);
-    }
+    ({ broker, page } = ui);
     idp = await startTokenServer({
       clients: [{ grant_types: ["client_credentials"], redirect_uris: [], response_types: [], client_id: "erp-client", client_secret: clientSecret, scope: "orders.read" }],
       scopes: ["orders.read"],
       ttlSeconds: 900,
     });
     server = await startSshd({ password });
-    broker = await startTestBroker({ uiDir });
-    browser = await launchBrowser();
-    page = await browser.newPage();
     // a missing element fails its step within seconds, not at the test's timeout
     page.setDefaultTimeout(8000);
-    await page.goto(`http://${broker.broker.httpAddress}/ui/`);
-    await page.getByLabel("Admin token").fill(broker.adminToken);
-    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.goto(`${ui.base}/ui/`);
+    await ui.signIn();
     await page.getByRole("button", { name: "Create secret" }).waitFor();
   }, 60_000);
 
+  // before the fixture closes the browser and the broker
   afterAll(async () => {
-    const seen = [...(browser?.consoleLines() ?? []), broker?.logs() ?? ""].join("\n");
+    const seen = [...(page === undefined ? [] : ui.browser.consoleLines()), broker?.logs() ?? ""].join("\n");
     for (const value of [clientSecret, password, wrongPassword]) {
       expect(seen).not.toContain(value);
     }
-    await browser?.close();
-    await broker?.close();
     await server?.close();
     await idp?.stop();
   });
 
-  /** A screenshot into the test output, and axe-core's verdict on the screen. */
-  const screen = async (name: string) => {
-    await browser.screenshot(page, name);
-    expect(await browser.accessibilityViolations(page), `accessibility of ${name}`).toEqual([]);
-  };
   const result = () => page.getByRole("status").filter({ hasText: /Test (passed|failed)/ });
 
   it("tests OAuth2 values on the create screen: a token from oidc-provider, with its scopes and lifetime, and nothing saved", async () => {

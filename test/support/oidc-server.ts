@@ -3,7 +3,6 @@ import { createServer as createHttpServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { setTimeout as sleep } from "node:timers/promises";
 import Provider, { errors } from "oidc-provider";
 import type { ClientAuthMethod, ClientMetadata, JWK } from "oidc-provider";
 
@@ -63,8 +62,8 @@ export interface TokenServer {
   readonly requests: TokenRequestRecord[];
   /** TLS handshakes that failed (https only). */
   readonly tlsFailures: number;
-  /** Delay before the token endpoint handles a request, in ms (settable). */
-  delayMs: number;
+  /** Holds the next token request that arrives until the returned release is called: a fetch the test keeps in flight. */
+  holdNext(): () => void;
   /** Closes the listener and every open connection; later requests are refused. */
   stop(): Promise<void>;
 }
@@ -115,7 +114,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     },
   });
 
-  const state = { arrivals: 0, delayMs: 0 };
+  const state: { arrivals: number; holdNext: Promise<void> | undefined } = { arrivals: 0, holdNext: undefined };
   const requests: TokenRequestRecord[] = [];
   provider.use(async (ctx, next) => {
     if (ctx.path !== "/token") {
@@ -123,9 +122,9 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     }
     state.arrivals++;
     const arrivedAt = Date.now();
-    if (state.delayMs > 0) {
-      await sleep(state.delayMs);
-    }
+    const held = state.holdNext;
+    state.holdNext = undefined;
+    await held;
     await next();
     const oidc = (ctx as { oidc?: { body?: Record<string, unknown> } }).oidc;
     const params: Record<string, string> = {};
@@ -167,11 +166,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     get tlsFailures() {
       return tlsFailures;
     },
-    get delayMs() {
-      return state.delayMs;
-    },
-    set delayMs(value: number) {
-      state.delayMs = value;
+    holdNext() {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      state.holdNext = promise;
+      return () => resolve();
     },
     stop: () => stopServer(server),
   };

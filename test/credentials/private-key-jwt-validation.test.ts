@@ -1,20 +1,22 @@
 /**
- * The private_key_jwt rules, called on the SecretService over a real LMDB
- * store: each bad key, algorithm, kid or audience answers ERR_INVALID_FIELD
- * naming its field, quotes no key, and writes nothing.
+ * The private_key_jwt rules, called on the SecretService through a router
+ * transport over a real LMDB store: each bad key, algorithm, kid or audience
+ * answers INVALID_ARGUMENT, ERR_INVALID_FIELD naming its field in the error
+ * details, quotes no key, and writes nothing.
  */
 import { generateKeyPairSync } from "node:crypto";
 import type { KeyObject } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { credentialFaults } from "../../src/credentials/credential-faults.ts";
-import { CredbrokerError } from "../../src/errors.ts";
 import { CredentialsSchema, Mode, OAuth2AuthMethod } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import type { OAuth2ClientCredentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { detailsOfConnectError, expectErrorDetails } from "../support/error-details.ts";
+import { createTestServices, type TestServices } from "../support/services.ts";
 
 /** Some OAuth2 fields, as a test sets them. */
 type Fields = Omit<Partial<OAuth2ClientCredentials>, "$typeName" | "$unknown">;
-import { create } from "@bufbuild/protobuf";
-import { createTestServices, type TestServices } from "../support/services.ts";
 
 const PKJWT = OAuth2AuthMethod.OAUTH2_AUTH_METHOD_PRIVATE_KEY_JWT;
 const field = (name: string) => `credentials.oauth2ClientCredentials.${name}`;
@@ -67,12 +69,12 @@ describe("private_key_jwt validation at create time", () => {
       () => undefined,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(CredbrokerError);
-    expect((error as CredbrokerError).code).toBe("ERR_INVALID_FIELD");
-    expect((error as CredbrokerError).field).toBe(field(name));
+    expect(error).toBeInstanceOf(ConnectError);
+    const quoted = [more.privateKey, more.clientSecret].filter((v) => v !== undefined && v.length > 8).map((v) => v!.split("\n")[1] ?? v!);
+    expectErrorDetails(detailsOfConnectError(error), { code: Code.InvalidArgument, reason: "ERR_INVALID_FIELD", field: field(name) }, quoted);
     const text = `${(error as Error).message} ${(error as Error).stack ?? ""}`;
-    for (const value of [more.privateKey, more.clientSecret].filter((v) => v !== undefined && v.length > 8)) {
-      expect(text).not.toContain(value!.split("\n")[1] ?? value);
+    for (const value of quoted) {
+      expect(text).not.toContain(value);
     }
     expect(svc.store.get(Mode.TEST, "pk")).toBeUndefined();
   });

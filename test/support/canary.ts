@@ -2,10 +2,10 @@ import { randomUUID } from "node:crypto";
 import { inspect } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { expect } from "vitest";
-import { CredbrokerError } from "../../../src/errors.ts";
-import type { CredbrokerErrorCode } from "../../../src/errors.ts";
-import { OAuth2AuthMethod, OAuth2ClientCredentialsSchema } from "../../../src/gen/credbroker/v1/secret_pb.ts";
-import type { OAuth2ClientCredentials } from "../../../src/gen/credbroker/v1/secret_pb.ts";
+import { CredbrokerError } from "../../src/errors.ts";
+import type { CredbrokerErrorCode } from "../../src/errors.ts";
+import { OAuth2AuthMethod, OAuth2ClientCredentialsSchema } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import type { OAuth2ClientCredentials } from "../../src/gen/credbroker/v1/secret_pb.ts";
 
 /** A unique string that must never show up where it does not belong. */
 export const canary = (label: string): string => `canary-${label}-${randomUUID()}`;

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { serveOnce } from "../support/serve-once.ts";
-import { runCli } from "./run-cli.ts";
+import { runCli } from "../support/run-cli.ts";
 
 /** Every file and directory under root (root itself included, as "."), with its permission bits in octal. */
 async function modes(root: string): Promise<Record<string, string>> {
