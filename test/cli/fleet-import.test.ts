@@ -10,7 +10,7 @@ import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startBrokerProcess } from "../support/broker-process.ts";
 import { postgresAvailable, startPostgres, type RunningPostgres } from "../support/postgres.ts";
-import { runCli } from "./run-cli.ts";
+import { runCli } from "../support/run-cli.ts";
 
 const availability = postgresAvailable();
 
