@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { canary } from "../oauth/support/canary.ts";
-import { json, startFakeEndpoint, type FakeEndpoint } from "../oauth/support/fake-endpoint.ts";
+import { canary } from "../support/canary.ts";
+import { json, startFakeEndpoint, type FakeEndpoint } from "../support/fake-endpoint.ts";
 import { createTestServices, type TestServices } from "../support/services.ts";
 
 describe("OAuth2 Inject while its secret is deleted and created again (real token cache)", () => {
