@@ -30,6 +30,7 @@ const servedServices = [
   "credbroker.v1.InjectService",
   "credbroker.v1.KeyService",
   "credbroker.v1.SecretService",
+  "credbroker.v1.StatusService",
   "grpc.health.v1.Health",
   "grpc.reflection.v1.ServerReflection",
   "grpc.reflection.v1alpha.ServerReflection",
