@@ -1,23 +1,19 @@
-import { chmodSync, statfsSync, statSync } from "node:fs";
-import { dirname } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
-import { fromBinary, toBinary } from "@bufbuild/protobuf";
+import { chmodSync, statSync } from "node:fs";
+import { toBinary } from "@bufbuild/protobuf";
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
-import { AuditEventSchema, type AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
-import { Mode, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
-import { CredbrokerError, invalidField } from "../errors.ts";
-import { decodeRecordSecret } from "./record-secret.ts";
+import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import { decodeStored, decodeStoredSecret, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
 import type { CentralChange } from "./central-store.ts";
-import type { AuditClass, EncodedAuditEvent, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
+import { openLmdbAudit } from "./lmdb-audit.ts";
+import { storeWriteError } from "./lmdb-write-error.ts";
+import type { EncodedAuditEvent, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
 
 /** Options of the LMDB store. */
 export interface LmdbStoreOptions {
   /** The LMDB data file (a `-lock` file sits beside it); created if missing. */
   path: string;
 }
-
-type Key = string;
 
 /**
  * The mode lmdb's native open passes to open(2) for the data file and its
@@ -66,18 +62,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
   // that isCurrent() answers without decoding the record
   const secrets: Database<Uint8Array, Key> = root.openDB({ name: "secrets", encoding: "binary", useVersions: true });
   const meta: Database<Uint8Array, Key> = root.openDB({ name: "meta", encoding: "binary" });
-  // audit events keyed by sequence: microseconds since the epoch, bumped to stay unique, so time-ordered
-  const audit: Database<Uint8Array, number> = root.openDB({ name: "audit", encoding: "binary" });
-  // the events of the "refused" class, keyed alike: a database of their own, so that counting
-  // and pruning one class never touches the other
-  const refused: Database<Uint8Array, number> = root.openDB({ name: "audit-refused", encoding: "binary" });
-  const eventsOf = (auditClass: AuditClass) => (auditClass === "refused" ? refused : audit);
-  let lastSequence = 0;
-  for (const db of [audit, refused]) {
-    for (const key of db.getKeys({ reverse: true, limit: 1 })) {
-      lastSequence = Math.max(lastSequence, key);
-    }
-  }
+  const audit = openLmdbAudit(root, options.path);
   const listeners = new Set<(change: StoreChange) => void>();
   const counts = new Map<Mode, number>();
 
@@ -115,18 +100,6 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     return found;
   }
 
-  function nextEventSequence(micros: number): number {
-    lastSequence = Math.max(lastSequence + 1, micros);
-    return lastSequence;
-  }
-
-  /** Gives the event its sequence and returns its key and bytes. */
-  function sequenced(event: AuditEvent): [number, Uint8Array] {
-    const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
-    const sequence = nextEventSequence(micros);
-    event.sequence = BigInt(sequence);
-    return [sequence, toBinary(AuditEventSchema, event)];
-  }
 
   return {
     get: (mode, name) => read(recordKey(mode, name)),
@@ -151,12 +124,10 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     async commit(writes, events = []) {
       let conflict: StoreConflict | undefined;
       const changes: StoreChange[] = [];
-      const entries = events.map(sequenced);
+      const entries = audit.sequenced(events);
       try {
         await root.childTransaction(() => {
-          for (const [key, bytes] of entries) {
-            audit.putSync(key, bytes);
-          }
+          audit.putSync(entries);
           for (const write of writes) {
             const mode = write.kind === "put" ? (write.record.secret?.mode ?? Mode.UNSPECIFIED) : write.mode;
             const name = write.kind === "put" ? (write.record.secret?.name ?? "") : write.name;
@@ -200,65 +171,8 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
       return undefined;
     },
 
-    nextEventSequence,
 
-    async putEvents(events) {
-      for (const { sequence } of events) {
-        // a replayed event was sequenced by an earlier process: nothing later may reuse its sequence
-        lastSequence = Math.max(lastSequence, sequence);
-      }
-      try {
-        await root.childTransaction(() => {
-          for (const { sequence, auditClass, bytes } of events) {
-            eventsOf(auditClass).putSync(sequence, bytes);
-          }
-        });
-        // the caller drops its copy once this resolves: the commit must be on disk, not just visible
-        await root.flushed;
-      } catch (cause) {
-        throw await storeWriteError(cause, options.path);
-      }
-    },
-
-    listEvents(from, limit, name) {
-      // the first `limit` of each class hold the first `limit` of both, merged by sequence
-      const merged = [...eventsFrom(audit, from, limit, name), ...eventsFrom(refused, from, limit, name)];
-      return merged.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, limit);
-    },
-
-    listEncodedEvents(from, limit) {
-      const merged: EncodedAuditEvent[] = [];
-      for (const auditClass of ["main", "refused"] as const) {
-        for (const { key, value } of eventsOf(auditClass).getRange({ start: Number(from), limit })) {
-          merged.push({ sequence: key, auditClass, bytes: value });
-        }
-      }
-      return merged.sort((a, b) => a.sequence - b.sequence).slice(0, limit);
-    },
-
-    eventCount: (auditClass = "main") => (eventsOf(auditClass).getStats() as { entryCount: number }).entryCount,
-
-    async pruneEvents(before, keep, limit, auditClass = "main") {
-      const db = eventsOf(auditClass);
-      try {
-        return await root.childTransaction(() => {
-          const excess = Math.max(0, (db.getStats() as { entryCount: number }).entryCount - keep);
-          const doomed: number[] = [];
-          for (const key of db.getKeys({ limit })) {
-            if (doomed.length >= excess && key >= Number(before)) {
-              break;
-            }
-            doomed.push(key);
-          }
-          for (const key of doomed) {
-            db.removeSync(key);
-          }
-          return doomed.length;
-        });
-      } catch (cause) {
-        throw await storeWriteError(cause, options.path);
-      }
-    },
+    ...audit.methods,
 
     getLastUse(mode, name) {
       const bytes = meta.get(lastUseKey(recordKey(mode, name)));
@@ -393,69 +307,7 @@ function narrowFileModes(paths: readonly string[]): void {
   }
 }
 
-/**
- * Decodes a stored record and checks that it is the record of the key it is
- * stored under (see checkStoredUnder).
- */
-function decodeStored(key: Key, bytes: Uint8Array): SecretRecord {
-  let record: SecretRecord;
-  try {
-    record = fromBinary(SecretRecordSchema, bytes);
-  } catch (cause) {
-    throw undecodable(key, cause);
-  }
-  if (record.secret !== undefined) {
-    checkStoredUnder(key, record.secret);
-  }
-  return record;
-}
 
-/** The metadata of a stored record, its sealed payload skipped, not decoded; checked as decodeStored checks. */
-function decodeStoredSecret(key: Key, bytes: Uint8Array): Secret {
-  let secret: Secret | undefined;
-  try {
-    secret = decodeRecordSecret(bytes);
-  } catch (cause) {
-    throw undecodable(key, cause);
-  }
-  if (secret === undefined) {
-    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" is incomplete`);
-  }
-  checkStoredUnder(key, secret);
-  return secret;
-}
-
-/**
- * The seal binds a payload to the mode and name in the record's own
- * metadata, so a record copied whole under another key (a live record under
- * a test key, or under another name) would open; this refuses it.
- */
-function checkStoredUnder(key: Key, secret: Secret): void {
-  const known = secret.mode === Mode.TEST || secret.mode === Mode.LIVE;
-  if (!known || recordKey(secret.mode, secret.name) !== key) {
-    throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" belongs to another secret: it was moved`);
-  }
-}
-
-/** Bytes that are not a SecretRecord are a damaged store (DATA_LOSS), not a crash; the cause names no byte of them. */
-function undecodable(key: Key, cause: unknown): CredbrokerError {
-  return new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" cannot be decoded`, { cause });
-}
-
-/** Up to `limit` events of one audit database from sequence `from` on, oldest first; only those naming `name` when set. */
-function eventsFrom(db: Database<Uint8Array, number>, from: bigint, limit: number, name: string | undefined): AuditEvent[] {
-  const events: AuditEvent[] = [];
-  for (const { value } of db.getRange({ start: Number(from) })) {
-    const event = fromBinary(AuditEventSchema, value);
-    if (name === undefined || event.secrets.some((secret) => secret.name === name)) {
-      events.push(event);
-      if (events.length >= limit) {
-        break;
-      }
-    }
-  }
-  return events;
-}
 
 /** How long close() waits for LMDB to finish pending commits. */
 const closeTimeoutMs = 5_000;
@@ -467,58 +319,8 @@ function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.compare(a, b) === 0;
 }
 
-function modePrefix(mode: Mode): string {
-  switch (mode) {
-    case Mode.TEST:
-      return "test/";
-    case Mode.LIVE:
-      return "live/";
-    default:
-      throw invalidField("mode", "must be MODE_TEST or MODE_LIVE");
-  }
-}
-
-/** The first key past every key that starts with prefix ('/' + 1 is '0'). */
-function prefixEnd(prefix: string): string {
-  return prefix.slice(0, -1) + "0";
-}
-
-function recordKey(mode: Mode, name: string): Key {
-  return modePrefix(mode) + name;
-}
 
 /** The meta key of a replica's position. */
 const replicaPositionKey = "replica/position";
 
-/** The meta key of a record's last-use time. */
-function lastUseKey(key: Key): Key {
-  return `last-use/${key}`;
-}
 
-/** A full map or disk becomes ERR_STORE_FULL; anything else stays as it is (an internal error). */
-async function storeWriteError(cause: unknown, path: string): Promise<unknown> {
-  // lmdb rejects a failed commit with "Commit failed" and its reason in a promise, which
-  // would also be an unhandled rejection (a crash) if nobody awaited it
-  const commitError = (cause as { commitError?: unknown } | null)?.commitError;
-  const reason =
-    commitError instanceof Promise
-      ? await Promise.race([commitError.then(() => cause, (error: unknown) => error), delay(2000, cause, { ref: false })])
-      : cause;
-  const code = (reason as { code?: unknown } | null)?.code;
-  const full =
-    reason instanceof Error &&
-    (/MDB_MAP_FULL|ENOSPC|No space left on device/.test(reason.message) || code === 28 || (code === 5 && nearlyFull(path)));
-  return full
-    ? new CredbrokerError("ERR_STORE_FULL", "the store is full; writes are refused, reads keep serving", { cause: reason })
-    : cause;
-}
-
-/**
- * Whether the file system of `path` has less than a megabyte left: LMDB
- * reports a page write that the disk could only take in part as EIO (a
- * short write), not ENOSPC, so a nearly full disk tells the two apart.
- */
-function nearlyFull(path: string): boolean {
-  const stats = statfsSync(dirname(path));
-  return stats.bavail * stats.bsize < 1024 * 1024;
-}
