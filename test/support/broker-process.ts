@@ -68,7 +68,8 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
     child.stderr!.on("data", onData);
     void exited.then((code) => reject(new Error(`broker exited (${code}) before serving: ${log}`)));
   });
-  const adminToken = (await readFile(join(dataDir, "admin.token"), "utf8")).trim();
+  // a configured admin token (fleet mode requires one) leaves no admin.token in the data dir
+  const adminToken = options.env?.["CREDBROKER_ADMIN_TOKEN"] ?? (await readFile(join(dataDir, "admin.token"), "utf8")).trim();
   return {
     child,
     dataDir,
