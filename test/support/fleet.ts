@@ -196,3 +196,57 @@ export function fleetSuite(title: string): { skip: boolean; title: string } {
   const availability = postgresAvailable();
   return availability.available ? { skip: false, title } : { skip: true, title: `${title} (skipped: ${availability.reason})` };
 }
+
+/** What a read load saw: how many calls of each kind answered, and every failure. */
+export interface ReadLoadResult {
+  readonly answered: Record<string, number>;
+  readonly failures: string[];
+}
+
+/**
+ * Keeps Inject (Connect and gRPC), GetSecret and ListSecrets busy on each
+ * sidecar, one call after another per kind, until stopped; every answer
+ * must be the secret's (any of `values`).
+ */
+export function startReadLoad(sidecars: readonly Sidecar[], mode: Mode, name: string, values: readonly string[]): { stop(): Promise<ReadLoadResult> } {
+  let stopped = false;
+  const answered: Record<string, number> = {};
+  const failures: string[] = [];
+  const loop = async (key: string, call: () => Promise<unknown>) => {
+    answered[key] = 0;
+    while (!stopped) {
+      try {
+        const value = await call();
+        if (typeof value === "string" && !values.includes(value)) {
+          failures.push(`${key}: answered ${value}`);
+        }
+        answered[key]++;
+      } catch (error) {
+        failures.push(`${key}: ${String(error)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+  };
+  const loops = sidecars.flatMap((sidecar) => [
+    loop(`${sidecar.instanceId} Inject/Connect`, () => injectedToken(sidecar.inject, mode, name)),
+    loop(`${sidecar.instanceId} Inject/gRPC`, () => injectedToken(sidecar.injectGrpc, mode, name)),
+    loop(`${sidecar.instanceId} GetSecret`, async () => {
+      if ((await sidecar.secrets.getSecret({ mode, name })).secret?.name !== name) {
+        throw new Error(`GetSecret did not answer ${name}`);
+      }
+    }),
+    loop(`${sidecar.instanceId} ListSecrets`, async () => {
+      const listed = await sidecar.secrets.listSecrets({ mode, pageSize: 100 });
+      if (!listed.secrets.some((s) => s.name === name)) {
+        throw new Error(`ListSecrets lacks ${name}`);
+      }
+    }),
+  ]);
+  return {
+    async stop() {
+      stopped = true;
+      await Promise.all(loops);
+      return { answered, failures };
+    },
+  };
+}
