@@ -31,6 +31,8 @@ export interface BrokerProcessOptions {
   maxOpenFiles?: number;
   /** Serve this data dir (e.g. the one a killed broker left) instead of a new temp one. */
   dataDir?: string;
+  /** Told of the child as soon as it is spawned, before it serves (e.g. to kill it mid-start). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
           env,
           stdio: ["ignore", "ignore", "pipe"],
         });
+  options.onSpawn?.(child);
   const exited = new Promise<number | string | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
   let log = "";
   child.stderr!.on("data", (chunk: Buffer) => {

@@ -50,7 +50,7 @@ export interface Fleet {
   /** The environment of a sidecar of this fleet. */
   env(instanceId: string): Record<string, string>;
   /** Starts a sidecar (a new data dir unless `dataDir`, e.g. a stopped sidecar's). */
-  start(instanceId: string, options?: { dataDir?: string; env?: Record<string, string>; args?: string[] }): Promise<Sidecar>;
+  start(instanceId: string, options?: { dataDir?: string; env?: Record<string, string>; args?: string[]; onSpawn?: BrokerProcessOptions["onSpawn"] }): Promise<Sidecar>;
   /** Runs SQL on the fleet's database. */
   sql(text: string): string;
   /** Kills what is still running and removes the data dirs. */
@@ -98,6 +98,9 @@ export function createFleet(postgres: RunningPostgres, options: { schema?: strin
       const processOptions: BrokerProcessOptions = { dataDir, env: { ...env(instanceId), ...startOptions.env } };
       if (startOptions.args !== undefined) {
         processOptions.args = startOptions.args;
+      }
+      if (startOptions.onSpawn !== undefined) {
+        processOptions.onSpawn = startOptions.onSpawn;
       }
       const broker = await startBrokerProcess(processOptions);
       running.add(broker);
@@ -249,4 +252,62 @@ export function startReadLoad(sidecars: readonly Sidecar[], mode: Mode, name: st
       return { answered, failures };
     },
   };
+}
+
+/** What the central store holds: each (mode, name) with its version, or "deleted" for a tombstone. */
+export function centralRecords(fleet: Fleet): Map<string, bigint | "deleted"> {
+  const rows = fleet.sql(`SELECT mode, name, version, deleted FROM ${fleet.schema}.records`).split("\n").filter((line) => line !== "");
+  return new Map(
+    rows.map((line) => {
+      const [mode, name, version, deleted] = line.split("|");
+      return [`${mode}/${name}`, deleted === "t" ? "deleted" : BigInt(version!)];
+    }),
+  );
+}
+
+/** What a sidecar's ListSecrets answers: each (mode, name) with its version. */
+export async function listedRecords(sidecar: Sidecar): Promise<Map<string, bigint>> {
+  const listed = new Map<string, bigint>();
+  for (const mode of [1, 2] as Mode[]) {
+    let pageToken = "";
+    do {
+      const page = await sidecar.secrets.listSecrets({ mode, pageSize: 1000, pageToken });
+      for (const secret of page.secrets) {
+        listed.set(`${mode}/${secret.name}`, secret.version);
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+  }
+  return listed;
+}
+
+/** The differences between a sidecar's secrets and the central store's: empty when the replica is consistent. */
+export async function replicaDifferences(fleet: Fleet, sidecar: Sidecar): Promise<string[]> {
+  const central = centralRecords(fleet);
+  const listed = await listedRecords(sidecar);
+  const differences: string[] = [];
+  for (const [key, version] of central) {
+    const served = listed.get(key);
+    if (version === "deleted" ? served !== undefined : served !== version) {
+      differences.push(`${key}: central ${version}, ${sidecar.instanceId} ${served ?? "absent"}`);
+    }
+  }
+  for (const key of listed.keys()) {
+    if (!central.has(key)) {
+      differences.push(`${key}: absent centrally, ${sidecar.instanceId} ${listed.get(key)}`);
+    }
+  }
+  return differences;
+}
+
+/** Runs `count` calls, `concurrency` at a time. */
+export async function inParallel(count: number, concurrency: number, call: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        await call(next++);
+      }
+    }),
+  );
 }
