@@ -50,7 +50,7 @@ export interface Fleet {
   /** The environment of a sidecar of this fleet. */
   env(instanceId: string): Record<string, string>;
   /** Starts a sidecar (a new data dir unless `dataDir`, e.g. a stopped sidecar's). */
-  start(instanceId: string, options?: { dataDir?: string; env?: Record<string, string>; args?: string[]; onSpawn?: BrokerProcessOptions["onSpawn"] }): Promise<Sidecar>;
+  start(instanceId: string, options?: { dataDir?: string; env?: Record<string, string>; args?: string[]; onSpawn?: BrokerProcessOptions["onSpawn"]; unset?: string[] }): Promise<Sidecar>;
   /** Runs SQL on the fleet's database. */
   sql(text: string): string;
   /** Kills what is still running and removes the data dirs. */
@@ -95,7 +95,11 @@ export function createFleet(postgres: RunningPostgres, options: { schema?: strin
     async start(instanceId, startOptions = {}) {
       const dataDir = startOptions.dataDir ?? (await mkdtemp(join(tmpdir(), `credbroker-fleet-${instanceId}-`)));
       dataDirs.add(dataDir);
-      const processOptions: BrokerProcessOptions = { dataDir, env: { ...env(instanceId), ...startOptions.env } };
+      const sidecarEnv = { ...env(instanceId), ...startOptions.env };
+      for (const name of startOptions.unset ?? []) {
+        delete sidecarEnv[name];
+      }
+      const processOptions: BrokerProcessOptions = { dataDir, env: sidecarEnv };
       if (startOptions.args !== undefined) {
         processOptions.args = startOptions.args;
       }
