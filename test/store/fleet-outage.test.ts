@@ -6,7 +6,7 @@
  * never applied later, and the fleet converges once PostgreSQL is back.
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
 import { bearer, createFleet, fleetSuite, injectedToken, outcome, startReadLoad, waitUntil, type Fleet, type Sidecar } from "../support/fleet.ts";
@@ -15,6 +15,8 @@ const suite = fleetSuite("a fleet through PostgreSQL outages");
 
 /** The documented bound on a write during an outage (DESIGN.md, Fleet mode). */
 const writeRefusalMs = 5_000;
+/** A client deadline on writes: an answer that never comes fails the test as DEADLINE_EXCEEDED, not as its timeout. */
+const writeDeadlineMs = 15_000;
 
 describe.skipIf(suite.skip)(suite.title, () => {
   let postgres: RunningPostgres;
@@ -31,6 +33,8 @@ describe.skipIf(suite.skip)(suite.title, () => {
     await a.secrets.createSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("steady-value") });
     await Promise.all([b, c].map((s) => waitUntil(`${s.instanceId} serves steady`, async () => (await injectedToken(s.inject, Mode.TEST, "steady")) === "steady-value")));
   }, 60_000);
+  // a test that failed (or timed out) while PostgreSQL hung leaves the next one a running server
+  afterEach(() => postgres?.resume());
   afterAll(async () => {
     postgres?.resume();
     await fleet?.close();
@@ -48,7 +52,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   async function firstWriteAfter(sidecar: Sidecar, name: string, value: string): Promise<number> {
     return waitUntil(
       `a write through ${sidecar.instanceId} succeeds`,
-      async () => (await outcome(sidecar.secrets.createSecret({ mode: Mode.TEST, name, credentials: bearer(value) }))).code === "ok",
+      async () => (await outcome(sidecar.secrets.createSecret({ mode: Mode.TEST, name, credentials: bearer(value) }, { timeoutMs: writeDeadlineMs }))).code === "ok",
       30_000,
       100,
     );
@@ -107,10 +111,10 @@ describe.skipIf(suite.skip)(suite.title, () => {
     let resumed = false;
     try {
       const refused = await Promise.all(
-        [a, b, c].map((sidecar, i) => timedWrite(sidecar.secrets.createSecret({ mode: Mode.TEST, name: `during-pause-${i}`, credentials: bearer(`never-${i}`) }))),
+        [a, b, c].map((sidecar, i) => timedWrite(sidecar.secrets.createSecret({ mode: Mode.TEST, name: `during-pause-${i}`, credentials: bearer(`never-${i}`) }, { timeoutMs: writeDeadlineMs }))),
       );
       // a second write while still hung: the pools were reset after the first timed out
-      refused.push(await timedWrite(a.secrets.updateSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("never-updated") })));
+      refused.push(await timedWrite(a.secrets.updateSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("never-updated") }, { timeoutMs: writeDeadlineMs })));
       postgres.resume();
       resumed = true;
       const back = await firstWriteAfter(b, "after-pause", "after-pause-value");
@@ -155,8 +159,8 @@ describe.skipIf(suite.skip)(suite.title, () => {
           attempts.set(name, tried);
           const call =
             n < 20
-              ? sidecar.secrets.createSecret({ mode: Mode.TEST, name, credentials: bearer(value) })
-              : sidecar.secrets.updateSecret({ mode: Mode.TEST, name, credentials: bearer(value) });
+              ? sidecar.secrets.createSecret({ mode: Mode.TEST, name, credentials: bearer(value) }, { timeoutMs: writeDeadlineMs })
+              : sidecar.secrets.updateSecret({ mode: Mode.TEST, name, credentials: bearer(value) }, { timeoutMs: writeDeadlineMs });
           const result = await outcome(call);
           // a refused write may still have committed (its answer lost with the connection): it counts as tried, not as ok
           tried.push({ value, ok: result.code === "ok" });
