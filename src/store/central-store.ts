@@ -149,11 +149,22 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       }, writeTimeoutMs);
     });
     const run = ready().then(() => sql.begin(async (tx) => {
-      check();
-      const result = await work(tx, check);
-      // last chance before COMMIT: a write answered UNAVAILABLE must not commit afterwards
-      check();
-      return [result];
+      try {
+        check();
+        const result = await work(tx, check);
+        // last chance before COMMIT: a write answered UNAVAILABLE must not commit afterwards
+        check();
+        return [result];
+      } catch (error) {
+        if (connectionLost(error)) {
+          // postgres.js 3.4.9 answers a rejected callback with a ROLLBACK on the transaction's connection; once
+          // that connection has closed, the write dereferences its null socket from a setImmediate, an uncaught
+          // TypeError that ends the process (porsager/postgres#1208). Never settling sends nothing: begin()
+          // rejects through its own onclose, and the write timeout answers in any case.
+          return new Promise<never>(() => undefined);
+        }
+        throw error;
+      }
     }) as Promise<[T]>);
     try {
       return (await Promise.race([run, timedOut]))[0];
@@ -452,6 +463,14 @@ function unreachable(cause?: unknown): CredbrokerError {
   );
 }
 
+const connectionCodes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"];
+
+/** Whether an error says the connection is gone or going (closed, reset, the server terminating it): no statement may follow on it. */
+function connectionLost(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (connectionCodes.includes(code) || /^(57P0[123]|08...)$/.test(code));
+}
+
 /**
  * A failure of the connection (refused, reset, timed out, a server shutting
  * down) is ERR_CENTRAL_UNAVAILABLE; the domain's own errors pass; anything
@@ -462,10 +481,7 @@ function centralError(error: unknown): unknown {
   if (error instanceof CredbrokerError || error instanceof ConflictAbort) {
     return error;
   }
-  const code = (error as { code?: unknown } | null)?.code;
-  const connectionCodes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"];
   // 57P01-57P03: admin shutdown, crash shutdown, cannot connect now; 57014: statement timeout; 08xxx: connection exceptions
-  const unavailable =
-    (typeof code === "string" && (connectionCodes.includes(code) || /^(57P0[123]|57014|08...)$/.test(code))) || error instanceof AggregateError;
+  const unavailable = connectionLost(error) || (error as { code?: unknown } | null)?.code === "57014" || error instanceof AggregateError;
   return unavailable ? unreachable(error) : error;
 }

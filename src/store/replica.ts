@@ -102,7 +102,8 @@ export function createReplica(options: ReplicaOptions): Replica {
       applied = last;
       head = head > last ? head : last;
       settled();
-      if (changes.length < pageSize) {
+      // a short page is not the end: changes() ends a page before a commit that does not fit whole
+      if (last >= seen.revision) {
         break;
       }
     }

@@ -31,6 +31,8 @@ export interface BrokerProcessOptions {
   maxOpenFiles?: number;
   /** Serve this data dir (e.g. the one a killed broker left) instead of a new temp one. */
   dataDir?: string;
+  /** Told of the child as soon as it is spawned, before it serves (e.g. to kill it mid-start). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /**
@@ -52,6 +54,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
           env,
           stdio: ["ignore", "ignore", "pipe"],
         });
+  options.onSpawn?.(child);
   const exited = new Promise<number | string | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal)));
   let log = "";
   child.stderr!.on("data", (chunk: Buffer) => {
@@ -68,7 +71,7 @@ export async function startBrokerProcess(options: BrokerProcessOptions = {}): Pr
     child.stderr!.on("data", onData);
     void exited.then((code) => reject(new Error(`broker exited (${code}) before serving: ${log}`)));
   });
-  // a configured admin token (fleet mode needs one) is not written to the data dir
+  // a configured admin token (fleet mode requires one) leaves no admin.token in the data dir
   const adminToken = options.env?.["CREDBROKER_ADMIN_TOKEN"] ?? (await readFile(join(dataDir, "admin.token"), "utf8")).trim();
   return {
     child,

@@ -1,0 +1,218 @@
+/**
+ * PostgreSQL outages under a real fleet: a crash-like stop, a hung
+ * (SIGSTOPped) server, and every credbroker connection terminated during a
+ * write burst. Reads and Inject keep serving from each sidecar's replica,
+ * writes answer UNAVAILABLE (ERR_CENTRAL_UNAVAILABLE) within 5 s and are
+ * never applied later, and the fleet converges once PostgreSQL is back.
+ */
+import { Code } from "@connectrpc/connect";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
+import { bearer, createFleet, fleetSuite, injectedToken, outcome, startReadLoad, waitUntil, type Fleet, type Sidecar } from "../support/fleet.ts";
+
+const suite = fleetSuite("a fleet through PostgreSQL outages");
+
+/** The documented bound on a write during an outage (DESIGN.md, Fleet mode). */
+const writeRefusalMs = 5_000;
+/** A client deadline on writes: an answer that never comes fails the test as DEADLINE_EXCEEDED, not as its timeout. */
+const writeDeadlineMs = 15_000;
+
+describe.skipIf(suite.skip)(suite.title, () => {
+  let postgres: RunningPostgres;
+  let fleet: Fleet;
+  let a: Sidecar;
+  let b: Sidecar;
+  let c: Sidecar;
+
+  beforeAll(async () => {
+    postgres = await startPostgres();
+    fleet = createFleet(postgres);
+    a = await fleet.start("outage-a");
+    [b, c] = await Promise.all([fleet.start("outage-b"), fleet.start("outage-c")]);
+    await a.secrets.createSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("steady-value") });
+    await Promise.all([b, c].map((s) => waitUntil(`${s.instanceId} serves steady`, async () => (await injectedToken(s.inject, Mode.TEST, "steady")) === "steady-value")));
+  }, 60_000);
+  // a test that failed (or timed out) while PostgreSQL hung leaves the next one a running server
+  afterEach(() => postgres?.resume());
+  afterAll(async () => {
+    postgres?.resume();
+    await fleet?.close();
+    await postgres?.close();
+  });
+
+  /** A write's outcome and how long it took to answer. */
+  async function timedWrite(call: Promise<unknown>): Promise<{ code: Code | "ok"; reason: string | undefined; ms: number }> {
+    const start = performance.now();
+    const result = await outcome(call);
+    return { ...result, ms: Math.round(performance.now() - start) };
+  }
+
+  /** Writes through `sidecar` until one succeeds; resolves to the milliseconds it took. */
+  async function firstWriteAfter(sidecar: Sidecar, name: string, value: string): Promise<number> {
+    return waitUntil(
+      `a write through ${sidecar.instanceId} succeeds`,
+      async () => (await outcome(sidecar.secrets.createSecret({ mode: Mode.TEST, name, credentials: bearer(value) }, { timeoutMs: writeDeadlineMs }))).code === "ok",
+      30_000,
+      100,
+    );
+  }
+
+  /** Every sidecar serves `value` for `name`. */
+  function converged(name: string, value: string): Promise<number[]> {
+    return Promise.all([a, b, c].map((s) => waitUntil(`${s.instanceId} serves ${name} = ${value}`, async () => (await injectedToken(s.injectGrpc, Mode.TEST, name)) === value, 10_000)));
+  }
+
+  it("keeps serving reads and Inject while PostgreSQL is stopped (-m immediate), refuses writes within 5 s, and converges after its start", { timeout: 60_000 }, async () => {
+    const load = startReadLoad([a, b, c], Mode.TEST, "steady", ["steady-value"]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    postgres.stop();
+    const refused = [];
+    for (const [i, sidecar] of [a, b, c, a].entries()) {
+      refused.push(await timedWrite(sidecar.secrets.createSecret({ mode: Mode.TEST, name: `during-stop-${i}`, credentials: bearer(`never-${i}`) })));
+    }
+    refused.push(await timedWrite(b.secrets.updateSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("never-updated") })));
+    refused.push(await timedWrite(c.secrets.deleteSecret({ mode: Mode.TEST, name: "steady" })));
+    // the outage lasts a while: reads are served from the replicas all along
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    refused.push(await timedWrite(a.secrets.deploySecrets({ names: ["steady"] })));
+    postgres.start();
+    const back = await firstWriteAfter(a, "after-stop", "after-stop-value");
+    const convergence = await converged("after-stop", "after-stop-value");
+    const result = await load.stop();
+    console.log(
+      `fleet, PostgreSQL stopped -m immediate: writes refused in ${refused.map((r) => r.ms).join(", ")} ms; ` +
+        `first write ok ${Math.round(back)} ms after the start; every sidecar served it ${Math.round(Math.max(...convergence))} ms later; ` +
+        `reads answered throughout: ${JSON.stringify(result.answered)}`,
+    );
+    for (const r of refused) {
+      expect({ code: r.code, reason: r.reason }).toEqual({ code: Code.Unavailable, reason: "ERR_CENTRAL_UNAVAILABLE" });
+      expect(r.ms).toBeLessThan(writeRefusalMs);
+    }
+    expect(result.failures).toEqual([]);
+    expect(Math.min(...Object.values(result.answered))).toBeGreaterThan(0);
+    // nothing refused was queued for later
+    for (const sidecar of [a, b, c]) {
+      expect(await injectedToken(sidecar.inject, Mode.TEST, "steady")).toBe("steady-value");
+      for (let i = 0; i < 4; i++) {
+        expect(await injectedToken(sidecar.inject, Mode.TEST, `during-stop-${i}`)).toBe("NOT_FOUND");
+      }
+      expect(await injectedToken(sidecar.inject, Mode.LIVE, "steady")).toBe("NOT_FOUND");
+    }
+    // and writes through the others work again too
+    await b.secrets.updateSecret({ mode: Mode.TEST, name: "after-stop", credentials: bearer("after-stop-b") });
+    await converged("after-stop", "after-stop-b");
+  });
+
+  it("refuses writes within 5 s while PostgreSQL hangs (SIGSTOP), keeps serving Inject, and converges after SIGCONT", { timeout: 60_000 }, async () => {
+    const load = startReadLoad([a, b, c], Mode.TEST, "steady", ["steady-value"]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    postgres.pause();
+    let resumed = false;
+    try {
+      const refused = await Promise.all(
+        [a, b, c].map((sidecar, i) => timedWrite(sidecar.secrets.createSecret({ mode: Mode.TEST, name: `during-pause-${i}`, credentials: bearer(`never-${i}`) }, { timeoutMs: writeDeadlineMs }))),
+      );
+      // a second write while still hung: the pools were reset after the first timed out
+      refused.push(await timedWrite(a.secrets.updateSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("never-updated") }, { timeoutMs: writeDeadlineMs })));
+      postgres.resume();
+      resumed = true;
+      const back = await firstWriteAfter(b, "after-pause", "after-pause-value");
+      const convergence = await converged("after-pause", "after-pause-value");
+      const result = await load.stop();
+      console.log(
+        `fleet, PostgreSQL SIGSTOPped: writes refused in ${refused.map((r) => r.ms).join(", ")} ms; ` +
+          `first write ok ${Math.round(back)} ms after SIGCONT; every sidecar served it ${Math.round(Math.max(...convergence))} ms later; ` +
+          `reads answered throughout: ${JSON.stringify(result.answered)}`,
+      );
+      for (const r of refused) {
+        expect({ code: r.code, reason: r.reason }).toEqual({ code: Code.Unavailable, reason: "ERR_CENTRAL_UNAVAILABLE" });
+        expect(r.ms).toBeLessThan(writeRefusalMs);
+      }
+      expect(result.failures).toEqual([]);
+      expect(Math.min(...Object.values(result.answered))).toBeGreaterThan(0);
+      // a write answered UNAVAILABLE did not commit once the server woke up
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const sidecar of [a, b, c]) {
+        expect(await injectedToken(sidecar.inject, Mode.TEST, "steady")).toBe("steady-value");
+        for (let i = 0; i < 3; i++) {
+          expect(await injectedToken(sidecar.inject, Mode.TEST, `during-pause-${i}`)).toBe("NOT_FOUND");
+        }
+      }
+    } finally {
+      if (!resumed) {
+        postgres.resume();
+      }
+    }
+  });
+
+  it("loses no answered write when every credbroker connection is terminated during a write burst", { timeout: 60_000 }, async () => {
+    const attempts = new Map<string, { value: string; ok: boolean }[]>();
+    let stop = false;
+    const writers = [a, b, c].flatMap((sidecar) =>
+      [0, 1].map(async (w) => {
+        for (let n = 0; !stop; n++) {
+          // each writer creates its own names, then updates them: a name's writes come from one writer, in order
+          const name = `burst-${sidecar.instanceId}-${w}-${n % 20}`;
+          const value = `${sidecar.instanceId}-${w}-${n}`;
+          const tried = attempts.get(name) ?? [];
+          attempts.set(name, tried);
+          const call =
+            n < 20
+              ? sidecar.secrets.createSecret({ mode: Mode.TEST, name, credentials: bearer(value) }, { timeoutMs: writeDeadlineMs })
+              : sidecar.secrets.updateSecret({ mode: Mode.TEST, name, credentials: bearer(value) }, { timeoutMs: writeDeadlineMs });
+          const result = await outcome(call);
+          // a refused write may still have committed (its answer lost with the connection): it counts as tried, not as ok
+          tried.push({ value, ok: result.code === "ok" });
+        }
+      }),
+    );
+    const terminated: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const pids = fleet.sql(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'credbroker%' AND pid <> pg_backend_pid()`,
+      );
+      terminated.push(pids.split("\n").filter((line) => line === "t").length);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    stop = true;
+    await Promise.all(writers);
+    const all = [...attempts.values()].flat();
+    const ok = all.filter((t) => t.ok).length;
+    // the terminations ended no sidecar (postgres.js once ended the process on a transaction's dead connection)
+    for (const sidecar of [a, b, c]) {
+      expect({ sidecar: sidecar.instanceId, exit: sidecar.process.child.exitCode ?? sidecar.process.child.signalCode }).toEqual({ sidecar: sidecar.instanceId, exit: null });
+    }
+    expect(terminated.every((n) => n > 0), `connections terminated per round: ${terminated.join(", ")}`).toBe(true);
+    expect(ok).toBeGreaterThan(100);
+    // every sidecar serves, for each name, its last answered write, or a later one whose answer was lost
+    const start = performance.now();
+    for (const sidecar of [a, b, c]) {
+      await waitUntil(
+        `${sidecar.instanceId} serves every answered write`,
+        async () => {
+          for (const [name, tried] of attempts) {
+            const lastOk = tried.findLastIndex((t) => t.ok);
+            if (lastOk < 0) {
+              continue;
+            }
+            const served = await injectedToken(sidecar.injectGrpc, Mode.TEST, name);
+            const allowed = tried.slice(lastOk).map((t) => t.value);
+            if (!allowed.includes(served)) {
+              return false;
+            }
+          }
+          return true;
+        },
+        10_000,
+        100,
+      );
+    }
+    console.log(
+      `fleet, pg_terminate_backend on every credbroker connection 4 times during a write burst of 6 writers on 3 sidecars: ` +
+        `${all.length} writes, ${ok} answered ok, ${all.length - ok} refused; connections terminated per round ${terminated.join(", ")}; ` +
+        `every answered write served by every sidecar within ${Math.round(performance.now() - start)} ms after the burst`,
+    );
+  });
+});
