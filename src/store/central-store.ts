@@ -14,7 +14,7 @@ export interface CentralStoreOptions {
   schema: string;
   /** Names this sidecar: its audit events and its connections (application_name). */
   instanceId: string;
-  /** The most a write may take before it answers UNAVAILABLE, in milliseconds (default 4000). */
+  /** The most a write may take before it answers UNAVAILABLE, in milliseconds (default 3000: a refusal within the 5 s the contract allows, with room for a loaded machine). */
   writeTimeoutMs?: number | undefined;
 }
 
@@ -85,7 +85,7 @@ export interface CentralStore {
  */
 export function openCentralStore(options: CentralStoreOptions): CentralStore {
   const { schema } = options;
-  const writeTimeoutMs = options.writeTimeoutMs ?? 4000;
+  const writeTimeoutMs = options.writeTimeoutMs ?? 3000;
   const channel = `credbroker_${schema}`;
   const connect = (): Db =>
     postgres(options.url, {
