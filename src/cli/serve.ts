@@ -37,4 +37,14 @@ export async function serve(args: string[], env: NodeJS.ProcessEnv): Promise<voi
   await broker.close(drainMs);
   logger.info("stopped");
   logger.flush();
+  // everything the broker opened is closed; a dependency's leftover timer (postgres.js 3.4.9 leaves a
+  // reconnect pending after end() when PostgreSQL was away) must not keep a stopped sidecar alive
+  setTimeout(() => {
+    logger.warn("stopped, but a leftover handle kept the process alive; exiting");
+    logger.flush();
+    process.exit(process.exitCode ?? 0);
+  }, exitGraceMs).unref();
 }
+
+/** How long a stopped broker's process may take to end by itself. */
+const exitGraceMs = 1_000;

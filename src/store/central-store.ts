@@ -1,9 +1,8 @@
 import { toBinary } from "@bufbuild/protobuf";
-import postgres, { type Sql, type TransactionSql } from "postgres";
 import { SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
-import { migrate } from "./central-schema.ts";
+import { ConflictAbort, openCentralConnection, type Db, type Tx } from "./central-connection.ts";
 import type { AuditClass, EncodedAuditEvent, StoreConflict, StoreWrite } from "./secret-store.ts";
 
 /** Options of the central store. */
@@ -77,107 +76,11 @@ export interface CentralStore {
   close(): Promise<void>;
 }
 
-/**
- * The central store over a pool of connections. The schema is created or
- * migrated (under an advisory lock) by the first operation that reaches
- * PostgreSQL, and again by a later one if that failed: a sidecar whose
- * replica holds the fleet's data can start while PostgreSQL is down.
- */
+/** The central store's statements, over a pool of connections (central-connection.ts). */
 export function openCentralStore(options: CentralStoreOptions): CentralStore {
+  const connection = openCentralConnection(options);
+  const { table, write, read, channel } = connection;
   const { schema } = options;
-  const writeTimeoutMs = options.writeTimeoutMs ?? 3000;
-  const channel = `credbroker_${schema}`;
-  const connect = (): Db =>
-    postgres(options.url, {
-      max: 4,
-      // a transaction-mode pooler in front cannot keep prepared statements; LISTEN needs a direct session anyway
-      prepare: false,
-      connect_timeout: 3,
-      idle_timeout: 60,
-      max_lifetime: 30 * 60,
-      keep_alive: 5,
-      types: { bigint: postgres.BigInt },
-      onnotice: () => undefined,
-      connection: {
-        application_name: `credbroker ${options.instanceId}`.slice(0, 63),
-        statement_timeout: writeTimeoutMs,
-        idle_in_transaction_session_timeout: 10_000,
-      },
-    });
-  let sql: Db = connect();
-  const table = (name: string) => sql(`${schema}.${name}`);
-  const listening = new Set<{ onNotify: () => void; onListen: () => void; stop?: () => void }>();
-  let migrated: Promise<void> | undefined;
-  let schemaReady = false;
-  const ready = () =>
-    schemaReady
-      ? Promise.resolve()
-      : (migrated ??= migrate(sql, schema).then(
-          () => {
-            schemaReady = true;
-          },
-          (error: unknown) => {
-            migrated = undefined;
-            throw centralError(error);
-          },
-        ));
-
-  function subscribe(entry: { onNotify: () => void; onListen: () => void; stop?: () => void }): void {
-    const pool = sql;
-    pool.listen(channel, () => entry.onNotify(), () => entry.onListen()).then(
-      (listener) => {
-        entry.stop = () => void listener.unlisten().catch(() => undefined);
-      },
-      // the pool was reset or ended meanwhile; the periodic head check notices an outage
-      () => undefined,
-    );
-  }
-
-  /** Runs a transaction that must end within the write timeout: past it, the transaction is abandoned (rolled back if it has not committed) and the pool reset. */
-  async function write<T>(work: (tx: Tx, check: () => void) => Promise<T>): Promise<T> {
-    let abandoned = false;
-    const check = () => {
-      if (abandoned) {
-        throw unreachable();
-      }
-    };
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abandoned = true;
-        reject(unreachable());
-      }, writeTimeoutMs);
-    });
-    const run = ready().then(() => sql.begin(async (tx) => {
-      try {
-        check();
-        const result = await work(tx, check);
-        // last chance before COMMIT: a write answered UNAVAILABLE must not commit afterwards
-        check();
-        return [result];
-      } catch (error) {
-        if (connectionLost(error)) {
-          // postgres.js 3.4.9 answers a rejected callback with a ROLLBACK on the transaction's connection; once
-          // that connection has closed, the write dereferences its null socket from a setImmediate, an uncaught
-          // TypeError that ends the process (porsager/postgres#1208). Never settling sends nothing: begin()
-          // rejects through its own onclose, and the write timeout answers in any case.
-          return new Promise<never>(() => undefined);
-        }
-        throw error;
-      }
-    }) as Promise<[T]>);
-    try {
-      return (await Promise.race([run, timedOut]))[0];
-    } catch (error) {
-      if (abandoned) {
-        run.catch(() => undefined);
-        central.reset();
-      }
-      throw centralError(error);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
 
   /** Takes the next revision under the state row's lock: revision order is commit order. */
   async function nextRevision(tx: Tx): Promise<bigint> {
@@ -186,15 +89,11 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
   }
 
   const central: CentralStore = {
-    async head() {
-      try {
-        await ready();
+    head: () =>
+      read(async (sql) => {
         const [state] = await sql<{ epoch: string; revision: bigint }[]>`SELECT epoch::text AS epoch, revision FROM ${table("state")}`;
         return { epoch: state!.epoch, revision: state!.revision };
-      } catch (error) {
-        throw centralError(error);
-      }
-    },
+      }),
 
     commit(writes, events) {
       return write(async (tx, check) => {
@@ -266,9 +165,8 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       });
     },
 
-    async changes(after, limit) {
-      try {
-        await ready();
+    changes: (after, limit) =>
+      read(async (sql) => {
         const rows = await sql<ChangeRow[]>`
           SELECT 'record' AS kind, mode, name, revision, version, seal_only, record AS value FROM ${table("records")} WHERE revision > ${after}
           UNION ALL
@@ -288,36 +186,24 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
           UNION ALL
           SELECT 'meta', 0, key, revision, 0, false, value FROM ${table("meta")} WHERE revision = ${last}`;
         return commit.map(toChange);
-      } catch (error) {
-        throw centralError(error);
-      }
-    },
+      }),
 
-    async insertEvents(events) {
-      try {
-        await ready();
+    insertEvents: (events) =>
+      read(async (sql) => {
         await insertEventRows(sql, events);
-      } catch (error) {
-        throw centralError(error);
-      }
-    },
+      }),
 
-    async listEvents(fromSequence, fromInstance, limit, name) {
-      try {
-        await ready();
+    listEvents: (fromSequence, fromInstance, limit, name) =>
+      read(async (sql) => {
         const rows = await sql<{ event: Buffer }[]>`
           SELECT event FROM ${table("audit_events")}
           WHERE (sequence, instance_id) >= (${fromSequence}, ${fromInstance}) ${name === undefined ? sql`` : sql`AND ${name} = ANY(names)`}
           ORDER BY sequence, instance_id LIMIT ${limit}`;
         return rows.map((row) => new Uint8Array(row.event));
-      } catch (error) {
-        throw centralError(error);
-      }
-    },
+      }),
 
-    async pruneEvents(before, keep, limit, auditClass) {
-      try {
-        await ready();
+    pruneEvents: (before, keep, limit, auditClass) =>
+      read(async (sql) => {
         const [counted] = await sql<{ count: bigint }[]>`SELECT count(*) AS count FROM ${table("audit_events")} WHERE audit_class = ${auditClass}`;
         const excess = Math.max(0, Number(counted!.count) - keep);
         const removed = await sql`
@@ -327,21 +213,14 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
               FROM ${table("audit_events")} WHERE audit_class = ${auditClass} ORDER BY sequence, instance_id LIMIT ${limit}
             ) AS oldest WHERE n <= ${excess} OR sequence < ${before})`;
         return removed.count;
-      } catch (error) {
-        throw centralError(error);
-      }
-    },
+      }),
 
-    async isEmpty() {
-      try {
-        await ready();
+    isEmpty: () =>
+      read(async (sql) => {
         const [row] = await sql<{ empty: boolean }[]>`
           SELECT NOT EXISTS (SELECT 1 FROM ${table("records")}) AND NOT EXISTS (SELECT 1 FROM ${table("meta")}) AS empty`;
         return row!.empty;
-      } catch (error) {
-        throw centralError(error);
-      }
-    },
+      }),
 
     importAll(records, meta) {
       return write(async (tx) => {
@@ -371,34 +250,9 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       });
     },
 
-    listen(onNotify, onListen) {
-      const entry: { onNotify: () => void; onListen: () => void; stop?: () => void } = { onNotify, onListen };
-      listening.add(entry);
-      subscribe(entry);
-      return () => {
-        listening.delete(entry);
-        entry.stop?.();
-      };
-    },
-
-    reset() {
-      const old = sql;
-      sql = connect();
-      if (!schemaReady) {
-        // a migration stuck on the old connections would hold every later operation
-        migrated = undefined;
-      }
-      // timeout 0: the old connections are destroyed now, not drained (they may hang on a stopped server)
-      void old.end({ timeout: 0 }).catch(() => undefined);
-      for (const entry of listening) {
-        subscribe(entry);
-      }
-    },
-
-    async close() {
-      listening.clear();
-      await sql.end({ timeout: 1 }).catch(() => undefined);
-    },
+    listen: connection.listen,
+    reset: connection.reset,
+    close: connection.close,
   };
 
   async function insertEventRows(target: Db | Tx, events: readonly CentralEvent[]): Promise<void> {
@@ -417,10 +271,6 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
 
   return central;
 }
-
-/** A pool whose int8 columns read as bigint. */
-type Db = Sql<{ bigint: bigint }>;
-type Tx = TransactionSql<{ bigint: bigint }>;
 
 interface ChangeRow {
   kind: "record" | "meta";
@@ -444,44 +294,4 @@ function toChange(row: ChangeRow): CentralChange {
         record: row.value === null ? undefined : new Uint8Array(row.value),
         sealOnly: row.seal_only,
       };
-}
-
-/** Thrown inside a transaction to roll it back on a failed expectation. */
-class ConflictAbort extends Error {
-  readonly conflict: StoreConflict;
-  constructor(conflict: StoreConflict) {
-    super("version conflict");
-    this.conflict = conflict;
-  }
-}
-
-function unreachable(cause?: unknown): CredbrokerError {
-  return new CredbrokerError(
-    "ERR_CENTRAL_UNAVAILABLE",
-    "the central store (PostgreSQL) is unreachable; writes are refused, reads and Inject keep serving from this sidecar's replica",
-    cause === undefined ? {} : { cause },
-  );
-}
-
-const connectionCodes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"];
-
-/** Whether an error says the connection is gone or going (closed, reset, the server terminating it): no statement may follow on it. */
-function connectionLost(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (connectionCodes.includes(code) || /^(57P0[123]|08...)$/.test(code));
-}
-
-/**
- * A failure of the connection (refused, reset, timed out, a server shutting
- * down) is ERR_CENTRAL_UNAVAILABLE; the domain's own errors pass; anything
- * else (a statement PostgreSQL refused) stays as it is, an internal error.
- * Messages never carry the URL.
- */
-function centralError(error: unknown): unknown {
-  if (error instanceof CredbrokerError || error instanceof ConflictAbort) {
-    return error;
-  }
-  // 57P01-57P03: admin shutdown, crash shutdown, cannot connect now; 57014: statement timeout; 08xxx: connection exceptions
-  const unavailable = connectionLost(error) || (error as { code?: unknown } | null)?.code === "57014" || error instanceof AggregateError;
-  return unavailable ? unreachable(error) : error;
 }
