@@ -1,7 +1,8 @@
-// npm run bench [-- --quick] [-- --rounds N] [-- --only list-secrets]: the
+// npm run bench [-- --quick] [-- --rounds N] [-- --only list-secrets|fleet]: the
 // Inject hot path against no-op baselines measured in the same run, OAuth2
 // token caching, and figures at 100,000 secrets (--only list-secrets: the
-// ListSecrets row alone, N passes). Prints a table; see README "Performance".
+// ListSecrets row alone, N passes), then the fleet rows (bench/fleet.ts; --only
+// fleet: those alone). Prints a table; see README "Performance".
 import { randomBytes } from "node:crypto";
 import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
@@ -20,6 +21,7 @@ import { mixedCredentials, secretName, seedDataDir, seedOverApi } from "./seed.t
 import { startTokenEndpoint } from "./token-endpoint.ts";
 import { dpopProofMicros } from "./dpop-proof.ts";
 import { openLmdbStore } from "../src/store/lmdb-store.ts";
+import { fleetBench } from "./fleet.ts";
 
 const quick = process.argv.includes("--quick");
 const roundsFlag = process.argv.indexOf("--rounds");
@@ -42,6 +44,9 @@ if (listOnly) {
   rows.push(...(await listPagesOnly(bigCount, rounds)));
   printTable();
   process.exit(0);
+}
+if (onlyFlag > 0 && process.argv[onlyFlag + 1] === "fleet") {
+  process.exit((await fleetBench({ quick, rounds })) ? 0 : 1);
 }
 if (!(await h2loadAvailable())) {
   console.error("h2load is missing: install Debian's nghttp2-client (apt-get install nghttp2-client)");
@@ -291,3 +296,5 @@ function printTable() {
   for (const note of notes) console.log(`\n${note}`);
 }
 
+// the fleet rows come last, in a table of their own
+if (!listOnly) await fleetBench({ quick, rounds });
