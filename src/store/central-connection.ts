@@ -23,7 +23,7 @@ export interface CentralConnection {
    */
   write<T>(work: (tx: Tx, check: () => void) => Promise<T>): Promise<T>;
   /** See CentralStore.listen. */
-  listen(onNotify: () => void, onListen: () => void): () => void;
+  listen(onNotify: (revision: bigint | undefined) => void, onListen: () => void): () => void;
   /** See CentralStore.reset. */
   reset(): void;
   close(): Promise<void>;
@@ -62,7 +62,7 @@ export function openCentralConnection(options: CentralStoreOptions): CentralConn
     });
   let sql: Db = connect();
   const table = (name: string) => sql(`${schema}.${name}`);
-  const listening = new Set<{ onNotify: () => void; onListen: () => void; stop?: () => void }>();
+  const listening = new Set<{ onNotify: (revision: bigint | undefined) => void; onListen: () => void; stop?: () => void }>();
   let migrated: Promise<void> | undefined;
   let schemaReady = false;
   const ready = () =>
@@ -78,9 +78,9 @@ export function openCentralConnection(options: CentralStoreOptions): CentralConn
           },
         ));
 
-  function subscribe(entry: { onNotify: () => void; onListen: () => void; stop?: () => void }): void {
+  function subscribe(entry: { onNotify: (revision: bigint | undefined) => void; onListen: () => void; stop?: () => void }): void {
     const pool = sql;
-    pool.listen(channel, () => entry.onNotify(), () => entry.onListen()).then(
+    pool.listen(channel, (payload) => entry.onNotify(/^\d{1,19}$/.test(payload) ? BigInt(payload) : undefined), () => entry.onListen()).then(
       (listener) => {
         entry.stop = () => void listener.unlisten().catch(() => undefined);
       },
@@ -165,7 +165,7 @@ export function openCentralConnection(options: CentralStoreOptions): CentralConn
     write,
     reset,
     listen(onNotify, onListen) {
-      const entry: { onNotify: () => void; onListen: () => void; stop?: () => void } = { onNotify, onListen };
+      const entry: { onNotify: (revision: bigint | undefined) => void; onListen: () => void; stop?: () => void } = { onNotify, onListen };
       listening.add(entry);
       subscribe(entry);
       return () => {

@@ -67,10 +67,10 @@ export interface CentralStore {
   /** Writes records and meta values into an empty store in one transaction, as they are. */
   importAll(records: readonly { mode: Mode; name: string; version: bigint; wrappedKey: Uint8Array | undefined; bytes: Uint8Array }[], meta: readonly { key: string; value: Uint8Array }[]): Promise<bigint>;
   /**
-   * Calls `onNotify` on every commit's notification and `onListen` each time
+   * Calls `onNotify` with the revision of every commit's notification and `onListen` each time
    * the listening connection is (re)established; the returned function stops.
    */
-  listen(onNotify: () => void, onListen: () => void): () => void;
+  listen(onNotify: (revision: bigint | undefined) => void, onListen: () => void): () => void;
   /** Drops every connection and opens new ones (a hung server, a half-open connection); listening resumes. */
   reset(): void;
   close(): Promise<void>;

@@ -64,6 +64,8 @@ export function createReplica(options: ReplicaOptions): Replica {
   let stopListening: (() => void) | undefined;
   let timer: NodeJS.Timeout | undefined;
   const waiters = new Set<{ revision: bigint; resolve: (done: boolean) => void }>();
+  // the highest revision notified since the last pass began: a pass it starts reads the changes up to it without asking for the head
+  let notified: bigint | undefined;
 
   function settled(): void {
     for (const waiter of waiters) {
@@ -75,10 +77,17 @@ export function createReplica(options: ReplicaOptions): Replica {
   }
 
   async function pass(): Promise<void> {
-    const seen = await withTimeout(central.head(), headTimeoutMs);
+    const position = local.replicaPosition();
+    const hint = notified;
+    notified = undefined;
+    // a notification names its commit's revision: with the replica connected and on this epoch, one
+    // query (the changes) per commit and sidecar instead of two; the periodic check and reconnects still ask
+    const seen =
+      hint !== undefined && connected && position !== undefined && position.epoch === epoch
+        ? { epoch, revision: hint > head ? hint : head }
+        : await withTimeout(central.head(), headTimeoutMs);
     connected = true;
     head = seen.revision;
-    const position = local.replicaPosition();
     // another database, or this one restored to an earlier state: what the replica holds cannot be trusted to follow
     let reset = position === undefined || position.epoch !== seen.epoch || seen.revision < position.revision;
     if (reset && position !== undefined) {
@@ -146,7 +155,12 @@ export function createReplica(options: ReplicaOptions): Replica {
   return {
     async start() {
       stopListening = central.listen(
-        () => void kick(),
+        (revision) => {
+          if (revision !== undefined && revision > applied) {
+            notified = notified === undefined || revision > notified ? revision : notified;
+          }
+          void kick();
+        },
         // every (re)connect of the listening connection: notifications sent while it was down are lost
         () => void kick(),
       );
