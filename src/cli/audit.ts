@@ -60,10 +60,12 @@ export async function audit(args: string[], ctx: CliContext): Promise<number> {
     ctx.stderr.write("no audit events\n");
     return 0;
   }
+  // a fleet's events name the sidecar that served each call
+  const fleet = listing.events.some((event) => event.instanceId !== "");
   ctx.stdout.write(
     formatTable(
-      ["TIME", "METHOD", "MODE", "SECRETS", "CODE", "CALLER", "PEER", "REQUEST ID"],
-      listing.events.map(eventRow),
+      ["TIME", "METHOD", "MODE", "SECRETS", "CODE", "CALLER", "PEER", "REQUEST ID", ...(fleet ? ["INSTANCE"] : [])],
+      listing.events.map((event) => [...eventRow(event), ...(fleet ? [event.instanceId || "-"] : [])]),
     ),
   );
   return 0;
