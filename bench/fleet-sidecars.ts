@@ -53,11 +53,13 @@ export async function startSidecar(settings: FleetSettings, name: string): Promi
     for (const stream of [running.child.stdout, running.child.stderr]) {
       stream?.on("data", (chunk: Buffer) => {
         for (const line of chunk.toString("utf8").split("\n")) {
-          if (/"level":[456]0/.test(line)) warnings.push(line.slice(0, 600));
+          // warnings and errors, and whatever is not a log line (a crash's stack)
+          if (/"level":[456]0/.test(line) || (line.trim() !== "" && !line.startsWith("{"))) warnings.push(line.slice(0, 600));
         }
         warnings.splice(0, Math.max(0, warnings.length - 20));
       });
     }
+    running.child.once("exit", (code, signal) => warnings.push(`exited: ${code ?? signal}`));
     return running;
   };
   const transport = createGrpcTransport({ baseUrl: `http://${grpcAddress}` });
