@@ -12,6 +12,8 @@ export interface Running {
   readonly startupMs: number;
   /** Resident set size in MiB, from /proc. */
   rssMiB(): Promise<number>;
+  /** The resident set's parts in MiB, from /proc: anonymous memory (heaps) and mapped files (LMDB's map, the binary). */
+  rssPartsMiB(): Promise<{ anon: number; file: number }>;
   /** CPU time used so far (user and system) in milliseconds, from /proc: the cost of a run, less disturbed by a busy machine than its latency. */
   cpuMs(): Promise<number>;
   stop(): Promise<void>;
@@ -90,6 +92,11 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
         async rssMiB() {
           const status = await readFile(`/proc/${child.pid}/status`, "utf8");
           return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) / 1024;
+        },
+        async rssPartsMiB() {
+          const status = await readFile(`/proc/${child.pid}/status`, "utf8");
+          const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? Number.NaN);
+          return { anon: kib("RssAnon") / 1024, file: (kib("RssFile") + kib("RssShmem")) / 1024 };
         },
         async cpuMs() {
           // utime and stime, the 14th and 15th fields, in clock ticks (100 a second on Linux)

@@ -203,8 +203,11 @@ try {
   row("Inject OAuth2 DPoP warm (a fresh ES256 proof each), gRPC", grpcDpop, grpcDpop!.reqPerSec / grpcOAuth!.reqPerSec, "ratio to the bearer OAuth2 Inject");
   rows.push(["DPoP proof signing alone, ES256, in process", "", "", "", "", `${fmt(dpopProofMicros(), 1)} us per proof`]);
   const [brokerRss, noopRss] = [await broker.rssMiB(), await noopGrpc.rssMiB()];
-  rows.push(["broker RSS after the Inject runs", `${fmt(brokerRss, 1)} MiB`, "", "", `${fmt(brokerRss / noopRss, 2)}x`, "<= 1.30x the no-op's"]);
-  rows.push(["no-op grpc-js RSS after its runs (baseline)", `${fmt(noopRss, 1)} MiB`, "", "", "", ""]);
+  const [brokerParts, noopParts] = [await broker.rssPartsMiB(), await noopGrpc.rssPartsMiB()];
+  const parts = ({ anon, file }: { anon: number; file: number }) => `anon ${fmt(anon, 1)} MiB, mapped files ${fmt(file, 1)} MiB`;
+  rows.push(["broker RSS after the Inject runs", `${fmt(brokerRss, 1)} MiB`, "", "", `${fmt(brokerRss / noopRss, 2)}x`, `<= 1.30x the no-op's; ${parts(brokerParts)}`]);
+  rows.push(["no-op grpc-js RSS after its runs (baseline)", `${fmt(noopRss, 1)} MiB`, "", "", "", parts(noopParts)]);
+  rows.push(["broker anonymous RSS (heaps, no mapped files) to the no-op's", "", "", "", `${fmt(brokerParts.anon / noopParts.anon, 2)}x`, "the mapped part is LMDB's map, growing with the audit events kept"]);
 
   progress("1,000 concurrent cold OAuth2 Injects");
   const cold = "cold-oauth2";

@@ -39,6 +39,14 @@ export interface AuditLog {
    * ERR_STORE_FULL for a full disk, so that the call is refused.
    */
   append(fields: AuditEventFields, auditClass: AuditClass): void;
+  /**
+   * Takes the event into this event-loop turn's group, which is written with
+   * one write(2) once the turn's calls have run (setImmediate); the promise
+   * resolves once the group is handed to the OS, and rejects as append throws
+   * when it cannot be (every event of the group is then refused). Throws at
+   * once when the call is refused before any write.
+   */
+  appendGrouped(fields: AuditEventFields, auditClass: AuditClass): Promise<void>;
   /** As the store's listEvents, with the events not yet moved into it merged in. */
   listEvents(from: bigint, limit: number, name?: string): AuditEvent[];
   /** Moves every event written so far into the store. */
@@ -49,6 +57,17 @@ export interface AuditLog {
 
 /** Events written and not yet moved beyond which calls are refused: the store has stopped taking them. */
 const maxPending = 100_000;
+
+/** The events of one turn, written together into one segment. */
+interface Group {
+  readonly records: Buffer[];
+  readonly sequences: number[];
+  readonly classes: AuditClass[];
+  bytes: number;
+  /** Made for the first appendGrouped: what its callers wait on. */
+  written: Promise<void> | undefined;
+  settle: ((failure?: unknown) => void) | undefined;
+}
 
 /**
  * Opens the audit log: the segments an earlier process left are read and
@@ -100,24 +119,77 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
     logger,
   });
 
+  let group: Group | undefined;
+
+  /** Encodes the event into the current group (one that would not fit in the current segment is written first). */
+  function take(fields: AuditEventFields, auditClass: AuditClass): Group {
+    if (mover.pending().length + (group?.records.length ?? 0) >= maxPending) {
+      throw new CredbrokerError("ERR_UNAVAILABLE", "the audit log cannot move its events into the store; the call is refused");
+    }
+    const sequence = store.nextEventSequence(Number(fields.time.seconds) * 1e6 + Math.floor(fields.time.nanos / 1000));
+    const record = frameRecord(encodeAuditEvent(fields, sequence, recordHeaderBytes, origin), auditClass, sequence);
+    if (group !== undefined && group.bytes + record.length > writer.room()) {
+      writeGroup();
+    }
+    group ??= { records: [], sequences: [], classes: [], bytes: 0, written: undefined, settle: undefined };
+    group.records.push(record);
+    group.sequences.push(sequence);
+    group.classes.push(auditClass);
+    group.bytes += record.length;
+    return group;
+  }
+
+  /** Writes the current group, if any, and queues its events for the mover; throws (and rejects its waiters) when it cannot. */
+  function writeGroup(): void {
+    const done = group;
+    if (done === undefined) {
+      return;
+    }
+    group = undefined;
+    let segment: Segment;
+    try {
+      segment = writer.write(done.records, done.bytes);
+    } catch (cause) {
+      const failure = isDiskFull(cause) ? new CredbrokerError("ERR_STORE_FULL", "the audit log's disk is full; the call is refused", { cause }) : cause;
+      done.settle?.(failure);
+      throw failure;
+    }
+    segment.unmoved += done.records.length;
+    for (let i = 0; i < done.records.length; i++) {
+      mover.add({ sequence: done.sequences[i]!, auditClass: done.classes[i]!, bytes: done.records[i]!.subarray(recordHeaderBytes), segment });
+    }
+    done.settle?.();
+  }
+
+  /** The group's turn is over: a failure reached its waiters, and is no one else's. */
+  const writeGroupLater = () => {
+    try {
+      writeGroup();
+    } catch {
+      // rejected to the calls of the group
+    }
+  };
+
   return {
     append(fields, auditClass) {
-      if (mover.pending().length >= maxPending) {
-        throw new CredbrokerError("ERR_UNAVAILABLE", "the audit log cannot move its events into the store; the call is refused");
+      take(fields, auditClass);
+      writeGroup();
+    },
+
+    appendGrouped(fields, auditClass) {
+      const taken = take(fields, auditClass);
+      if (taken.written === undefined) {
+        taken.written = new Promise<void>((resolve, reject) => {
+          taken.settle = (failure) => (failure === undefined ? resolve() : reject(failure as Error));
+        });
+        setImmediate(writeGroupLater);
       }
-      const sequence = store.nextEventSequence(Number(fields.time.seconds) * 1e6 + Math.floor(fields.time.nanos / 1000));
-      const record = frameRecord(encodeAuditEvent(fields, sequence, recordHeaderBytes, origin), auditClass, sequence);
-      let segment: Segment;
-      try {
-        segment = writer.write(record);
-      } catch (cause) {
-        throw isDiskFull(cause) ? new CredbrokerError("ERR_STORE_FULL", "the audit log's disk is full; the call is refused", { cause }) : cause;
-      }
-      segment.unmoved += 1;
-      mover.add({ sequence, auditClass, bytes: record.subarray(recordHeaderBytes), segment });
+      return taken.written;
     },
 
     listEvents(from, limit, name) {
+      // the events of calls still in their turn are written first, so that they are listed
+      writeGroupLater();
       const stored = store.listEvents(from, limit, name);
       const seen = new Set(stored.map((event) => event.sequence));
       const unmoved: AuditEvent[] = [];
@@ -139,9 +211,13 @@ export async function openAuditLog(options: AuditLogOptions): Promise<AuditLog> 
       return [...stored, ...unmoved].sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, limit);
     },
 
-    flush: () => mover.moveAll(),
+    flush: () => {
+      writeGroupLater();
+      return mover.moveAll();
+    },
 
     async close() {
+      writeGroupLater();
       await mover.close();
       await writer.close();
     },

@@ -1,4 +1,4 @@
-import { closeSync, fdatasync, fsync, openSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fsync, openSync, unlinkSync, writeSync, writevSync } from "node:fs";
 import { promisify } from "node:util";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -28,8 +28,16 @@ export interface SegmentWriterOptions {
 
 /** Appends records to this process's segment files. */
 export interface SegmentWriter {
-  /** Writes one record (handed to the OS, not yet synced) and returns its segment; throws when it cannot. */
-  write(record: Buffer): Segment;
+  /**
+   * Writes a group of records into one segment with one write(2) (handed to
+   * the OS, not yet synced) and returns that segment; a group that does not
+   * fit in the current one goes whole into a new one. Throws when it cannot;
+   * the next group then overwrites whatever part was written (read back only
+   * if the process dies first: events of refused calls, never lost ones).
+   */
+  write(records: readonly Buffer[], bytes: number): Segment;
+  /** The bytes a group can have and still go into the current segment (a new segment's size when there is none). */
+  room(): number;
   /** Syncs what was written, closes the files and seals the current segment. */
   close(): Promise<void>;
 }
@@ -47,8 +55,9 @@ const syncData = promisify(fdatasync);
 const syncAll = promisify(fsync);
 
 /**
- * Writes records with write(2) on the calling thread, so a record is the
- * OS's before write() returns (a crash of the process loses none), and
+ * Writes groups of records with one write(2) each on the calling thread, so
+ * a record is the OS's before write() returns (a crash of the process loses
+ * none), and
  * fdatasyncs on libuv's pool every syncIntervalMs, so records reach the
  * disk in groups at most that far apart. A new segment's directory entry is
  * synced with its first group: without it, a power loss could lose the file.
@@ -67,6 +76,18 @@ export function startSegmentWriter(options: SegmentWriterOptions): SegmentWriter
   function writeAll(fd: number, bytes: Buffer, position: number): void {
     for (let done = 0; done < bytes.length; ) {
       done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+    }
+  }
+
+  /** One pwritev(2) for the whole group; a short write (rare: a signal, a full disk) finishes record by record. */
+  function writeGroup(fd: number, records: readonly Buffer[], bytes: number, position: number): void {
+    let done = records.length === 1 ? writeSync(fd, records[0]!, 0, bytes, position) : writevSync(fd, records as Buffer[], position);
+    for (let i = 0, start = 0; done < bytes; start += records[i]!.length, i++) {
+      const record = records[i]!;
+      if (done < start + record.length) {
+        writeAll(fd, record.subarray(done - start), position + done);
+        done = start + record.length;
+      }
     }
   }
 
@@ -141,7 +162,7 @@ export function startSegmentWriter(options: SegmentWriterOptions): SegmentWriter
   timer.unref();
 
   return {
-    write(record) {
+    write(records, bytes) {
       if (closed) {
         // a straggler after close would start a segment that nobody syncs or moves
         throw new Error("the audit log is closed");
@@ -149,12 +170,16 @@ export function startSegmentWriter(options: SegmentWriterOptions): SegmentWriter
       if (syncFailure !== undefined) {
         throw new Error("the audit segment could not be synced", { cause: syncFailure });
       }
-      const open = current !== undefined && current.position + record.length <= current.size ? current : rotate(record.length);
-      // a failed write leaves the position where it was: the next record overwrites the partial one
-      writeAll(open.fd, record, open.position);
-      open.position += record.length;
+      const open = current !== undefined && current.position + bytes <= current.size ? current : rotate(bytes);
+      // a failed write leaves the position where it was: the next group overwrites the partial one
+      writeGroup(open.fd, records, bytes, open.position);
+      open.position += bytes;
       open.dirty = true;
       return open.segment;
+    },
+
+    room() {
+      return current === undefined ? options.segmentBytes : current.size - current.position;
     },
 
     async close() {

@@ -12,7 +12,7 @@ import { retentionClassOf } from "../audit/retention-class.ts";
 /** Options of the audit interceptor. */
 export interface AuditInterceptorOptions {
   /** Where events are appended. */
-  log: Pick<AuditLog, "append">;
+  log: Pick<AuditLog, "appendGrouped">;
   /** Told when the event of an already failed call could not be written (that call fails anyway). */
   logger: Logger;
   /** Where calls whose events are of the "refused" class are counted; undefined when metrics are off. */
@@ -25,8 +25,10 @@ export interface AuditInterceptorOptions {
  * writes its own `ok` event in the change's transaction (see commitAudited);
  * every other outcome is written here: successful reads and Injects before
  * their answer is returned (fail closed: an event that cannot be written
- * fails the call), failures after the fact. An append is a write(2) to the
- * audit log's segment file: the call waits for no commit.
+ * fails the call), failures after the fact. Either way the call's answer
+ * waits until its event is handed to the OS: the events of one event-loop
+ * turn go to the audit log's segment file in one write(2), and no call waits
+ * for a commit.
  */
 export function createAuditInterceptor({ log, logger, refusals }: AuditInterceptorOptions): Interceptor {
   return (next) => async (req) => {
@@ -61,7 +63,7 @@ export function createAuditInterceptor({ log, logger, refusals }: AuditIntercept
           refusals?.count(req.service, req.method, connectCode);
         }
         try {
-          log.append(event, auditClass);
+          await log.appendGrouped(event, auditClass);
         } catch (cause) {
           logger.error({ method: basis.method, requestId: basis.requestId, code, err: cause }, "audit event not written");
         }
@@ -71,7 +73,7 @@ export function createAuditInterceptor({ log, logger, refusals }: AuditIntercept
     if (!scope.recorded) {
       const targets = withVersions(target.names, req.stream ? undefined : res.message);
       try {
-        log.append(auditEventFields(basis, "ok", target.mode, targets), "main");
+        await log.appendGrouped(auditEventFields(basis, "ok", target.mode, targets), "main");
       } catch (cause) {
         throw cause instanceof CredbrokerError && cause.code === "ERR_STORE_FULL"
           ? cause

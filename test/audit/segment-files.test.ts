@@ -2,8 +2,10 @@
  * The audit log's segment files, with a real LMDB store in a temp dir: their
  * modes and names, rotation and removal once moved, the replay of what an
  * earlier process left (a torn last record dropped), sequences that stay
- * unique across it, and the refusal when the store stops taking events.
+ * unique across it, the refusal when the store stops taking events, and
+ * the grouped appends of one event-loop turn (one write, then the answer).
  */
+import { readFileSync } from "node:fs";
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +13,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openAuditLog, type AuditLog } from "../../src/audit/audit-log.ts";
+import { readRecords } from "../../src/audit/segment-record.ts";
 import type { AuditEventFields } from "../../src/audit/event-encoding.ts";
 import { CallerKind } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
@@ -169,5 +172,33 @@ describe("audit segment files", () => {
     await log.flush();
     log.append(fields("again"), "main");
     expect(log.listEvents(0n, 1).map((e) => e.requestId)).toEqual(["e0"]);
+  });
+
+  it("writes the grouped events of one turn together, each call's promise resolving once they are the OS's; a group that cannot be written refuses each of its calls", async () => {
+    const { log } = await open(dir);
+    const [segment] = await segmentsIn(dir);
+    // read synchronously: the turn must not end while the file is read
+    const recordsOnDisk = () => readRecords(readFileSync(join(dir, "audit", segment!))).records.length;
+    const waits = Array.from({ length: 50 }, (_, i) => log.appendGrouped(fields(`g${i}`), "main"));
+    // one promise for the turn's group, and nothing written while the turn runs
+    expect(new Set(waits).size).toBe(1);
+    expect(recordsOnDisk()).toBe(0);
+    await Promise.all(waits);
+    expect(recordsOnDisk()).toBe(50);
+    expect(requestIds(log)).toEqual(Array.from({ length: 50 }, (_, i) => `g${i}`));
+
+    // a group written by a synchronous append goes first, in sequence order
+    const grouped = log.appendGrouped(fields("grouped"), "main");
+    log.append(fields("at-once"), "main");
+    expect(recordsOnDisk()).toBe(52);
+    await grouped;
+    expect(requestIds(log).slice(-2)).toEqual(["grouped", "at-once"]);
+
+    // a group still in its turn at close is written by close; one the writer refuses (the log closed) rejects every call of it
+    const atClose = [log.appendGrouped(fields("at-close-1"), "main"), log.appendGrouped(fields("at-close-2"), "main")];
+    await closeAll();
+    expect((await Promise.allSettled(atClose)).map((o) => o.status)).toEqual(["fulfilled", "fulfilled"]);
+    const late = [log.appendGrouped(fields("late-1"), "main"), log.appendGrouped(fields("late-2"), "main")];
+    expect((await Promise.allSettled(late)).map((o) => o.status)).toEqual(["rejected", "rejected"]);
   });
 });

@@ -1,24 +1,40 @@
-import * as grpc from "@grpc/grpc-js";
+import type { grpcPeer } from "../call-context.ts";
 import type { ConnectionGate } from "../connection-gate.ts";
 
-/** Counts each call (of every service) on its connection for the gate; a unix socket's peer is "unknown", which no connection has. */
-export function countCalls(gate: ConnectionGate): grpc.ServerInterceptor {
-  return (_method, call) => {
-    const key = call.getPeer();
-    let ended = false;
-    const end = () => {
-      if (!ended) {
-        ended = true;
-        gate.callEnded(key);
-      }
-    };
-    gate.callStarted(key);
-    return new grpc.ServerInterceptingCall(call, {
-      start: (next) => next({ onCancel: end }),
-      sendStatus: (status, next) => {
-        end();
-        next(status);
-      },
-    });
-  };
+/** What a grpc-js call says of its peer. */
+export type PeerSurface = Parameters<typeof grpcPeer>[0];
+
+/**
+ * One call counted on its connection for the gate, from the handler: a
+ * grpc-js server interceptor would wrap every call in a ServerInterceptingCall
+ * and two closures to learn the same. `peer` is grpc-js's `getPeer()`, read
+ * once per call and shared with the audit's peer; a unix socket's is
+ * "unknown", which no connection has. release() is idempotent.
+ */
+export class CountedCall {
+  readonly peer: string;
+  private readonly call: PeerSurface;
+  private gate: ConnectionGate | undefined;
+
+  constructor(gate: ConnectionGate, call: PeerSurface) {
+    this.peer = call.getPeer();
+    this.call = call;
+    this.gate = gate;
+    gate.callStarted(this.peer);
+  }
+
+  /** The peer as read at the call's start (grpcPeer reads it through this). */
+  getPeer(): string {
+    return this.peer;
+  }
+
+  getAuthContext(): ReturnType<PeerSurface["getAuthContext"]> {
+    return this.call.getAuthContext();
+  }
+
+  /** The call ended (answered, failed or cancelled). */
+  release(): void {
+    this.gate?.callEnded(this.peer);
+    this.gate = undefined;
+  }
 }

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
+import type { CountedCall } from "./call-counter.ts";
 
 /** What every kind of grpc-js server call has. */
 export interface ServerCallSurface {
@@ -13,6 +14,8 @@ export interface ServerCallSurface {
  * asked for (most calls, a cached Inject among them, never look at it); it
  * aborts when the client cancels or the deadline passes, and, for a call
  * that asked for it, when the call ends (connect's HandlerContext contract).
+ * The call's count on its connection is released when it ends, or when the
+ * client cancels a call that made its signal (a stream waiting on it).
  */
 export class CallScope {
   readonly call: ServerCallSurface;
@@ -21,9 +24,11 @@ export class CallScope {
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private ended = false;
+  private readonly counted: CountedCall;
 
-  constructor(call: ServerCallSurface) {
+  constructor(call: ServerCallSurface, counted: CountedCall) {
     this.call = call;
+    this.counted = counted;
     this.deadline = Number(call.getDeadline());
   }
 
@@ -37,6 +42,7 @@ export class CallScope {
       }
       // grpc-js emits "cancelled" when any call ends, answered ones too
       this.call.once("cancelled", () => {
+        this.counted.release();
         if (!this.ended) {
           made.abort(new ConnectError("the client cancelled the call", Code.Canceled));
         }
@@ -62,6 +68,7 @@ export class CallScope {
       return;
     }
     this.ended = true;
+    this.counted.release();
     clearTimeout(this.timer);
     this.controller?.abort(new ConnectError("the call has ended", Code.Canceled));
   }

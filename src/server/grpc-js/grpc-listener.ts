@@ -3,12 +3,12 @@ import type { AddressInfo } from "node:net";
 import type { Interceptor, ServiceImplSpec } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { formatListenAddress, parseListenAddress } from "../../config/listen-address.ts";
+import type { ConnectionGate } from "../connection-gate.ts";
 import { defaultConnectionLimits } from "../connection-limits.ts";
 import { clampHttp2GrpcTimeouts } from "../deadline-headers.ts";
 import { rejectExpiredDeadline } from "../expired-deadline.ts";
 import { listenerGate, type Listener, type ServiceListenerOptions } from "../service-listener.ts";
 import { listenOn, removeSocketFile } from "../unix-socket.ts";
-import { countCalls } from "./call-counter.ts";
 import { bytesMethodDefinition } from "./method-definition.ts";
 import { createSystemHandler } from "./system-handler.ts";
 import { createUnaryHandler } from "./unary-handler.ts";
@@ -25,20 +25,21 @@ export async function startGrpcListener(options: ServiceListenerOptions): Promis
   const limits = options.limits ?? defaultConnectionLimits;
   const gate = listenerGate("grpc", options);
   const server = new grpc.Server({
-    interceptors: [countCalls(gate)],
     "grpc.max_receive_message_length": options.maxRequestBytes,
     // answers are not capped: a full ListSecrets page can pass 1 MiB
     "grpc.max_send_message_length": -1,
     "grpc.max_concurrent_streams": limits.maxConcurrentStreams,
     "grpc.max_connection_idle_ms": limits.idleTimeoutMs,
+    // channelz (counters and a Date.now() per message, per call and per session) is served by nothing here
+    "grpc.enable_channelz": 0,
   });
   // innermost, as on the HTTP listener: a refused expired call is authenticated, logged and audited
   const interceptors = [...options.interceptors, rejectExpiredDeadline];
   for (const spec of options.services) {
-    addApiService(server, spec, interceptors);
+    addApiService(server, spec, interceptors, gate);
   }
   for (const spec of options.systemServices ?? []) {
-    addSystemService(server, spec);
+    addSystemService(server, spec, gate);
   }
   const tls = options.tls;
   // Node's default minimum, TLS 1.2, applies: grpc-js builds its context with tls.createSecureContext
@@ -81,7 +82,7 @@ export async function startGrpcListener(options: ServiceListenerOptions): Promis
 }
 
 /** An API service: unary methods only, each through the interceptors. */
-function addApiService(server: grpc.Server, { service, methods }: ServiceImplSpec, interceptors: readonly Interceptor[]): void {
+function addApiService(server: grpc.Server, { service, methods }: ServiceImplSpec, interceptors: readonly Interceptor[], gate: ConnectionGate): void {
   const definition: Record<string, grpc.MethodDefinition<Buffer, Uint8Array>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const spec of Object.values(methods)) {
@@ -89,18 +90,18 @@ function addApiService(server: grpc.Server, { service, methods }: ServiceImplSpe
       throw new Error(`${service.typeName}/${spec.method.name}: only unary methods are served through the interceptors`);
     }
     definition[spec.method.name] = bytesMethodDefinition(spec.method);
-    handlers[spec.method.name] = createUnaryHandler(spec, interceptors);
+    handlers[spec.method.name] = createUnaryHandler(spec, interceptors, gate);
   }
   server.addService(definition, handlers);
 }
 
 /** A service for probes and tools, every kind of method, without the interceptors. */
-function addSystemService(server: grpc.Server, { methods }: ServiceImplSpec): void {
+function addSystemService(server: grpc.Server, { methods }: ServiceImplSpec, gate: ConnectionGate): void {
   const definition: Record<string, grpc.MethodDefinition<Buffer, Uint8Array>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const spec of Object.values(methods)) {
     definition[spec.method.name] = bytesMethodDefinition(spec.method);
-    handlers[spec.method.name] = createSystemHandler(spec);
+    handlers[spec.method.name] = createSystemHandler(spec, gate);
   }
   server.addService(definition, handlers);
 }

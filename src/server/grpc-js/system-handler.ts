@@ -4,6 +4,8 @@ import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, 
 import type { MethodImplSpec } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { toConnectError } from "../connect-error.ts";
+import type { ConnectionGate } from "../connection-gate.ts";
+import { CountedCall, type PeerSurface } from "./call-counter.ts";
 import { CallScope, type ServerCallSurface } from "./call-scope.ts";
 import { CallValues } from "./call-values.ts";
 import { grpcStatusOf, undecodableError } from "./grpc-status.ts";
@@ -15,12 +17,13 @@ import { methodPath } from "./method-definition.ts";
  * The grpc-js handler of a method of a service for probes and tools
  * (health, reflection): served as it is, streaming methods included and
  * without interceptors, since it needs no token and is no call worth a log
- * line; the HTTP listener serves them alike.
+ * line; the HTTP listener serves them alike. Each call counts on its
+ * connection in the gate until it ends (a Watch while it streams).
  */
-export function createSystemHandler(spec: MethodImplSpec): grpc.UntypedHandleCall {
+export function createSystemHandler(spec: MethodImplSpec, gate: ConnectionGate): grpc.UntypedHandleCall {
   const url = methodPath(spec.method);
-  const start = (call: ServerCallSurface) => {
-    const scope = new CallScope(call);
+  const start = (call: ServerCallSurface & PeerSurface) => {
+    const scope = new CallScope(call, new CountedCall(gate, call));
     const context = new GrpcHandlerContext(
       { service: spec.method.parent, method: spec.method, url, header: new MetadataHeaders(call.metadata), contextValues: new CallValues() },
       scope,

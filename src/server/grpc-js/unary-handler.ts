@@ -14,6 +14,8 @@ import type * as grpc from "@grpc/grpc-js";
 import { encodedAnswerKey } from "../../api/encoded-answer.ts";
 import { deadlineKey, grpcPeer, peerKey } from "../call-context.ts";
 import { callRecord, mappedError } from "../call-record.ts";
+import type { ConnectionGate } from "../connection-gate.ts";
+import { CountedCall } from "./call-counter.ts";
 import { CallScope } from "./call-scope.ts";
 import { CallValues } from "./call-values.ts";
 import { grpcStatusOf, undecodableStatus } from "./grpc-status.ts";
@@ -39,17 +41,23 @@ class GrpcUnaryRequest implements UnaryRequest {
   readonly message: MessageShape<DescMethodUnary["input"]>;
   private readonly scope: CallScope;
 
-  constructor(method: DescMethodUnary, url: string, call: grpc.ServerUnaryCall<Buffer, Uint8Array>, message: MessageShape<DescMethodUnary["input"]>) {
+  constructor(
+    method: DescMethodUnary,
+    url: string,
+    call: grpc.ServerUnaryCall<Buffer, Uint8Array>,
+    counted: CountedCall,
+    message: MessageShape<DescMethodUnary["input"]>,
+  ) {
     this.service = method.parent;
     this.method = method;
     this.url = url;
     this.header = new MetadataHeaders(call.metadata);
     this.message = message;
-    this.scope = new CallScope(call);
+    this.scope = new CallScope(call, counted);
     this.contextValues = new CallValues()
       .set(scopeKey, this.scope)
       .set(deadlineKey, this.scope.deadline)
-      .set(peerKey, () => grpcPeer(call));
+      .set(peerKey, () => grpcPeer(counted));
   }
 
   get signal(): AbortSignal {
@@ -93,11 +101,12 @@ class GrpcUnaryResponse implements UnaryResponse {
  * interceptors as on the HTTP listener run, then the implementation. An
  * answer that its service holds encoded (see encodedAnswerKey) is sent as
  * those bytes; errors arrive mapped by the log interceptor and are mapped
- * no further.
+ * no further. Each call counts on its connection in the gate until it ends.
  */
 export function createUnaryHandler(
   { method, impl }: Extract<MethodImplSpec, { kind: "unary" }>,
   interceptors: readonly Interceptor[],
+  gate: ConnectionGate,
 ): grpc.handleUnaryCall<Buffer, Uint8Array> {
   const url = methodPath(method);
   // not async: an implementation that answers at once (a cached Inject) costs one promise here, not an await as well
@@ -117,14 +126,16 @@ export function createUnaryHandler(
   };
   const invoke = interceptors.reduceRight<Next>((next, interceptor) => interceptor(next), inner);
   return (call, callback) => {
+    const counted = new CountedCall(gate, call);
     let message;
     try {
       message = fromBinary(method.input, call.request);
     } catch {
+      counted.release();
       callback(undecodableStatus(method.input));
       return;
     }
-    const req = new GrpcUnaryRequest(method, url, call, message);
+    const req = new GrpcUnaryRequest(method, url, call, counted, message);
     invoke(req).then(
       (res) => {
         req.end();
