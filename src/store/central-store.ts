@@ -255,18 +255,34 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
     close: connection.close,
   };
 
+  /**
+   * One statement per batch, with two parameters: the events' bytes as one
+   * bytea, and one line per event (sequence, instance, class, names, offset
+   * and length in the bytea, tab-separated) as one text that PostgreSQL
+   * splits. A parameter per value (or an array per column) made the client's
+   * encoding 8-15 µs an event, more than the rest of an Inject's audit. No
+   * field holds a tab or a line break: instance ids and classes are
+   * printable without spaces, and names hold no space (checkName), so a
+   * row's names travel space-separated.
+   */
   async function insertEventRows(target: Db | Tx, events: readonly CentralEvent[]): Promise<void> {
     if (events.length === 0) {
       return;
     }
-    const rows = events.map((event) => ({
-      sequence: BigInt(event.sequence),
-      instance_id: event.instanceId,
-      audit_class: event.auditClass,
-      names: [...event.names],
-      event: Buffer.from(event.bytes),
-    }));
-    await target`INSERT INTO ${table("audit_events")} ${target(rows)} ON CONFLICT (sequence, instance_id) DO NOTHING`;
+    const lines: string[] = [];
+    let offset = 1;
+    for (const event of events) {
+      lines.push(`${event.sequence}\t${event.instanceId}\t${event.auditClass}\t${event.names.join(" ")}\t${offset}\t${event.bytes.length}`);
+      offset += event.bytes.length;
+    }
+    const blob = Buffer.concat(events.map((event) => event.bytes));
+    await target`
+      INSERT INTO ${table("audit_events")} (sequence, instance_id, audit_class, names, event)
+      SELECT split_part(line, E'\t', 1)::bigint, split_part(line, E'\t', 2), split_part(line, E'\t', 3),
+        COALESCE(string_to_array(NULLIF(split_part(line, E'\t', 4), ''), ' '), '{}'),
+        substring(${blob}::bytea FROM split_part(line, E'\t', 5)::int FOR split_part(line, E'\t', 6)::int)
+      FROM unnest(string_to_array(${lines.join("\n")}::text, E'\n')) AS line
+      ON CONFLICT (sequence, instance_id) DO NOTHING`;
   }
 
   return central;

@@ -117,6 +117,16 @@ describe.skipIf(suite.skip)(suite.title, () => {
         throw new Error(`${String(error)}: missing ${missing.length} (${missing.slice(0, 5).join(", ")}), doubled ${doubled.length} (${doubled.slice(0, 5).join(", ")}), misnamed ${misnamed.length}`);
       });
     }
+    // the name filter runs in PostgreSQL on the names shipped with each event
+    const named = await allAuditEvents(b.audit, { name: "w-before" });
+    expect(named.map((event) => `${event.method} ${event.code} ${event.instanceId}`)).toEqual([
+      `credbroker.v1.SecretService/CreateSecret ok ${b.instanceId}`,
+    ]);
+    const listCall = await b.secrets.listSecrets({ mode: Mode.TEST }, { headers: { "x-request-id": "a-list-naming-nothing" } });
+    expect(listCall.secrets.length).toBeGreaterThan(0);
+    await waitUntil("a lists b's ListSecrets event, which names no secret", async () =>
+      (await allAuditEvents(a.audit)).some((event) => event.requestId === "a-list-naming-nothing" && event.secrets.length === 0),
+    );
     const events = await allAuditEvents(a.audit);
     const perSidecar = Object.fromEntries([a, b].map((s) => [s.instanceId, events.filter((e) => e.instanceId === s.instanceId).length]));
     console.log(
