@@ -80,7 +80,7 @@ export function openKeyring(masterKey: Uint8Array, sealedBytes: Uint8Array): Key
   if (plaintext === undefined) {
     throw new CredbrokerError(
       "ERR_MASTER_KEY_MISMATCH",
-      "the master key does not open this data directory's keyring (wrong CREDBROKER_MASTER_KEY or --master-key-file?)",
+      "the master key does not open the stored keyring (the data dir's, or in fleet mode the fleet's) (wrong CREDBROKER_MASTER_KEY or --master-key-file?)",
     );
   }
   try {
