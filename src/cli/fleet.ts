@@ -14,7 +14,6 @@ import { keyringMetaKey } from "../keys/stored-keyring.ts";
 import { openCentralStore } from "../store/central-store.ts";
 import { openLmdbStore, type LmdbStore } from "../store/lmdb-store.ts";
 import { CliError, noPositionals, printHelp, UsageError, type CliContext } from "./command.ts";
-import { errorLine } from "./output.ts";
 
 export const fleetUsage = `Usage: credbroker fleet import [--data-dir DIR] [--postgres-url-file FILE] [--postgres-schema NAME] [--master-key-file FILE]
 
@@ -89,12 +88,6 @@ export async function fleet(args: string[], ctx: CliContext): Promise<number> {
       await local.close();
       await hold.release();
     }
-  } catch (error) {
-    if (error instanceof CredbrokerError && error.code === "ERR_DATA_DIR_BUSY") {
-      ctx.stderr.write(`credbroker: ${errorLine(error)}\n`);
-      return 2;
-    }
-    throw error;
   } finally {
     masterKey.value.fill(0);
   }

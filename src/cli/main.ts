@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { ConfigError } from "../config/config-error.ts";
+import { CredbrokerError } from "../errors.ts";
 import { audit } from "./audit.ts";
 import { globalUsage, leadingGlobalFlags, UsageError, type CliContext } from "./command.ts";
 import { errorLine } from "./output.ts";
@@ -101,6 +102,8 @@ main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stder
       return;
     }
     process.stderr.write(`credbroker: ${errorLine(error)}\n`);
-    process.exitCode = error instanceof ConfigError ? 2 : 1;
+    // a data dir a broker serves (rekey, fleet import) is a mistake in how the command was run, like a configuration one
+    const busy = error instanceof CredbrokerError && error.code === "ERR_DATA_DIR_BUSY";
+    process.exitCode = error instanceof ConfigError || busy ? 2 : 1;
   },
 );

@@ -7,7 +7,6 @@ import { CredbrokerError } from "../errors.ts";
 import { rekeyStore } from "../keys/rekey.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import { CliError, noPositionals, printHelp, UsageError, type CliContext } from "./command.ts";
-import { errorLine } from "./output.ts";
 
 export const rekeyUsage = `Usage: credbroker rekey --new-master-key-file FILE [--data-dir DIR] [--master-key-file OLD]
 
@@ -76,12 +75,6 @@ export async function rekey(args: string[], ctx: CliContext): Promise<number> {
       await store.close();
       await hold.release();
     }
-  } catch (error) {
-    if (error instanceof CredbrokerError && error.code === "ERR_DATA_DIR_BUSY") {
-      ctx.stderr.write(`credbroker: ${errorLine(error)}\n`);
-      return 2;
-    }
-    throw error;
   } finally {
     config.oldMasterKey.value.fill(0);
     config.newMasterKey.value.fill(0);
