@@ -1,11 +1,11 @@
 import { InjectResponseSchema, type InjectResponse } from "../gen/credbroker/v1/inject_service_pb.ts";
-import { modeName, oneName, parseCommandArgs, printHelp, requiredMode, type CliContext } from "./command.ts";
+import { modeName, oneName, parseCommandArgs, printHelp, requiredMode, UsageError, type CliContext } from "./command.ts";
 import { withClient } from "./connect.ts";
 import { maskMaterial } from "./mask-material.ts";
 import { formatPairs, printJson, time } from "./output.ts";
 import { stepKindByName, stepNames, typeName } from "./secret-types.ts";
 
-export const injectUsage = `Usage: credbroker inject NAME --mode test|live [--step ${stepNames}] [flags]
+export const injectUsage = `Usage: credbroker inject NAME --mode test|live [--step ${stepNames}] [--target-url URL [--target-method M]] [flags]
 
 Asks the broker for the material a step would get, for debugging. Credential
 values are printed as **** unless --show-values is given. For an OAuth2
@@ -14,6 +14,9 @@ secret this fetches (or reuses) an access token, as a step's Inject would.
   --mode test|live        the mode of the secret (required)
   --step ${stepNames}   the kind of step (default: the type's natural step)
   --show-values           print the credential values too
+  --target-url URL        the request the step is about to send, which a
+                          DPoP-bound OAuth2 secret's proof is made for
+  --target-method M       that request's method (default GET)
 
 Sends CREDBROKER_INJECT_TOKEN when set (a broker with an inject token
 requires it), else the admin token if there is one.
@@ -23,6 +26,8 @@ const options = {
   mode: { type: "string" },
   step: { type: "string" },
   "show-values": { type: "boolean" },
+  "target-url": { type: "string" },
+  "target-method": { type: "string" },
 } as const;
 
 /** `credbroker inject`: Inject, with values masked unless --show-values. */
@@ -34,7 +39,8 @@ export async function inject(args: string[], ctx: CliContext): Promise<number> {
   const name = oneName(positionals);
   const mode = requiredMode(values.mode);
   const step = stepKindByName(values.step);
-  const res = await withClient(values, ctx, "inject", (client) => client.inject.inject({ mode, name, step }));
+  const target = targetOf(values["target-url"], values["target-method"]);
+  const res = await withClient(values, ctx, "inject", (client) => client.inject.inject({ mode, name, step, ...target }));
   const shown = values["show-values"] === true ? res : maskMaterial(res);
   if (values.json === true) {
     printJson(ctx, InjectResponseSchema, shown);
@@ -45,6 +51,17 @@ export async function inject(args: string[], ctx: CliContext): Promise<number> {
     ctx.stderr.write("(credential values hidden; --show-values prints them)\n");
   }
   return 0;
+}
+
+/** The DPoP target of --target-url and --target-method; the broker checks the URL and the method (INVALID_ARGUMENT naming target.url or target.method). */
+function targetOf(url: string | undefined, method: string | undefined): { target?: { url: string; method: string } } {
+  if (url === undefined) {
+    if (method !== undefined) {
+      throw new UsageError("--target-method needs --target-url");
+    }
+    return {};
+  }
+  return { target: { url, method: method ?? "GET" } };
 }
 
 function formatMaterial(res: InjectResponse): string {

@@ -3,10 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, type Client } from "@connectrpc/connect";
 import { AuditService } from "../../src/gen/credbroker/v1/audit_service_pb.ts";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.ts";
-import { InjectService, type InjectResponse } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
+import { fromJsonString } from "@bufbuild/protobuf";
+import { InjectResponseSchema, InjectService, type InjectResponse } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode, OAuth2TokenBinding, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
+import { runCli } from "../support/run-cli.ts";
 import { canary } from "../support/canary.ts";
 import { jwkThumbprint, startDpopResourceServer, type DpopResourceServer } from "../support/dpop-resource-server.ts";
 import { startTokenServer, type TokenServer } from "../support/oidc-server.ts";
@@ -153,6 +155,28 @@ describe("DPoP-bound tokens (RFC 9449) against oidc-provider with nonces, and a 
       expect({ code: answer?.code, field: answer?.findDetails(ErrorInfoSchema)[0]?.metadata["field"] }).toEqual({ code: Code.InvalidArgument, field });
       expect(answer?.message).not.toContain(secret);
     }
+  });
+
+  it("credbroker inject --target-url/--target-method: the proof is made for that request, values masked unless asked", async () => {
+    await admin.createSecret({ mode: Mode.TEST, name: "cli-orders", credentials: dpopCredentials(idp.tokenUrl) });
+    const url = `${rs.url}/orders`;
+    const cli = (...extra: string[]) => runCli(["inject", "cli-orders", "--mode", "test", "--addr", tb.broker.grpcAddress, ...extra], {});
+    const shown = await cli("--target-url", url, "--target-method", "POST", "--show-values", "--json");
+    expect(shown.code, shown.stderr).toBe(0);
+    const answer = fromJsonString(InjectResponseSchema, shown.stdout);
+    expect(proofParts(header(answer, "DPoP")).payload).toMatchObject({ htm: "POST", htu: url });
+    expect(await send(url, answer, "POST")).toBe(200);
+    const masked = await cli("--target-url", url);
+    expect(masked.code, masked.stderr).toBe(0);
+    expect(masked.stdout).toMatch(/^header +Authorization: DPoP \*{4}$/m);
+    expect(masked.stdout).toMatch(/^header +DPoP: \*{4}$/m);
+    expect(masked.stdout).not.toContain(secret);
+    const without = await cli();
+    expect(without.code).toBe(1);
+    expect(without.stderr).toContain("ERR_TARGET_REQUIRED");
+    const methodAlone = await cli("--target-method", "POST");
+    expect(methodAlone.code).toBe(2);
+    expect(methodAlone.stderr).toContain("--target-method needs --target-url");
   });
 
   it("refuses the bearer token of a server that does not do DPoP, and caches nothing", async () => {
