@@ -5,31 +5,22 @@
  * and a sidecar killed (-9) and started again.
  */
 import { Code, type Client } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { allAuditEvents } from "../support/audit-events.ts";
-import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
-import { bearer, createFleet, fleetSuite, outcome, waitUntil, type Fleet, type Sidecar } from "../support/fleet.ts";
+import { type Sidecar, bearer, fleetSuite, outcome, useFleet, waitUntil } from "../support/fleet.ts";
 
 const suite = fleetSuite("the fleet's audit events");
 
 describe.skipIf(suite.skip)(suite.title, () => {
-  let postgres: RunningPostgres;
-  let fleet: Fleet;
+  const setup = useFleet();
   let a: Sidecar;
   let b: Sidecar;
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    fleet = createFleet(postgres);
-    a = await fleet.start("audit-a");
-    b = await fleet.start("audit-b");
+    [a, b] = await setup.fleet.startAll(["audit-a", "audit-b"]);
   }, 60_000);
-  afterAll(async () => {
-    await fleet?.close();
-    await postgres?.close();
-  });
 
   it("lists every sidecar's events on any sidecar, each once and naming its sidecar, across a PostgreSQL outage and a kill -9", { timeout: 90_000 }, async () => {
     await a.secrets.createSecret({ mode: Mode.TEST, name: "audited", credentials: bearer("audited-value") }, { headers: { "x-request-id": "setup-create" } });
@@ -72,12 +63,12 @@ describe.skipIf(suite.skip)(suite.title, () => {
     await load([a, b], 800, "before");
     expect(await write(b, "write-before", "w-before")).toBe("ok");
 
-    postgres.stop();
+    setup.postgres.stop();
     const duringOutage: (Code | "ok")[] = [];
     await load([a, b], 1500, "outage", async () => {
       duringOutage.push(await write(a, "write-outage-a", "w-outage-a"), await write(b, "write-outage-b", "w-outage-b"));
     });
-    postgres.start();
+    setup.postgres.start();
     expect(duringOutage).toEqual([Code.Unavailable, Code.Unavailable]);
     await load([a, b], 500, "after-outage");
 
@@ -86,7 +77,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
       await b.kill();
     });
-    b = await fleet.start("audit-b", { dataDir: b.dataDir });
+    b = await setup.fleet.start("audit-b", { dataDir: b.dataDir });
     await load([a, b], 500, "restarted");
     expect(await write(b, "write-restarted", "w-restarted")).toBe("ok");
 

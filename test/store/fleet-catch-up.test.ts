@@ -5,34 +5,25 @@
  */
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { open } from "lmdb";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
-import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
-import { bearer, centralRecords, createFleet, fleetSuite, inParallel, injectedToken, replicaDifferences, type Fleet, type Sidecar } from "../support/fleet.ts";
+import { type Sidecar, bearer, centralRecords, fleetSuite, inParallel, injectedToken, replicaDifferences, useFleet } from "../support/fleet.ts";
 
 const suite = fleetSuite("a sidecar that missed changes");
 
 describe.skipIf(suite.skip)(suite.title, () => {
-  let postgres: RunningPostgres;
-  let fleet: Fleet;
+  const setup = useFleet();
   let a: Sidecar;
   let b: Sidecar;
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    fleet = createFleet(postgres);
-    a = await fleet.start("catch-up-a");
-    b = await fleet.start("catch-up-b");
+    [a, b] = await setup.fleet.startAll(["catch-up-a", "catch-up-b"]);
   }, 60_000);
-  afterAll(async () => {
-    await fleet?.close();
-    await postgres?.close();
-  });
 
   /** The central revision, and the one a stopped sidecar's replica holds. */
-  const headRevision = () => BigInt(fleet.sql(`SELECT revision FROM ${fleet.schema}.state`).trim());
+  const headRevision = () => BigInt(setup.fleet.sql(`SELECT revision FROM ${setup.fleet.schema}.state`).trim());
   function appliedRevision(dataDir: string): bigint {
     const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
     try {
@@ -45,7 +36,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   it("catches up on creates, updates, deploys and deletes made while it was stopped, before it serves", { timeout: 60_000 }, async () => {
     await inParallel(40, 8, (i) => a.secrets.createSecret({ mode: Mode.TEST, name: `early-${i}`, credentials: bearer(`early-${i}-v1`) }));
     await a.secrets.deploySecrets({ names: Array.from({ length: 20 }, (_, i) => `early-${i}`) });
-    expect(await replicaDifferences(fleet, b)).toEqual([]);
+    expect(await replicaDifferences(setup.fleet, b)).toEqual([]);
     expect(await b.stop()).toBe(0);
 
     await inParallel(100, 16, (i) => a.secrets.createSecret({ mode: Mode.TEST, name: `missed-${i}`, credentials: bearer(`missed-${i}`) }));
@@ -57,7 +48,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     await a.secrets.deploySecrets({ names: ["early-1", "missed-0"] });
 
     const start = performance.now();
-    b = await fleet.start("catch-up-b", { dataDir: b.dataDir });
+    b = await setup.fleet.start("catch-up-b", { dataDir: b.dataDir });
     const serving = performance.now() - start;
     // its first answers are already the fleet's
     expect(await injectedToken(b.inject, Mode.TEST, "early-0")).toBe("early-0-reborn");
@@ -65,7 +56,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     expect(await injectedToken(b.injectGrpc, Mode.LIVE, "early-1")).toBe("early-1-v2");
     expect(await injectedToken(b.injectGrpc, Mode.LIVE, "early-2")).toBe("early-2-v1");
     expect(await injectedToken(b.inject, Mode.TEST, "missed-99")).toBe("missed-99");
-    expect(await replicaDifferences(fleet, b)).toEqual([]);
+    expect(await replicaDifferences(setup.fleet, b)).toEqual([]);
     console.log(`fleet catch-up: a sidecar stopped during 164 writes (20 deletes) served the fleet's state ${Math.round(serving)} ms after its start (process start included)`);
   });
 
@@ -79,7 +70,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     await a.secrets.deploySecrets({ names: names.slice(1000) });
     const writeMs = performance.now() - writeStart;
     const head = headRevision();
-    const changed = [...centralRecords(fleet).keys()].filter((key) => key.includes("/bulk-")).length;
+    const changed = [...centralRecords(setup.fleet).keys()].filter((key) => key.includes("/bulk-")).length;
     expect(changed).toBe(3000);
 
     // a read-only handle on its replica sees each page as it commits: the first one is the moment to kill it
@@ -89,7 +80,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     let child: ChildProcess | undefined;
     let killedAt: bigint | undefined;
     let killMs = 0;
-    const started = fleet.start("catch-up-b", { dataDir: b.dataDir, onSpawn: (spawned) => (child = spawned) }).then(
+    const started = setup.fleet.start("catch-up-b", { dataDir: b.dataDir, onSpawn: (spawned) => (child = spawned) }).then(
       () => "served",
       () => "ended before serving",
     );
@@ -110,9 +101,9 @@ describe.skipIf(suite.skip)(suite.title, () => {
     expect(afterKill, "the kill landed before the catch-up's end").toBeLessThan(head);
 
     const start = performance.now();
-    b = await fleet.start("catch-up-b", { dataDir: b.dataDir });
+    b = await setup.fleet.start("catch-up-b", { dataDir: b.dataDir });
     const serving = performance.now() - start;
-    expect(await replicaDifferences(fleet, b)).toEqual([]);
+    expect(await replicaDifferences(setup.fleet, b)).toEqual([]);
     expect(await injectedToken(b.injectGrpc, Mode.LIVE, "bulk-1499")).toBe("bulk-1499");
     console.log(
       `fleet kill -9 mid-catch-up: 3000 changes written in ${Math.round(writeMs)} ms; replica at revision ${from}, head ${head}; ` +

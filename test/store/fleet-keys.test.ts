@@ -4,32 +4,23 @@
  * sidecar without the fleet's master key (or any configured key or admin
  * token) does not start.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
 import { canarySecrets } from "../support/canary-credentials.ts";
-import { bearer, createFleet, fleetSuite, injectedToken, startReadLoad, waitUntil, type Fleet, type Sidecar } from "../support/fleet.ts";
+import { type Sidecar, bearer, fleetSuite, injectedToken, startReadLoad, useFleet, waitUntil } from "../support/fleet.ts";
 
 const suite = fleetSuite("the fleet's keyring");
 
 describe.skipIf(suite.skip)(suite.title, () => {
-  let postgres: RunningPostgres;
-  let fleet: Fleet;
+  const setup = useFleet();
   let a: Sidecar;
   let b: Sidecar;
   let c: Sidecar;
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    fleet = createFleet(postgres);
-    a = await fleet.start("keys-a");
-    [b, c] = await Promise.all([fleet.start("keys-b"), fleet.start("keys-c")]);
+    [a, b, c] = await setup.fleet.startAll(["keys-a", "keys-b", "keys-c"]);
   }, 60_000);
-  afterAll(async () => {
-    await fleet?.close();
-    await postgres?.close();
-  });
 
   /** The active term's key id on a sidecar. */
   async function activeKey(sidecar: Sidecar): Promise<number | undefined> {
@@ -100,11 +91,11 @@ describe.skipIf(suite.skip)(suite.title, () => {
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
 
-    const tables = fleet.sql(`SELECT tablename FROM pg_tables WHERE schemaname = '${fleet.schema}' ORDER BY tablename`).split("\n").filter((t) => t !== "");
+    const tables = setup.fleet.sql(`SELECT tablename FROM pg_tables WHERE schemaname = '${setup.fleet.schema}' ORDER BY tablename`).split("\n").filter((t) => t !== "");
     expect(tables).toEqual(expect.arrayContaining(["records", "meta", "audit_events", "state"]));
     let dump = "";
     for (const table of tables) {
-      dump += fleet.sql(`COPY ${fleet.schema}.${table} TO STDOUT`);
+      dump += setup.fleet.sql(`COPY ${setup.fleet.schema}.${table} TO STDOUT`);
     }
     // bytea columns come out as \x hex: their bytes are searched too
     const bytes = Buffer.concat([...dump.matchAll(/\\\\x([0-9a-f]+)/g)].map((m) => Buffer.from(m[1]!, "hex")));
@@ -131,7 +122,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
 
   it("refuses to start with a master key that does not open the fleet's keyring", { timeout: 30_000 }, async () => {
     const other = randomBytes(32).toString("base64");
-    const failure = await fleet.start("keys-wrong", { env: { CREDBROKER_MASTER_KEY: other } }).then(
+    const failure = await setup.fleet.start("keys-wrong", { env: { CREDBROKER_MASTER_KEY: other } }).then(
       () => "started",
       (error: unknown) => String(error),
     );
@@ -145,7 +136,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
 
   for (const missing of ["CREDBROKER_MASTER_KEY", "CREDBROKER_ADMIN_TOKEN"]) {
     it(`refuses fleet mode without ${missing}: exit 2, naming it`, { timeout: 30_000 }, async () => {
-      const failure = await fleet.start(`keys-no-${missing.toLowerCase()}`, { unset: [missing] }).then(
+      const failure = await setup.fleet.start(`keys-no-${missing.toLowerCase()}`, { unset: [missing] }).then(
         () => "started",
         (error: unknown) => String(error),
       );

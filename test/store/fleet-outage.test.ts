@@ -6,10 +6,9 @@
  * never applied later, and the fleet converges once PostgreSQL is back.
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
-import { bearer, createFleet, fleetSuite, injectedToken, outcome, startReadLoad, waitUntil, type Fleet, type Sidecar } from "../support/fleet.ts";
+import { type Sidecar, bearer, fleetSuite, injectedToken, outcome, startReadLoad, useFleet, waitUntil } from "../support/fleet.ts";
 
 const suite = fleetSuite("a fleet through PostgreSQL outages");
 
@@ -19,27 +18,18 @@ const writeRefusalMs = 5_000;
 const writeDeadlineMs = 15_000;
 
 describe.skipIf(suite.skip)(suite.title, () => {
-  let postgres: RunningPostgres;
-  let fleet: Fleet;
+  const setup = useFleet();
   let a: Sidecar;
   let b: Sidecar;
   let c: Sidecar;
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    fleet = createFleet(postgres);
-    a = await fleet.start("outage-a");
-    [b, c] = await Promise.all([fleet.start("outage-b"), fleet.start("outage-c")]);
+    [a, b, c] = await setup.fleet.startAll(["outage-a", "outage-b", "outage-c"]);
     await a.secrets.createSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("steady-value") });
     await Promise.all([b, c].map((s) => waitUntil(`${s.instanceId} serves steady`, async () => (await injectedToken(s.inject, Mode.TEST, "steady")) === "steady-value")));
   }, 60_000);
   // a test that failed (or timed out) while PostgreSQL hung leaves the next one a running server
-  afterEach(() => postgres?.resume());
-  afterAll(async () => {
-    postgres?.resume();
-    await fleet?.close();
-    await postgres?.close();
-  });
+  afterEach(() => setup.postgres?.resume());
 
   /** A write's outcome and how long it took to answer. */
   async function timedWrite(call: Promise<unknown>): Promise<{ code: Code | "ok"; reason: string | undefined; ms: number }> {
@@ -66,7 +56,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   it("keeps serving reads and Inject while PostgreSQL is stopped (-m immediate), refuses writes within 5 s, and converges after its start", { timeout: 60_000 }, async () => {
     const load = startReadLoad([a, b, c], Mode.TEST, "steady", ["steady-value"]);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    postgres.stop();
+    setup.postgres.stop();
     const refused = [];
     for (const [i, sidecar] of [a, b, c, a].entries()) {
       refused.push(await timedWrite(sidecar.secrets.createSecret({ mode: Mode.TEST, name: `during-stop-${i}`, credentials: bearer(`never-${i}`) })));
@@ -76,7 +66,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     // the outage lasts a while: reads are served from the replicas all along
     await new Promise((resolve) => setTimeout(resolve, 2500));
     refused.push(await timedWrite(a.secrets.deploySecrets({ names: ["steady"] })));
-    postgres.start();
+    setup.postgres.start();
     const back = await firstWriteAfter(a, "after-stop", "after-stop-value");
     const convergence = await converged("after-stop", "after-stop-value");
     const result = await load.stop();
@@ -107,7 +97,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
   it("refuses writes within 5 s while PostgreSQL hangs (SIGSTOP), keeps serving Inject, and converges after SIGCONT", { timeout: 60_000 }, async () => {
     const load = startReadLoad([a, b, c], Mode.TEST, "steady", ["steady-value"]);
     await new Promise((resolve) => setTimeout(resolve, 300));
-    postgres.pause();
+    setup.postgres.pause();
     let resumed = false;
     try {
       const refused = await Promise.all(
@@ -115,7 +105,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
       );
       // a second write while still hung: the pools were reset after the first timed out
       refused.push(await timedWrite(a.secrets.updateSecret({ mode: Mode.TEST, name: "steady", credentials: bearer("never-updated") }, { timeoutMs: writeDeadlineMs })));
-      postgres.resume();
+      setup.postgres.resume();
       resumed = true;
       const back = await firstWriteAfter(b, "after-pause", "after-pause-value");
       const convergence = await converged("after-pause", "after-pause-value");
@@ -141,7 +131,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
       }
     } finally {
       if (!resumed) {
-        postgres.resume();
+        setup.postgres.resume();
       }
     }
   });
@@ -170,7 +160,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     const terminated: number[] = [];
     for (let round = 0; round < 4; round++) {
       await new Promise((resolve) => setTimeout(resolve, 600));
-      const pids = fleet.sql(
+      const pids = setup.fleet.sql(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'credbroker%' AND pid <> pg_backend_pid()`,
       );
       terminated.push(pids.split("\n").filter((line) => line === "t").length);
@@ -180,7 +170,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     await Promise.all(writers);
     const all = [...attempts.values()].flat();
     const ok = all.filter((t) => t.ok).length;
-    // the terminations ended no sidecar (postgres.js once ended the process on a transaction's dead connection)
+    // the terminations ended no sidecar (setup.postgres.js once ended the process on a transaction's dead connection)
     for (const sidecar of [a, b, c]) {
       expect({ sidecar: sidecar.instanceId, exit: sidecar.process.child.exitCode ?? sidecar.process.child.signalCode }).toEqual({ sidecar: sidecar.instanceId, exit: null });
     }

@@ -5,31 +5,21 @@
  * again is never served with its old value once a sidecar has moved on.
  */
 import { Code } from "@connectrpc/connect";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
-import { bearer, createFleet, fleetSuite, injectedToken, outcome, spread, waitUntil, type Fleet, type Sidecar } from "../support/fleet.ts";
+import { type Sidecar, bearer, fleetSuite, injectedToken, outcome, spread, useFleet, waitUntil } from "../support/fleet.ts";
 
 const suite = fleetSuite("a fleet of three sidecars on one PostgreSQL");
 
 describe.skipIf(suite.skip)(suite.title, () => {
-  let postgres: RunningPostgres;
-  let fleet: Fleet;
+  const setup = useFleet();
   let a: Sidecar;
   let b: Sidecar;
   let c: Sidecar;
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    fleet = createFleet(postgres);
-    // the first creates the schema and the keyring; the others join it
-    a = await fleet.start("sidecar-a");
-    [b, c] = await Promise.all([fleet.start("sidecar-b"), fleet.start("sidecar-c")]);
+    [a, b, c] = await setup.fleet.startAll(["sidecar-a", "sidecar-b", "sidecar-c"]);
   }, 60_000);
-  afterAll(async () => {
-    await fleet?.close();
-    await postgres?.close();
-  });
 
   /** Milliseconds from a write's answer until every other sidecar's Inject serves `expected`. */
   async function propagation(others: Sidecar[], mode: Mode, name: string, expected: string): Promise<number[]> {

@@ -4,33 +4,25 @@
  * PostgreSQL serves and while it is down.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { StatusService } from "../../src/gen/credbroker/v1/status_service_pb.ts";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
-import { startPostgres, type RunningPostgres } from "../support/postgres.ts";
 import { runCli } from "../support/run-cli.ts";
-import { bearer, createFleet, fleetSuite, waitUntil, type Fleet, type Sidecar } from "../support/fleet.ts";
+import { type Sidecar, bearer, fleetSuite, useFleet, waitUntil } from "../support/fleet.ts";
 
 const suite = fleetSuite("a fleet sidecar's status");
 const urlPassword = `pg-canary-${randomBytes(8).toString("hex")}`;
 
 describe.skipIf(suite.skip)(suite.title, () => {
-  let postgres: RunningPostgres;
-  let fleet: Fleet;
+  const setup = useFleet();
   let sidecar: Sidecar;
 
   beforeAll(async () => {
-    postgres = await startPostgres();
-    fleet = createFleet(postgres);
     // trust authentication never asks for it: a password that must appear in no log line, outage or not
-    sidecar = await fleet.start("status-a", { env: { CREDBROKER_POSTGRES_URL: fleet.url.replace("postgres@", `postgres:${urlPassword}@`) } });
+    sidecar = await setup.fleet.start("status-a", { env: { CREDBROKER_POSTGRES_URL: setup.fleet.url.replace("postgres@", `postgres:${urlPassword}@`) } });
   }, 60_000);
-  afterAll(async () => {
-    await fleet?.close();
-    await postgres?.close();
-  });
 
   const metric = async (name: string) => {
     const text = await (await fetch(`http://${sidecar.process.metricsAddress}/metrics`)).text();
@@ -55,7 +47,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
     expect(await metric("credbroker_replica_connected")).toBe(1);
     expect(await metric("credbroker_replica_applied_revision")).toBe(4);
 
-    postgres.stop();
+    setup.postgres.stop();
     try {
       // the head check runs every 2 s
       const noticed = await waitUntil("the replica notices the outage", async () => (await status.getStatus({})).replica?.connected === false, 10_000, 100);
@@ -66,7 +58,7 @@ describe.skipIf(suite.skip)(suite.title, () => {
       expect(await metric("credbroker_replica_connected")).toBe(0);
       expect(await metric("credbroker_replica_age_seconds")).toBeGreaterThan(0);
     } finally {
-      postgres.start();
+      setup.postgres.start();
     }
     await waitUntil("the replica is back", async () => (await status.getStatus({})).replica?.connected === true, 15_000, 100);
     const log = sidecar.process.stderr();

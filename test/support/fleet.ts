@@ -18,7 +18,8 @@ import type { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { ErrorInfoSchema } from "../../src/gen/google/rpc/error_details_pb.ts";
 import { startBrokerProcess, type BrokerProcess, type BrokerProcessOptions } from "./broker-process.ts";
-import { postgresAvailable, type RunningPostgres } from "./postgres.ts";
+import { afterAll, beforeAll } from "vitest";
+import { postgresAvailable, startPostgres, type RunningPostgres } from "./postgres.ts";
 
 /** One sidecar of a test fleet: a broker process and clients of its services. */
 export interface Sidecar {
@@ -51,6 +52,8 @@ export interface Fleet {
   env(instanceId: string): Record<string, string>;
   /** Starts a sidecar (a new data dir unless `dataDir`, e.g. a stopped sidecar's). */
   start(instanceId: string, options?: { dataDir?: string; env?: Record<string, string>; args?: string[]; onSpawn?: BrokerProcessOptions["onSpawn"]; unset?: string[] }): Promise<Sidecar>;
+  /** Starts sidecars: the first alone (it creates the schema and the keyring), the others at once. */
+  startAll(instanceIds: readonly string[]): Promise<Sidecar[]>;
   /** Runs SQL on the fleet's database. */
   sql(text: string): string;
   /** Kills what is still running and removes the data dirs. */
@@ -128,6 +131,11 @@ export function createFleet(postgres: RunningPostgres, options: { schema?: strin
         kill: () => end("SIGKILL"),
       };
     },
+    async startAll(instanceIds) {
+      const [first, ...rest] = instanceIds;
+      const sidecars = first === undefined ? [] : [await this.start(first)];
+      return [...sidecars, ...(await Promise.all(rest.map((id) => this.start(id))))];
+    },
     sql: (text) => postgres.sql(text, database),
     async close() {
       for (const broker of running) {
@@ -135,6 +143,31 @@ export function createFleet(postgres: RunningPostgres, options: { schema?: strin
       }
       await Promise.all([...running].map((broker) => broker.exited));
       await Promise.all([...dataDirs].map((dir) => rm(dir, { recursive: true, force: true })));
+    },
+  };
+}
+
+/**
+ * For a describe block: a throwaway PostgreSQL and a fleet on it, started
+ * before the block's tests (its sidecars are the block's to start) and
+ * closed, sidecars and all, after them.
+ */
+export function useFleet(): { readonly postgres: RunningPostgres; readonly fleet: Fleet } {
+  const setup: { postgres?: RunningPostgres; fleet?: Fleet } = {};
+  beforeAll(async () => {
+    setup.postgres = await startPostgres();
+    setup.fleet = createFleet(setup.postgres);
+  }, 60_000);
+  afterAll(async () => {
+    await setup.fleet?.close();
+    await setup.postgres?.close();
+  });
+  return {
+    get postgres() {
+      return setup.postgres!;
+    },
+    get fleet() {
+      return setup.fleet!;
     },
   };
 }
