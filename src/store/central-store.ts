@@ -1,4 +1,5 @@
 import { toBinary } from "@bufbuild/protobuf";
+import type { PendingQuery, Row } from "postgres";
 import { SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError } from "../errors.ts";
@@ -167,11 +168,7 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
 
     changes: (after, limit) =>
       read(async (sql) => {
-        const rows = await sql<ChangeRow[]>`
-          SELECT 'record' AS kind, mode, name, revision, version, seal_only, record AS value FROM ${table("records")} WHERE revision > ${after}
-          UNION ALL
-          SELECT 'meta', 0, key, revision, 0, false, value FROM ${table("meta")} WHERE revision > ${after}
-          ORDER BY revision, kind, mode, name LIMIT ${limit}`;
+        const rows = await changeRows(sql, sql`> ${after}`, sql`ORDER BY revision, kind, mode, name LIMIT ${limit}`);
         if (rows.length < limit) {
           return rows.map(toChange);
         }
@@ -181,10 +178,7 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
         if (whole.length > 0) {
           return whole.map(toChange);
         }
-        const commit = await sql<ChangeRow[]>`
-          SELECT 'record' AS kind, mode, name, revision, version, seal_only, record AS value FROM ${table("records")} WHERE revision = ${last}
-          UNION ALL
-          SELECT 'meta', 0, key, revision, 0, false, value FROM ${table("meta")} WHERE revision = ${last}`;
+        const commit = await changeRows(sql, sql`= ${last}`, sql``);
         return commit.map(toChange);
       }),
 
@@ -215,18 +209,11 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
         return removed.count;
       }),
 
-    isEmpty: () =>
-      read(async (sql) => {
-        const [row] = await sql<{ empty: boolean }[]>`
-          SELECT NOT EXISTS (SELECT 1 FROM ${table("records")}) AND NOT EXISTS (SELECT 1 FROM ${table("meta")}) AS empty`;
-        return row!.empty;
-      }),
+    isEmpty: () => read(isEmptyIn),
 
     importAll(records, meta) {
       return write(async (tx) => {
-        const [row] = await tx<{ empty: boolean }[]>`
-          SELECT NOT EXISTS (SELECT 1 FROM ${table("records")}) AND NOT EXISTS (SELECT 1 FROM ${table("meta")}) AS empty`;
-        if (!row!.empty) {
+        if (!(await isEmptyIn(tx))) {
           throw new CredbrokerError("ERR_STORE_INCOMPATIBLE", `the central store (schema ${schema}) already holds data; an import needs an empty one`);
         }
         const revision = await nextRevision(tx);
@@ -254,6 +241,22 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
     reset: connection.reset,
     close: connection.close,
   };
+
+  /** The records and meta values whose revision passes `revision` (a fragment such as `> 5`), as change rows. */
+  function changeRows(target: Db, revision: PendingQuery<Row[]>, tail: PendingQuery<Row[]>): Promise<ChangeRow[]> {
+    return target<ChangeRow[]>`
+      SELECT 'record' AS kind, mode, name, revision, version, seal_only, record AS value FROM ${table("records")} WHERE revision ${revision}
+      UNION ALL
+      SELECT 'meta', 0, key, revision, 0, false, value FROM ${table("meta")} WHERE revision ${revision}
+      ${tail}`;
+  }
+
+  /** Whether the store holds no record and no meta value. */
+  async function isEmptyIn(target: Db | Tx): Promise<boolean> {
+    const [row] = await target<{ empty: boolean }[]>`
+      SELECT NOT EXISTS (SELECT 1 FROM ${table("records")}) AND NOT EXISTS (SELECT 1 FROM ${table("meta")}) AS empty`;
+    return row!.empty;
+  }
 
   /**
    * One statement per batch, with two parameters: the events' bytes as one

@@ -1,6 +1,4 @@
-import { toBinary } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
-import { AuditEventSchema } from "../gen/credbroker/v1/audit_service_pb.ts";
 import type { CentralEvent, CentralStore } from "./central-store.ts";
 import type { LmdbStore } from "./lmdb-store.ts";
 import type { Replica } from "./replica.ts";
@@ -41,6 +39,18 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
     }
   }
 
+  /** The central compare-and-swap of a meta value (`expected` undefined: only if absent), then this sidecar's replica has what won. */
+  async function putMeta(key: string, value: Uint8Array, expected: Uint8Array | undefined): Promise<boolean> {
+    const revision = await central.putMeta(key, value, expected);
+    if (revision === undefined) {
+      // another sidecar wrote first: the caller reads what won
+      await replica.catchUp();
+      return false;
+    }
+    await applied(revision);
+    return true;
+  }
+
   return {
     get: (mode, name) => local.get(mode, name),
     isCurrent: (mode, name, version) => local.isCurrent(mode, name, version),
@@ -49,19 +59,14 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
     count: (mode) => local.count(mode),
 
     async commit(writes, events = []) {
-      const sequenced: CentralEvent[] = events.map((event) => {
-        const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
-        const sequence = local.nextEventSequence(micros);
-        event.sequence = BigInt(sequence);
+      for (const event of events) {
         event.instanceId = instanceId;
-        return {
-          sequence,
-          auditClass: "main",
-          instanceId,
-          names: event.secrets.map((secret) => secret.name),
-          bytes: toBinary(AuditEventSchema, event),
-        };
-      });
+      }
+      const sequenced: CentralEvent[] = local.sequenceEvents(events).map((encoded, i) => ({
+        ...encoded,
+        instanceId,
+        names: events[i]!.secrets.map((secret) => secret.name),
+      }));
       const result = await central.commit(writes, sequenced);
       if ("conflict" in result) {
         return result.conflict;
@@ -84,26 +89,8 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
 
     getMeta: (key) => local.getMeta(key),
 
-    async putMetaIfAbsent(key, value) {
-      const revision = await central.putMeta(key, value, undefined);
-      if (revision === undefined) {
-        // another sidecar wrote it first: the caller reads what won
-        await replica.catchUp();
-        return false;
-      }
-      await applied(revision);
-      return true;
-    },
-
-    async replaceMeta(key, expected, value) {
-      const revision = await central.putMeta(key, value, expected);
-      if (revision === undefined) {
-        await replica.catchUp();
-        return false;
-      }
-      await applied(revision);
-      return true;
-    },
+    putMetaIfAbsent: (key, value) => putMeta(key, value, undefined),
+    replaceMeta: (key, expected, value) => putMeta(key, value, expected),
 
     onChange: (listener) => local.onChange(listener),
 

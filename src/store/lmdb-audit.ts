@@ -8,11 +8,12 @@ import type { AuditClass, EncodedAuditEvent } from "./secret-store.ts";
 /** The audit half of the LMDB store: what it answers of the seam, and what its commits need. */
 export interface LmdbAudit {
   /** The store's audit methods. */
-  readonly methods: Pick<LmdbStore, "nextEventSequence" | "putEvents" | "listEvents" | "listEncodedEvents" | "eventCount" | "pruneEvents">;
-  /** Gives a change's events their sequences; returns each one's key and bytes. */
-  sequenced(events: readonly AuditEvent[]): [number, Uint8Array][];
+  readonly methods: Pick<
+    LmdbStore,
+    "nextEventSequence" | "sequenceEvents" | "putEvents" | "listEvents" | "listEncodedEvents" | "eventCount" | "pruneEvents"
+  >;
   /** Puts sequenced events into the "main" class; call inside the change's transaction. */
-  putSync(entries: readonly [number, Uint8Array][]): void;
+  putSync(entries: readonly EncodedAuditEvent[]): void;
 }
 
 /**
@@ -38,22 +39,22 @@ export function openLmdbAudit(root: RootDatabase, path: string): LmdbAudit {
   }
 
   return {
-    sequenced: (events) =>
-      events.map((event) => {
-        const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
-        const sequence = nextEventSequence(micros);
-        event.sequence = BigInt(sequence);
-        return [sequence, toBinary(AuditEventSchema, event)];
-      }),
-
     putSync(entries) {
-      for (const [key, bytes] of entries) {
-        audit.putSync(key, bytes);
+      for (const { sequence, bytes } of entries) {
+        audit.putSync(sequence, bytes);
       }
     },
 
     methods: {
     nextEventSequence,
+
+    sequenceEvents: (events) =>
+      events.map((event) => {
+        const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
+        const sequence = nextEventSequence(micros);
+        event.sequence = BigInt(sequence);
+        return { sequence, auditClass: "main", bytes: toBinary(AuditEventSchema, event) };
+      }),
 
     async putEvents(events) {
       for (const { sequence } of events) {

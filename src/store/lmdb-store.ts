@@ -2,6 +2,7 @@ import { chmodSync, statSync } from "node:fs";
 import { toBinary } from "@bufbuild/protobuf";
 import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPath } from "lmdb";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { decodeStored, decodeStoredSecret, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
 import type { CentralChange } from "./central-store.ts";
@@ -41,6 +42,12 @@ export interface LmdbStore extends SecretStore {
    * dropped first (a resync). Change listeners hear of each record after.
    */
   applyReplicated(changes: readonly CentralChange[], position: ReplicaPosition, reset: boolean): Promise<void>;
+  /**
+   * Gives a change's audit events their sequences (as nextEventSequence,
+   * from each event's time) and encodes them, of the "main" class: what a
+   * commit stores with its change, here or (fleet mode) centrally.
+   */
+  sequenceEvents(events: readonly AuditEvent[]): EncodedAuditEvent[];
   /** Up to `limit` audit events of every class from sequence `from` on, oldest first, as stored (fleet mode ships them). */
   listEncodedEvents(from: bigint, limit: number): EncodedAuditEvent[];
 }
@@ -124,7 +131,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     async commit(writes, events = []) {
       let conflict: StoreConflict | undefined;
       const changes: StoreChange[] = [];
-      const entries = audit.sequenced(events);
+      const entries = audit.methods.sequenceEvents(events);
       try {
         await root.childTransaction(() => {
           audit.putSync(entries);

@@ -52,6 +52,7 @@ const headTimeoutMs = 2_000;
 export function createReplica(options: ReplicaOptions): Replica {
   const { central, local, logger } = options;
   const pageSize = options.pageSize ?? 1000;
+  // where the replica stands, as applyReplicated last recorded it ("" before it ever applied): this replica is its only writer
   const initial = local.replicaPosition();
   let epoch = initial?.epoch ?? "";
   let applied = initial?.revision ?? 0n;
@@ -77,23 +78,22 @@ export function createReplica(options: ReplicaOptions): Replica {
   }
 
   async function pass(): Promise<void> {
-    const position = local.replicaPosition();
     const hint = notified;
     notified = undefined;
-    // a notification names its commit's revision: with the replica connected and on this epoch, one
+    // a notification names its commit's revision: with the replica connected and positioned, one
     // query (the changes) per commit and sidecar instead of two; the periodic check and reconnects still ask
     const seen =
-      hint !== undefined && connected && position !== undefined && position.epoch === epoch
+      hint !== undefined && connected && epoch !== ""
         ? { epoch, revision: hint > head ? hint : head }
         : await withTimeout(central.head(), headTimeoutMs);
     connected = true;
     head = seen.revision;
     // another database, or this one restored to an earlier state: what the replica holds cannot be trusted to follow
-    let reset = position === undefined || position.epoch !== seen.epoch || seen.revision < position.revision;
-    if (reset && position !== undefined) {
-      logger.warn({ epoch: seen.epoch, head: String(seen.revision), was: { epoch: position.epoch, revision: String(position.revision) } }, "replica: the central store is another or an earlier one; resyncing from scratch");
+    let reset = epoch === "" || epoch !== seen.epoch || seen.revision < applied;
+    if (reset && epoch !== "") {
+      logger.warn({ epoch: seen.epoch, head: String(seen.revision), was: { epoch, revision: String(applied) } }, "replica: the central store is another or an earlier one; resyncing from scratch");
     }
-    let after = reset ? 0n : position!.revision;
+    let after = reset ? 0n : applied;
     for (;;) {
       if (closed) {
         return;
@@ -169,7 +169,7 @@ export function createReplica(options: ReplicaOptions): Replica {
       try {
         await pass();
       } catch (err) {
-        if (local.replicaPosition() === undefined) {
+        if (epoch === "") {
           clearInterval(timer);
           stopListening();
           throw err;
