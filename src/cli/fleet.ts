@@ -12,6 +12,7 @@ import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { openKeyring } from "../keys/keyring.ts";
 import { keyringMetaKey } from "../keys/stored-keyring.ts";
 import { openCentralStore } from "../store/central-store.ts";
+import { everyRecord } from "../store/every-record.ts";
 import { openLmdbStore, type LmdbStore } from "../store/lmdb-store.ts";
 import { CliError, noPositionals, printHelp, UsageError, type CliContext } from "./command.ts";
 
@@ -40,9 +41,6 @@ const options = {
   "master-key-file": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-/** Records read per page while collecting the data dir's records. */
-const pageSize = 1000;
 
 /** `credbroker fleet import`: a standalone data dir into an empty central store. */
 export async function fleet(args: string[], ctx: CliContext): Promise<number> {
@@ -114,17 +112,9 @@ async function importDataDir(
   // ERR_MASTER_KEY_MISMATCH when the key is not the data dir's: the fleet could not open what it imported
   openKeyring(masterKey, sealed);
   const records: ImportedRecord[] = [];
-  for (const mode of [Mode.TEST, Mode.LIVE]) {
-    for (let after = "", page = local.list(mode, "", pageSize); page.length > 0; page = local.list(mode, after, pageSize)) {
-      for (const record of page) {
-        const secret = record.secret!;
-        records.push({ mode, name: secret.name, version: secret.version, wrappedKey: record.payload?.wrappedKey, bytes: toBinary(SecretRecordSchema, record) });
-      }
-      after = page[page.length - 1]!.secret?.name ?? "";
-      if (page.length < pageSize) {
-        break;
-      }
-    }
+  for (const record of everyRecord(local)) {
+    const secret = record.secret!;
+    records.push({ mode: secret.mode, name: secret.name, version: secret.version, wrappedKey: record.payload?.wrappedKey, bytes: toBinary(SecretRecordSchema, record) });
   }
   const revision = await write(records, [{ key: keyringMetaKey, value: sealed }]);
   return { records: records.length, revision };
