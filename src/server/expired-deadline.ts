@@ -10,7 +10,8 @@ import { deadlineKey } from "./call-context.ts";
  */
 export const rejectExpiredDeadline: Interceptor = (next) => (req) => {
   const deadline = req.contextValues.get(deadlineKey);
-  if (deadline === undefined ? req.signal.aborted : deadline <= Date.now()) {
+  // a call without a deadline (Infinity) reads no clock
+  if (deadline === undefined ? req.signal.aborted : deadline !== Infinity && deadline <= Date.now()) {
     throw deadline === undefined ? ConnectError.from(req.signal.reason) : new ConnectError("the deadline was exceeded", Code.DeadlineExceeded);
   }
   return next(req);

@@ -35,13 +35,13 @@ export async function startGrpcListener(options: ServiceListenerOptions): Promis
   });
   // innermost, as on the HTTP listener: a refused expired call is authenticated, logged and audited
   const interceptors = [...options.interceptors, rejectExpiredDeadline];
+  const tls = options.tls;
   for (const spec of options.services) {
-    addApiService(server, spec, interceptors, gate);
+    addApiService(server, spec, interceptors, gate, tls !== undefined);
   }
   for (const spec of options.systemServices ?? []) {
-    addSystemService(server, spec, gate);
+    addSystemService(server, spec, gate, tls !== undefined);
   }
-  const tls = options.tls;
   // Node's default minimum, TLS 1.2, applies: grpc-js builds its context with tls.createSecureContext
   const credentials =
     tls === undefined
@@ -82,7 +82,13 @@ export async function startGrpcListener(options: ServiceListenerOptions): Promis
 }
 
 /** An API service: unary methods only, each through the interceptors. */
-function addApiService(server: grpc.Server, { service, methods }: ServiceImplSpec, interceptors: readonly Interceptor[], gate: ConnectionGate): void {
+function addApiService(
+  server: grpc.Server,
+  { service, methods }: ServiceImplSpec,
+  interceptors: readonly Interceptor[],
+  gate: ConnectionGate,
+  tls: boolean,
+): void {
   const definition: Record<string, grpc.MethodDefinition<Buffer, Uint8Array>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const spec of Object.values(methods)) {
@@ -90,18 +96,18 @@ function addApiService(server: grpc.Server, { service, methods }: ServiceImplSpe
       throw new Error(`${service.typeName}/${spec.method.name}: only unary methods are served through the interceptors`);
     }
     definition[spec.method.name] = bytesMethodDefinition(spec.method);
-    handlers[spec.method.name] = createUnaryHandler(spec, interceptors, gate);
+    handlers[spec.method.name] = createUnaryHandler(spec, interceptors, gate, tls);
   }
   server.addService(definition, handlers);
 }
 
 /** A service for probes and tools, every kind of method, without the interceptors. */
-function addSystemService(server: grpc.Server, { methods }: ServiceImplSpec, gate: ConnectionGate): void {
+function addSystemService(server: grpc.Server, { methods }: ServiceImplSpec, gate: ConnectionGate, tls: boolean): void {
   const definition: Record<string, grpc.MethodDefinition<Buffer, Uint8Array>> = {};
   const handlers: grpc.UntypedServiceImplementation = {};
   for (const spec of Object.values(methods)) {
     definition[spec.method.name] = bytesMethodDefinition(spec.method);
-    handlers[spec.method.name] = createSystemHandler(spec, gate);
+    handlers[spec.method.name] = createSystemHandler(spec, gate, tls);
   }
   server.addService(definition, handlers);
 }

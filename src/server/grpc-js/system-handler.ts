@@ -20,10 +20,10 @@ import { methodPath } from "./method-definition.ts";
  * line; the HTTP listener serves them alike. Each call counts on its
  * connection in the gate until it ends (a Watch while it streams).
  */
-export function createSystemHandler(spec: MethodImplSpec, gate: ConnectionGate): grpc.UntypedHandleCall {
+export function createSystemHandler(spec: MethodImplSpec, gate: ConnectionGate, tls: boolean): grpc.UntypedHandleCall {
   const url = methodPath(spec.method);
   const start = (call: ServerCallSurface & PeerSurface) => {
-    const scope = new CallScope(call, new CountedCall(gate, call));
+    const scope = new CallScope(call, new CountedCall(gate, call, tls));
     const context = new GrpcHandlerContext(
       { service: spec.method.parent, method: spec.method, url, header: new MetadataHeaders(call.metadata), contextValues: new CallValues() },
       scope,

@@ -102,11 +102,14 @@ class GrpcUnaryResponse implements UnaryResponse {
  * answer that its service holds encoded (see encodedAnswerKey) is sent as
  * those bytes; errors arrive mapped by the log interceptor and are mapped
  * no further. Each call counts on its connection in the gate until it ends.
+ * `tls` says whether the listener's connections are TLS ones, whose client
+ * certificates the audit reads.
  */
 export function createUnaryHandler(
   { method, impl }: Extract<MethodImplSpec, { kind: "unary" }>,
   interceptors: readonly Interceptor[],
   gate: ConnectionGate,
+  tls: boolean,
 ): grpc.handleUnaryCall<Buffer, Uint8Array> {
   const url = methodPath(method);
   // not async: an implementation that answers at once (a cached Inject) costs one promise here, not an await as well
@@ -126,7 +129,7 @@ export function createUnaryHandler(
   };
   const invoke = interceptors.reduceRight<Next>((next, interceptor) => interceptor(next), inner);
   return (call, callback) => {
-    const counted = new CountedCall(gate, call);
+    const counted = new CountedCall(gate, call, tls);
     let message;
     try {
       message = fromBinary(method.input, call.request);
