@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
+import type { Interceptor, StreamRequest, UnaryRequest } from "@connectrpc/connect";
 import { CredbrokerError } from "../errors.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
 import { CallerKind } from "../gen/credbroker/v1/audit_service_pb.ts";
@@ -64,11 +64,17 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
       required.set(service.typeName, { tokens: inject, scoped: true });
     }
   }
-  return (next) => async (req) => {
+  // not async where no token is checked: an open Inject service costs no promise of its own here
+  return (next) => (req) => {
     const rule = required.get(req.service.typeName);
-    if (rule === undefined) {
-      return next(req);
-    }
+    return rule === undefined ? next(req) : checked(next, req, rule);
+  };
+
+  async function checked(
+    next: Parameters<Interceptor>[0],
+    req: UnaryRequest | StreamRequest,
+    rule: { tokens: KnownToken[]; scoped: boolean },
+  ) {
     const presented = bearerToken(req.header.get("authorization"));
     const matched = presented === undefined ? [] : matchAll(digest(presented), known);
     const admits = matched.reduce((bits, token) => bits | (rule.tokens.includes(token) ? token.admits : 0), 0);
@@ -95,7 +101,7 @@ export function createAuthInterceptor(options: AuthOptions): Interceptor {
       }
     }
     return next(req);
-  };
+  }
 }
 
 /** The caller kind of an inject token by the modes it admits. */
