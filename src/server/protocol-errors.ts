@@ -31,7 +31,7 @@ export function answerProtocolErrorsWithDetails(handler: UniversalHandler): Univ
     if (body === undefined || !(Symbol.asyncIterator in body)) {
       return res;
     }
-    const contentType = new Headers(res.header).get("content-type") ?? "";
+    const contentType = (res.header instanceof Headers ? res.header : new Headers(res.header)).get("content-type") ?? "";
     if (contentType.startsWith("application/grpc-web")) {
       return { ...res, body: rewriteGrpcWebTrailer(body, complete) };
     }

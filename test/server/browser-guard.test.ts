@@ -136,4 +136,27 @@ describe("browserRequestProblem", () => {
     expect(browserRequestProblem("https://credbroker.internal:7391/x", headers({ origin: "https://credbroker.internal:7391" }), false)).toBeUndefined();
     expect(browserRequestProblem("https://credbroker.internal:7391/x", headers({ origin: "https://evil.example" }), false)).toMatch(/other origins/);
   });
+  it("judges each URL as a fresh parse would, whatever URL of the same prefix it saw before (the guard keeps parsed prefixes)", () => {
+    // each pair shares the text before the first "/" after "//"; the host ends at "/", "\\", "?" or "#" within it
+    const urls = [
+      "http://127.0.0.1?evil.example/x",
+      "http://127.0.0.1?evil.example/y",
+      "http://evil.example\\127.0.0.1/x",
+      "http://evil.example\\127.0.0.1/y",
+      "http://127.0.0.1#evil.example/x",
+      "http://evil.example#127.0.0.1/x",
+      "http://127.0.0.1@evil.example/x",
+      "http://evil.example@127.0.0.1/x",
+      "http://evil.example@127.0.0.1/y",
+    ];
+    for (const pass of [1, 2]) {
+      for (const url of pass === 1 ? urls : [...urls].reverse()) {
+        const parsed = new URL(url);
+        const rebindProof = /^(?:127\.0\.0\.1|\[::1\]|localhost)$/.test(parsed.hostname);
+        expect(browserRequestProblem(url, headers({}), true), url).toEqual(rebindProof ? undefined : expect.stringMatching(/not to another DNS name/));
+        expect(browserRequestProblem(url, headers({ origin: parsed.origin }), false), url).toBeUndefined();
+        expect(browserRequestProblem(url, headers({ origin: "http://other.example" }), false), url).toMatch(/other origins/);
+      }
+    }
+  });
 });
