@@ -62,6 +62,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     maxDbs: 4,
     eventTurnBatching: false,
     permissionsMode: 0o600,
+    mapSize,
   };
   const root: RootDatabase = open(openOptions);
   narrowFileModes([options.path, `${options.path}-lock`]);
@@ -315,6 +316,17 @@ function narrowFileModes(paths: readonly string[]): void {
 }
 
 
+
+/**
+ * The address space mapped for the data file from the start (4 GiB of
+ * address space only: the file grows as data is written, the map is read-only
+ * and preallocates nothing). lmdb-js starts at 128 KiB and remaps at twice the
+ * used size as the file grows, leaving each outgrown map mapped until close
+ * (for readers still on it; mdb_env_set_mapsize in its dependencies/lmdb), so
+ * a page read through several maps counted in RSS once per map. Past this
+ * size lmdb-js still grows the map.
+ */
+const mapSize = 4 * 1024 ** 3;
 
 /** How long close() waits for LMDB to finish pending commits. */
 const closeTimeoutMs = 5_000;

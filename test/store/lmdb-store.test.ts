@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -110,5 +110,15 @@ describe("LMDB store", () => {
     store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
     expect(store.get(Mode.LIVE, "kept")?.secret?.description).toBe("durable");
     expect(Array.from(store.getMeta("keyring") ?? [])).toEqual([1, 2, 3]);
+  });
+
+  it("maps the data file once as it grows, so that its pages are resident once", async () => {
+    // 8 MiB of events: a map that started small would have been outgrown (and kept) several times
+    const bytes = new Uint8Array(200).fill(7);
+    for (let batch = 0; batch < 40; batch++) {
+      await store.putEvents(Array.from({ length: 1000 }, (_, i) => ({ sequence: batch * 1000 + i + 1, auditClass: "main" as const, bytes })));
+    }
+    const maps = (await readFile("/proc/self/maps", "utf8")).split("\n").filter((line) => line.endsWith(join(dir, "credbroker.mdb")));
+    expect(maps).toHaveLength(1);
   });
 });
