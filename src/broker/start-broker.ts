@@ -68,7 +68,7 @@ export interface BrokerOptions {
   rewrapBatchSize?: number | undefined;
   /** Wraps the opened store (a test double that refuses audit writes, built on the real store). */
   wrapStore?: ((store: SecretStore) => SecretStore) | undefined;
-  /** How often audit retention runs, in milliseconds (default one minute; tests shorten it). */
+  /** How often audit retention runs, in milliseconds (default 5 s standalone, a minute in fleet mode; tests shorten it). */
   auditRetentionIntervalMs?: number | undefined;
   /** The size of an audit segment file (default 1 MiB; tests shrink it to see segments rotate). */
   auditSegmentBytes?: number | undefined;
@@ -211,7 +211,9 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       // refusals anyone can make get a cap of their own, a tenth of the main one unless set
       maxRefusedEvents: config.auditMaxRefusedEvents ?? Math.ceil(config.auditMaxEvents / 10),
       maxAgeMs: config.auditMaxAgeDays * 24 * 3600 * 1000,
-      intervalMs: options.auditRetentionIntervalMs ?? 60_000,
+      // standalone, every 5 s: at 10,000 Injects a second a minute's events went 600,000 past the cap
+      // in the LMDB file (and its map) before a pass; a fleet's pass counts the central table, so once a minute
+      intervalMs: options.auditRetentionIntervalMs ?? (fleet === undefined ? 5_000 : 60_000),
       logger,
     });
     closers.add(() => retention.stop());
