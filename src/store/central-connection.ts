@@ -45,6 +45,10 @@ export function openCentralConnection(options: CentralStoreOptions): CentralConn
       max: 4,
       // a transaction-mode pooler in front cannot keep prepared statements; LISTEN needs a direct session anyway
       prepare: false,
+      // no array-type query on each new connection: postgres.js 3.4.9 runs it from a promise nobody holds, so
+      // its failure (the pool reset while it waits, a statement timeout, the connection lost) is an unhandled
+      // rejection that ends the process (porsager/postgres#1192). No statement of ours reads or sends an array.
+      fetch_types: false,
       connect_timeout: 3,
       idle_timeout: 60,
       max_lifetime: 30 * 60,

@@ -1,11 +1,13 @@
 /**
  * PostgreSQL outages under a real fleet: a crash-like stop, a hung
- * (SIGSTOPped) server, and every credbroker connection terminated during a
- * write burst. Reads and Inject keep serving from each sidecar's replica,
+ * (SIGSTOPped) server, every credbroker connection terminated during a
+ * write burst, and a hang after which new connections cannot answer for
+ * seconds. Reads and Inject keep serving from each sidecar's replica,
  * writes answer UNAVAILABLE (ERR_CENTRAL_UNAVAILABLE) within 5 s and are
  * never applied later, and the fleet converges once PostgreSQL is back.
  */
 import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { type Sidecar, bearer, fleetSuite, injectedToken, outcome, startReadLoad, useFleet, waitUntil } from "../support/fleet.ts";
@@ -39,13 +41,21 @@ describe.skipIf(suite.skip)(suite.title, () => {
   }
 
   /** Writes through `sidecar` until one succeeds; resolves to the milliseconds it took. */
-  async function firstWriteAfter(sidecar: Sidecar, name: string, value: string): Promise<number> {
+  async function firstWriteAfter(sidecar: Sidecar, name: string, value: string, deadlineMs = 30_000): Promise<number> {
     return waitUntil(
       `a write through ${sidecar.instanceId} succeeds`,
       async () => (await outcome(sidecar.secrets.createSecret({ mode: Mode.TEST, name, credentials: bearer(value) }, { timeoutMs: writeDeadlineMs }))).code === "ok",
-      30_000,
+      deadlineMs,
       100,
     );
+  }
+
+  /** Every sidecar process still runs; the log of one that ended shows why. */
+  function expectAlive(): void {
+    for (const sidecar of [a, b, c]) {
+      const exit = sidecar.process.child.exitCode ?? sidecar.process.child.signalCode;
+      expect({ sidecar: sidecar.instanceId, exit }, exit === null ? "" : sidecar.process.stderr().slice(-2000)).toEqual({ sidecar: sidecar.instanceId, exit: null });
+    }
   }
 
   /** Every sidecar serves `value` for `name`. */
@@ -204,5 +214,53 @@ describe.skipIf(suite.skip)(suite.title, () => {
         `${all.length} writes, ${ok} answered ok, ${all.length - ok} refused; connections terminated per round ${terminated.join(", ")}; ` +
         `every answered write served by every sidecar within ${Math.round(performance.now() - start)} ms after the burst`,
     );
+  });
+
+  it("survives a hang (SIGSTOP) whose new connections cannot answer for seconds after SIGCONT, and writes again once they can", { timeout: 60_000 }, async () => {
+    // pg_type held: a new backend starts, then its first statements wait, as on a server too loaded to answer
+    // for a while after SIGCONT (the bench's 20 sidecars reconnecting at once): its connections are the ones
+    // the head check (2 s) resets and the statement timeout (3 s) cancels; established ones still answer
+    const locker = postgres(setup.fleet.url, { max: 1, fetch_types: false, onnotice: () => undefined });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const lockHeld = new Promise<void>((resolve) => (locked = resolve));
+    const holding = locker.begin(async (tx) => {
+      await tx`LOCK TABLE pg_catalog.pg_type IN ACCESS EXCLUSIVE MODE`;
+      locked();
+      await released;
+    });
+    let resumed = false;
+    try {
+      await Promise.race([lockHeld, holding]);
+      setup.postgres.pause();
+      // writes and the sidecars' head checks in flight on the hung server: each sidecar resets its pools
+      const refused = await Promise.all(
+        [a, b, c].map((sidecar, i) => timedWrite(sidecar.secrets.createSecret({ mode: Mode.TEST, name: `during-slow-${i}`, credentials: bearer(`never-${i}`) }, { timeoutMs: writeDeadlineMs }))),
+      );
+      setup.postgres.resume();
+      resumed = true;
+      // new connections start up and wait on pg_type, through more than one head check and statement timeout
+      await new Promise((resolve) => setTimeout(resolve, 6_000));
+      release();
+      await holding;
+      expectAlive();
+      const back = await Promise.all([a, b, c].map((sidecar) => firstWriteAfter(sidecar, `after-slow-${sidecar.instanceId}`, "after-slow-value", 10_000)));
+      expectAlive();
+      console.log(
+        `fleet, PostgreSQL SIGSTOPped, then 6 s of new connections waiting on pg_type: writes refused in ${refused.map((r) => r.ms).join(", ")} ms; ` +
+          `first write ok through each sidecar ${back.map((ms) => Math.round(ms)).join(", ")} ms after pg_type was free`,
+      );
+      for (const r of refused) {
+        expect({ code: r.code, reason: r.reason }).toEqual({ code: Code.Unavailable, reason: "ERR_CENTRAL_UNAVAILABLE" });
+      }
+    } finally {
+      if (!resumed) {
+        setup.postgres.resume();
+      }
+      release();
+      await holding.catch(() => undefined);
+      await locker.end({ timeout: 1 });
+    }
   });
 });
