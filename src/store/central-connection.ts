@@ -2,6 +2,7 @@ import postgres, { type Sql, type TransactionSql } from "postgres";
 import { CredbrokerError } from "../errors.ts";
 import type { StoreConflict } from "./secret-store.ts";
 import { migrate } from "./central-schema.ts";
+import { beginGuarded, connectionLost } from "./guarded-transaction.ts";
 import type { CentralStoreOptions } from "./central-store.ts";
 
 /** A pool whose int8 columns read as bigint. */
@@ -108,26 +109,17 @@ export function openCentralConnection(options: CentralStoreOptions): CentralConn
         reject(unreachable());
       }, writeTimeoutMs);
     });
-    const run = ready().then(() => sql.begin(async (tx) => {
-      try {
+    const run = ready().then(() =>
+      beginGuarded(sql, async (tx) => {
         check();
         const result = await work(tx, check);
         // last chance before COMMIT: a write answered UNAVAILABLE must not commit afterwards
         check();
-        return [result];
-      } catch (error) {
-        if (connectionLost(error)) {
-          // postgres.js 3.4.9 answers a rejected callback with a ROLLBACK on the transaction's connection; once
-          // that connection has closed, the write dereferences its null socket from a setImmediate, an uncaught
-          // TypeError that ends the process (porsager/postgres#1208). Never settling sends nothing: begin()
-          // rejects through its own onclose, and the write timeout answers in any case.
-          return new Promise<never>(() => undefined);
-        }
-        throw error;
-      }
-    }) as Promise<[T]>);
+        return result;
+      }),
+    );
     try {
-      return (await Promise.race([run, timedOut]))[0];
+      return await Promise.race([run, timedOut]);
     } catch (error) {
       if (abandoned) {
         run.catch(() => undefined);
@@ -199,14 +191,6 @@ export function unreachable(cause?: unknown): CredbrokerError {
     "the central store (PostgreSQL) is unreachable; writes are refused, reads and Inject keep serving from this sidecar's replica",
     cause === undefined ? {} : { cause },
   );
-}
-
-const connectionCodes = ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENOTFOUND", "CONNECT_TIMEOUT", "CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED"];
-
-/** Whether an error says the connection is gone or going (closed, reset, the server terminating it): no statement may follow on it. */
-function connectionLost(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (connectionCodes.includes(code) || /^(57P0[123]|08...)$/.test(code));
 }
 
 /**

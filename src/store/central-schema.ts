@@ -1,5 +1,6 @@
 import type { Sql } from "postgres";
 import { CredbrokerError } from "../errors.ts";
+import { beginGuarded } from "./guarded-transaction.ts";
 
 /**
  * The fleet's tables, one migration per schema version, forward only. Each
@@ -63,7 +64,7 @@ export const schemaVersion = migrations.length;
  * done. Refuses a store migrated for brokers newer than this one.
  */
 export async function migrate(sql: Sql, schema: string): Promise<void> {
-  await sql.begin(async (tx) => {
+  await beginGuarded(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(hashtext(${`credbroker schema ${schema}`}))`;
     await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${schema}.migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
