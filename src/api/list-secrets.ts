@@ -71,9 +71,10 @@ export function createListSecrets({ store, answer }: ListSecretsDeps) {
       page.pop();
     }
     const last = page[page.length - 1];
+    // a live record is its own live copy, its deploy origin read with it; a test page's live copies are read at once
+    const live = listing.mode === Mode.LIVE ? page : store.getMetadata(Mode.LIVE, page.map((listed) => listed.secret.name));
     return {
-      // a live record is its own live copy: its deploy origin was read with it
-      secrets: page.map((listed) => answer(listed.secret, listing.mode === Mode.LIVE ? { live: listed } : {})),
+      secrets: page.map((listed, i) => answer(listed.secret, { live: live[i] })),
       nextPageToken: more && last !== undefined ? encodePageToken(fingerprint, positionOf(listing, last.secret)) : "",
       totalSize,
     };

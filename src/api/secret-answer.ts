@@ -20,8 +20,10 @@ export interface AnswerParts {
   /** The opened credentials, when the call opened them: their readable fields are shown. */
   opened?: Credentials | undefined;
   /**
-   * The live record to compare with, when the caller has it: not (yet) the
-   * stored one (a deploy's answer), or the listed live record itself.
+   * The live record to compare with, when the caller read it (undefined:
+   * there is none): not (yet) the stored one (a deploy's answer), a listed
+   * page's live copies, or the listed live record itself. Left out, it is
+   * read from the store.
    */
   live?: RecordMetadata | undefined;
 }
@@ -37,7 +39,9 @@ export type SecretAnswer = (stored: Secret, parts?: AnswerParts) => Secret;
  * (the registry's `sensitive` marking) lets through.
  */
 export function createSecretAnswers({ store, lastUse }: SecretAnswerDeps): SecretAnswer {
-  return (stored, { opened, live = store.getMetadata(Mode.LIVE, stored.name) } = {}) => {
+  return (stored, parts = {}) => {
+    const { opened } = parts;
+    const live = "live" in parts ? parts.live : store.getMetadata(Mode.LIVE, [stored.name])[0];
     const used = lastUse?.lastUse(stored.mode, stored.name);
     return create(SecretSchema, {
       name: stored.name,

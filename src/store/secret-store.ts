@@ -11,11 +11,12 @@ export interface SecretStore {
   /** The record of a secret, or undefined. */
   get(mode: Mode, name: string): SecretRecord | undefined;
   /**
-   * The metadata of a secret's record, as `get` would give it, without
-   * decoding its sealed payload (deploy states read live copies this way),
-   * or undefined.
+   * The metadata of the records of these names, as `get` would give each
+   * (undefined where there is none), without decoding their sealed
+   * payloads: deploy states read live copies this way, a listed page's at
+   * once. Names in order are read by one walk over their range.
    */
-  getMetadata(mode: Mode, name: string): RecordMetadata | undefined;
+  getMetadata(mode: Mode, names: readonly string[]): (RecordMetadata | undefined)[];
   /** Whether the secret is stored at exactly this version: a check that decodes nothing. */
   isCurrent(mode: Mode, name: string, version: bigint): boolean;
   /** Up to `limit` records of a mode ordered by name, starting after `afterName` ("" for the start). */

@@ -89,12 +89,46 @@ describe("listing metadata only", () => {
   it("reads one record's metadata as get does, without its payload", async () => {
     await store.commit([0, 1, 2].map((i) => ({ kind: "put" as const, record: record(Mode.LIVE, `live-${i}`, i), expectVersion: 0n })));
     for (const name of ["live-0", "live-1", "live-2"]) {
-      expect(store.getMetadata(Mode.LIVE, name)).toMatchObject(metadataOf(store.get(Mode.LIVE, name))!);
+      expect(store.getMetadata(Mode.LIVE, [name])[0]).toMatchObject(metadataOf(store.get(Mode.LIVE, name))!);
     }
-    expect(store.getMetadata(Mode.LIVE, "absent")).toBeUndefined();
-    expect(store.getMetadata(Mode.TEST, "live-0")).toBeUndefined();
-    expect(store.getMetadata(Mode.LIVE, "live-0")?.deployedFrom?.testVersion).toBe(0n);
-    expect(store.getMetadata(Mode.LIVE, "live-1")?.deployedFrom).toBeUndefined();
+    expect(store.getMetadata(Mode.LIVE, ["absent"])[0]).toBeUndefined();
+    expect(store.getMetadata(Mode.TEST, ["live-0"])[0]).toBeUndefined();
+    expect(store.getMetadata(Mode.LIVE, ["live-0"])[0]?.deployedFrom?.testVersion).toBe(0n);
+    expect(store.getMetadata(Mode.LIVE, ["live-1"])[0]?.deployedFrom).toBeUndefined();
+  });
+
+  it("reads many names' metadata at once as it reads each, in order or not, in a range crowded with other records", async () => {
+    const names = Array.from({ length: 90 }, (_, i) => `n-${String(i).padStart(3, "0")}`);
+    await store.commit(names.map((name, i) => ({ kind: "put" as const, record: record(Mode.LIVE, name, i), expectVersion: 0n })));
+    const one = (name: string) => metadataOf(store.get(Mode.LIVE, name));
+    const asked = [
+      names.filter((_, i) => i % 3 === 0),
+      // few names over many records: the walk stops short and the rest are looked up
+      ["n-000", "n-001", "n-050", "n-089", "n-089x", "zzz"],
+      ["a", "n-010", "n-010x", "n-011"],
+      ["n-020", "n-005", "absent", "n-060"],
+      ["n-007"],
+      [],
+    ];
+    for (const wanted of asked) {
+      const got = store.getMetadata(Mode.LIVE, wanted);
+      expect(got).toHaveLength(wanted.length);
+      got.forEach((metadata, i) => {
+        const expected = one(wanted[i]!);
+        if (expected === undefined) {
+          expect(metadata, wanted[i]).toBeUndefined();
+        } else {
+          expect(metadata, wanted[i]).toMatchObject(expected);
+        }
+      });
+    }
+  });
+
+  it("decodes only the records asked for: a damaged neighbour fails no read", async () => {
+    await store.commit(["a", "c"].map((name, i) => ({ kind: "put" as const, record: record(Mode.LIVE, name, i), expectVersion: 0n })));
+    await reopenWith([["live/b", Uint8Array.from([0x0f, 0x01])]]);
+    expect(store.getMetadata(Mode.LIVE, ["a", "c"]).map((metadata) => metadata?.secret?.name)).toEqual(["a", "c"]);
+    expect(codeOf(() => store.getMetadata(Mode.LIVE, ["a", "b", "c"]))).toBe("ERR_SEAL_OPEN_FAILED");
   });
 
   it("reads the metadata of a record without its payload or its secret as get does, where listing refuses it", async () => {
@@ -104,10 +138,10 @@ describe("listing metadata only", () => {
       ["live/half2", toBinary(SecretRecordSchema, create(SecretRecordSchema, { payload: whole.payload! }))],
     ]);
     for (const name of ["half", "half2"]) {
-      expect(store.getMetadata(Mode.LIVE, name)).toMatchObject(metadataOf(store.get(Mode.LIVE, name))!);
+      expect(store.getMetadata(Mode.LIVE, [name])[0]).toMatchObject(metadataOf(store.get(Mode.LIVE, name))!);
     }
-    expect(store.getMetadata(Mode.LIVE, "half")?.secret?.name).toBe("half");
-    expect(store.getMetadata(Mode.LIVE, "half2")?.secret).toBeUndefined();
+    expect(store.getMetadata(Mode.LIVE, ["half"])[0]?.secret?.name).toBe("half");
+    expect(store.getMetadata(Mode.LIVE, ["half2"])[0]?.secret).toBeUndefined();
     expect(codeOf(() => store.listSecrets(Mode.LIVE, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
   });
 
@@ -122,8 +156,8 @@ describe("listing metadata only", () => {
       expect(codeOf(() => store.listSecrets(mode, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
       expect(codeOf(() => store.list(mode, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
     }
-    expect(codeOf(() => store.getMetadata(Mode.TEST, "prod-db"))).toBe("ERR_SEAL_OPEN_FAILED");
-    expect(codeOf(() => store.getMetadata(Mode.LIVE, "renamed-db"))).toBe("ERR_SEAL_OPEN_FAILED");
+    expect(codeOf(() => store.getMetadata(Mode.TEST, ["prod-db"])[0])).toBe("ERR_SEAL_OPEN_FAILED");
+    expect(codeOf(() => store.getMetadata(Mode.LIVE, ["renamed-db"])[0])).toBe("ERR_SEAL_OPEN_FAILED");
     // the record where it belongs still lists
     expect(store.listSecrets(Mode.LIVE, "", 1).map((s) => s.secret.name)).toEqual(["prod-db"]);
   });
@@ -147,7 +181,7 @@ describe("listing metadata only", () => {
     // neither the message nor the cause carries the sealed bytes (the ciphertext is all "Z")
     expect(`${(error as Error).message} ${String((error as Error).cause)}`).not.toMatch(/ZZZZ|90,90,90/);
     expect(codeOf(() => store.get(Mode.TEST, "damaged"))).toBe("ERR_SEAL_OPEN_FAILED");
-    expect(codeOf(() => store.getMetadata(Mode.TEST, "damaged"))).toBe("ERR_SEAL_OPEN_FAILED");
+    expect(codeOf(() => store.getMetadata(Mode.TEST, ["damaged"])[0])).toBe("ERR_SEAL_OPEN_FAILED");
     expect(codeOf(() => store.list(Mode.TEST, "", 10))).toBe("ERR_SEAL_OPEN_FAILED");
   });
 
