@@ -1,12 +1,13 @@
-import type { DeployOrigin, SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import type { DeployOrigin } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { DeployState, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
+import type { RecordMetadata } from "../store/secret-store.ts";
 
 /**
  * How a test secret stands against the live record of its name. A live
  * change since the deploy wins over a test change: deploying would undo
  * it, which is what an operator must see first.
  */
-export function deployStateOf(test: Secret, live: SecretRecord | undefined): DeployState {
+export function deployStateOf(test: Secret, live: RecordMetadata | undefined): DeployState {
   if (live?.secret === undefined) {
     return DeployState.NOT_IN_LIVE;
   }

@@ -1,10 +1,10 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { credentialTypeOf } from "../credentials/credential-registry.ts";
 import { recordedSteps } from "../credentials/served-steps.ts";
-import { StepKind, type Mode, type Secret, type SecretType } from "../gen/credbroker/v1/secret_pb.ts";
+import { Mode, StepKind, type Secret, type SecretType } from "../gen/credbroker/v1/secret_pb.ts";
 import { SecretOrder, type ListSecretsRequest, type ListSecretsResponseSchema } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { invalidField } from "../errors.ts";
-import type { SecretStore } from "../store/secret-store.ts";
+import type { ListedSecret, SecretStore } from "../store/secret-store.ts";
 import { decodePageToken, encodePageToken, listingFingerprint } from "./page-token.ts";
 import type { SecretAnswer } from "./secret-answer.ts";
 import { checkMode, checkStep } from "./validate-request.ts";
@@ -50,7 +50,7 @@ export function createListSecrets({ store, answer }: ListSecretsDeps) {
     );
     const after = decodePageToken(fingerprint, req.pageToken);
     const unfiltered = listing.nameContains === "" && listing.types.size === 0 && listing.step === StepKind.UNSPECIFIED;
-    let page: Secret[];
+    let page: ListedSecret[];
     let totalSize: number;
     if (unfiltered && !listing.byUpdateTime) {
       // one more than the page tells whether another page follows
@@ -58,12 +58,12 @@ export function createListSecrets({ store, answer }: ListSecretsDeps) {
       totalSize = store.count(listing.mode);
     } else {
       const match = listing.nameContains === "" ? undefined : (name: string) => name.includes(listing.nameContains);
-      const matching = store.listSecrets(listing.mode, "", Number.POSITIVE_INFINITY, match).filter((secret) => matches(listing, secret));
+      const matching = store.listSecrets(listing.mode, "", Number.POSITIVE_INFINITY, match).filter((listed) => matches(listing, listed.secret));
       if (listing.byUpdateTime) {
-        matching.sort(byUpdateTimeDesc);
+        matching.sort((a, b) => byUpdateTimeDesc(a.secret, b.secret));
       }
       totalSize = matching.length;
-      const start = after === "" ? 0 : matching.findIndex((secret) => comesAfter(listing, secret, after));
+      const start = after === "" ? 0 : matching.findIndex((listed) => comesAfter(listing, listed.secret, after));
       page = start < 0 ? [] : matching.slice(start, start + pageSize + 1);
     }
     const more = page.length > pageSize;
@@ -71,9 +71,11 @@ export function createListSecrets({ store, answer }: ListSecretsDeps) {
       page.pop();
     }
     const last = page[page.length - 1];
+    // a live record is its own live copy, its deploy origin read with it; a test page's live copies are read at once
+    const live = listing.mode === Mode.LIVE ? page : store.getMetadata(Mode.LIVE, page.map((listed) => listed.secret.name));
     return {
-      secrets: page.map((secret) => answer(secret)),
-      nextPageToken: more && last !== undefined ? encodePageToken(fingerprint, positionOf(listing, last)) : "",
+      secrets: page.map((listed, i) => answer(listed.secret, { live: live[i] })),
+      nextPageToken: more && last !== undefined ? encodePageToken(fingerprint, positionOf(listing, last.secret)) : "",
       totalSize,
     };
   };

@@ -2,9 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { readableCredentials } from "../credentials/readable-credentials.ts";
 import { recordedSteps } from "../credentials/served-steps.ts";
-import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { Mode, SecretSchema, type Credentials, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
-import type { SecretStore } from "../store/secret-store.ts";
+import type { RecordMetadata, SecretStore } from "../store/secret-store.ts";
 import { deployStateOf } from "./deploy-state.ts";
 import type { LastUseTracker } from "./last-use.ts";
 
@@ -20,8 +19,13 @@ export interface SecretAnswerDeps {
 export interface AnswerParts {
   /** The opened credentials, when the call opened them: their readable fields are shown. */
   opened?: Credentials | undefined;
-  /** The live record to compare with, when it is not (yet) the stored one (a deploy's answer). */
-  live?: SecretRecord | undefined;
+  /**
+   * The live record to compare with, when the caller read it (undefined:
+   * there is none): not (yet) the stored one (a deploy's answer), a listed
+   * page's live copies, or the listed live record itself. Left out, it is
+   * read from the store.
+   */
+  live?: RecordMetadata | undefined;
 }
 
 /** Builds the Secret of an admin answer. */
@@ -35,7 +39,9 @@ export type SecretAnswer = (stored: Secret, parts?: AnswerParts) => Secret;
  * (the registry's `sensitive` marking) lets through.
  */
 export function createSecretAnswers({ store, lastUse }: SecretAnswerDeps): SecretAnswer {
-  return (stored, { opened, live = store.get(Mode.LIVE, stored.name) } = {}) => {
+  return (stored, parts = {}) => {
+    const { opened } = parts;
+    const live = "live" in parts ? parts.live : store.getMetadata(Mode.LIVE, [stored.name])[0];
     const used = lastUse?.lastUse(stored.mode, stored.name);
     return create(SecretSchema, {
       name: stored.name,

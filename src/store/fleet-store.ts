@@ -53,6 +53,7 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
 
   return {
     get: (mode, name) => local.get(mode, name),
+    getMetadata: (mode, names) => local.getMetadata(mode, names),
     isCurrent: (mode, name, version) => local.isCurrent(mode, name, version),
     list: (mode, afterName, limit) => local.list(mode, afterName, limit),
     listSecrets: (mode, afterName, limit, match) => local.listSecrets(mode, afterName, limit, match),

@@ -4,11 +4,11 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPat
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
-import { decodeStored, decodeStoredSecret, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
+import { decodeListed, decodeStored, decodeStoredMetadata, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
 import type { CentralChange } from "./central-store.ts";
 import { openLmdbAudit } from "./lmdb-audit.ts";
 import { storeWriteError } from "./lmdb-write-error.ts";
-import type { EncodedAuditEvent, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
+import type { EncodedAuditEvent, RecordMetadata, SecretStore, StoreChange, StoreConflict } from "./secret-store.ts";
 
 /** Options of the LMDB store. */
 export interface LmdbStoreOptions {
@@ -109,14 +109,60 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
   }
 
 
+  /**
+   * The records of names in order, read by one walk from the first name's
+   * key instead of a lookup per name (a page's live copies: a lookup costs
+   * about three steps of a walk). The walk reads at most twice as many
+   * entries as names, so a range crowded with other records costs little;
+   * `through` is the last name it covered ("" when it did not walk).
+   */
+  function walkedMetadata(prefix: string, names: readonly string[]): { found: Map<string, RecordMetadata>; through: string } {
+    const found = new Map<string, RecordMetadata>();
+    const first = names[0];
+    const last = names[names.length - 1];
+    if (first === undefined || last === undefined || names.length < 2 || !names.every((name, i) => i === 0 || names[i - 1]! < name)) {
+      return { found, through: "" };
+    }
+    const wanted = new Set(names);
+    const limit = 2 * names.length;
+    let through = last;
+    let seen = 0;
+    for (const { key, value } of secrets.getRange({ start: prefix + first, end: prefixEnd(prefix), limit })) {
+      const name = key.slice(prefix.length);
+      if (name > last) {
+        break;
+      }
+      if (wanted.has(name)) {
+        found.set(name, decodeStoredMetadata(key, value));
+      }
+      if (++seen === limit) {
+        // the walk stopped short: the names after this one are looked up one by one
+        through = name;
+      }
+    }
+    return { found, through };
+  }
+
   return {
     get: (mode, name) => read(recordKey(mode, name)),
+
+    getMetadata(mode, names) {
+      const prefix = modePrefix(mode);
+      const walked = walkedMetadata(prefix, names);
+      return names.map((name) => {
+        if (name <= walked.through) {
+          return walked.found.get(name);
+        }
+        const bytes = secrets.get(prefix + name);
+        return bytes === undefined ? undefined : decodeStoredMetadata(prefix + name, bytes);
+      });
+    },
 
     isCurrent: (mode, name, version) => secrets.doesExist(recordKey(mode, name), Number(version)),
 
     list: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStored),
 
-    listSecrets: (mode, afterName, limit, match) => listed(mode, afterName, limit, decodeStoredSecret, match),
+    listSecrets: (mode, afterName, limit, match) => listed(mode, afterName, limit, decodeListed, match),
 
     count(mode) {
       // counting walks every key of the mode: kept until a commit changes the records

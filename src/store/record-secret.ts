@@ -1,20 +1,28 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
-import { SecretSchema, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
+import { DeployOriginSchema, SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
+import { SecretSchema } from "../gen/credbroker/v1/secret_pb.ts";
+import type { RecordMetadata } from "./secret-store.ts";
 
-/** SecretRecord's field numbers (record.proto); a listing needs only the first. */
+/** SecretRecord's field numbers (record.proto): the walk decodes the first and the third. */
 const secretField = 1;
 const payloadField = 2;
+const deployedFromField = 3;
+
+/** An encoded SecretRecord's metadata, and whether it holds a sealed payload. */
+export interface WalkedRecord extends RecordMetadata {
+  /** Whether the record holds its sealed payload (skipped, never decoded). */
+  readonly sealed: boolean;
+}
 
 /**
- * The Secret of an encoded SecretRecord, the same as a full decode's
- * `record.secret`, or undefined when the record lacks its secret or its
- * sealed payload. Listing needs only the metadata, so the record's fields
- * are walked by tag and length and the sealed payload's bytes are skipped,
- * never decoded: no payload objects per listed record. Throws on bytes that
- * are not a SecretRecord.
+ * The metadata of an encoded SecretRecord, the same as a full decode's
+ * `record.secret` and `record.deployedFrom`. Listings and deploy states
+ * need only the metadata, so the record's fields are walked by tag and
+ * length and the sealed payload's bytes are skipped, never decoded: no
+ * payload objects per record read. Throws on bytes that are not a
+ * SecretRecord.
  */
-export function decodeRecordSecret(bytes: Uint8Array): Secret | undefined {
+export function decodeRecordMetadata(bytes: Uint8Array): WalkedRecord {
   let pos = 0;
   const varint = (): number => {
     let value = 0;
@@ -32,6 +40,8 @@ export function decodeRecordSecret(bytes: Uint8Array): Secret | undefined {
   };
   let secretStart = -1;
   let secretEnd = -1;
+  let originStart = -1;
+  let originEnd = -1;
   let sealed = false;
   while (pos < bytes.length) {
     const tag = varint();
@@ -47,17 +57,22 @@ export function decodeRecordSecret(bytes: Uint8Array): Secret | undefined {
       if (pos > bytes.length) {
         break;
       }
-      if (field === secretField) {
-        if (secretStart >= 0) {
+      if (field === secretField || field === deployedFromField) {
+        if ((field === secretField ? secretStart : originStart) >= 0) {
           // a repeated message field merges: rare enough to leave to the full decoder
           return fullDecode(bytes);
         }
-        secretStart = start;
-        secretEnd = pos;
+        if (field === secretField) {
+          secretStart = start;
+          secretEnd = pos;
+        } else {
+          originStart = start;
+          originEnd = pos;
+        }
       } else if (field === payloadField) {
         sealed = true;
       }
-    } else if (field === secretField || field === payloadField) {
+    } else if (field === secretField || field === payloadField || field === deployedFromField) {
       // not length-delimited: whatever the full decoder makes of it, this answers the same
       return fullDecode(bytes);
     } else if (wireType === 0) {
@@ -72,10 +87,14 @@ export function decodeRecordSecret(bytes: Uint8Array): Secret | undefined {
   if (pos > bytes.length) {
     throw new RangeError("premature end of the record");
   }
-  return secretStart < 0 || !sealed ? undefined : fromBinary(SecretSchema, bytes.subarray(secretStart, secretEnd));
+  return {
+    secret: secretStart < 0 ? undefined : fromBinary(SecretSchema, bytes.subarray(secretStart, secretEnd)),
+    deployedFrom: originStart < 0 ? undefined : fromBinary(DeployOriginSchema, bytes.subarray(originStart, originEnd)),
+    sealed,
+  };
 }
 
-function fullDecode(bytes: Uint8Array): Secret | undefined {
+function fullDecode(bytes: Uint8Array): WalkedRecord {
   const record = fromBinary(SecretRecordSchema, bytes);
-  return record.payload === undefined ? undefined : record.secret;
+  return { secret: record.secret, deployedFrom: record.deployedFrom, sealed: record.payload !== undefined };
 }

@@ -1,4 +1,4 @@
-import type { SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
+import type { DeployOrigin, SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import type { Mode, Secret } from "../gen/credbroker/v1/secret_pb.ts";
 
@@ -10,6 +10,13 @@ import type { Mode, Secret } from "../gen/credbroker/v1/secret_pb.ts";
 export interface SecretStore {
   /** The record of a secret, or undefined. */
   get(mode: Mode, name: string): SecretRecord | undefined;
+  /**
+   * The metadata of the records of these names, as `get` would give each
+   * (undefined where there is none), without decoding their sealed
+   * payloads: deploy states read live copies this way, a listed page's at
+   * once. Names in order are read by one walk over their range.
+   */
+  getMetadata(mode: Mode, names: readonly string[]): (RecordMetadata | undefined)[];
   /** Whether the secret is stored at exactly this version: a check that decodes nothing. */
   isCurrent(mode: Mode, name: string, version: bigint): boolean;
   /** Up to `limit` records of a mode ordered by name, starting after `afterName` ("" for the start). */
@@ -21,7 +28,7 @@ export interface SecretStore {
    * only the secrets whose name it accepts, tested before anything is
    * decoded.
    */
-  listSecrets(mode: Mode, afterName: string, limit: number, match?: (name: string) => boolean): Secret[];
+  listSecrets(mode: Mode, afterName: string, limit: number, match?: (name: string) => boolean): ListedSecret[];
   /** How many secrets a mode holds. */
   count(mode: Mode): number;
   /**
@@ -78,6 +85,17 @@ export interface SecretStore {
   onChange(listener: (change: StoreChange) => void): () => void;
   /** Closes the store; pending writes are committed first. */
   close(): Promise<void>;
+}
+
+/** A record but for its sealed payload: the secret and, for a live record a deploy wrote, its origin. */
+export interface RecordMetadata {
+  readonly secret?: Secret | undefined;
+  readonly deployedFrom?: DeployOrigin | undefined;
+}
+
+/** A listed record's metadata: a listed record always has its secret. */
+export interface ListedSecret extends RecordMetadata {
+  readonly secret: Secret;
 }
 
 /**

@@ -2,7 +2,8 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { Mode, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
-import { decodeRecordSecret } from "./record-secret.ts";
+import { decodeRecordMetadata, type WalkedRecord } from "./record-secret.ts";
+import type { ListedSecret } from "./secret-store.ts";
 
 /** A record's key in the LMDB store: its mode's prefix and its name. */
 export type Key = string;
@@ -24,19 +25,27 @@ export function decodeStored(key: Key, bytes: Uint8Array): SecretRecord {
   return record;
 }
 
-/** The metadata of a stored record, its sealed payload skipped, not decoded; checked as decodeStored checks. */
-export function decodeStoredSecret(key: Key, bytes: Uint8Array): Secret {
-  let secret: Secret | undefined;
+/** A stored record's metadata, its sealed payload skipped, not decoded; checked as decodeStored checks. */
+export function decodeStoredMetadata(key: Key, bytes: Uint8Array): WalkedRecord {
+  let walked: WalkedRecord;
   try {
-    secret = decodeRecordSecret(bytes);
+    walked = decodeRecordMetadata(bytes);
   } catch (cause) {
     throw undecodable(key, cause);
   }
-  if (secret === undefined) {
+  if (walked.secret !== undefined) {
+    checkStoredUnder(key, walked.secret);
+  }
+  return walked;
+}
+
+/** A listed record's metadata (decodeStoredMetadata): a record that lacks its secret or its payload is damaged. */
+export function decodeListed(key: Key, bytes: Uint8Array): ListedSecret {
+  const { secret, deployedFrom, sealed } = decodeStoredMetadata(key, bytes);
+  if (secret === undefined || !sealed) {
     throw new CredbrokerError("ERR_SEAL_OPEN_FAILED", `the record stored as "${key}" is incomplete`);
   }
-  checkStoredUnder(key, secret);
-  return secret;
+  return { secret, deployedFrom };
 }
 
 /**

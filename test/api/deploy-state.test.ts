@@ -92,8 +92,17 @@ describe("deploy state", () => {
     await admin.createSecret({ mode: Mode.TEST, name: "gamma", credentials: bearer("g-test") });
     expect((await states())["gamma"]).toBe(DeployState.CHANGED_IN_LIVE);
     expect((await admin.getSecret({ mode: Mode.LIVE, name: "gamma" })).secret?.deployedFromVersion).toBe(0n);
-    // live answers carry no deploy state
-    expect((await admin.listSecrets({ mode: Mode.LIVE })).secrets.map((secret) => secret.deployState)).toEqual([0, 0, 0]);
+    // live answers carry no deploy state; the live listing shows the deploy each came from, as GetSecret does
+    const live = await admin.listSecrets({ mode: Mode.LIVE });
+    expect(live.secrets.map((secret) => secret.deployState)).toEqual([0, 0, 0]);
+    expect(live.secrets.map((secret) => [secret.name, secret.deployedFromVersion])).toEqual([
+      ["alpha", 3n],
+      ["beta", 1n],
+      ["gamma", 0n],
+    ]);
+    for (const secret of live.secrets) {
+      expect((await admin.getSecret({ mode: Mode.LIVE, name: secret.name })).secret?.deployedFromVersion).toBe(secret.deployedFromVersion);
+    }
   });
 });
 

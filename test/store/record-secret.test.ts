@@ -3,12 +3,12 @@ import { describe, expect, it } from "vitest";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { SealedPayloadSchema, SecretRecordSchema, type SecretRecord } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
+import { DeployOriginSchema, SealedPayloadSchema, SecretRecordSchema, type SecretRecord } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, Mode, SecretSchema, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { createKeyring } from "../../src/keys/keyring.ts";
 import { bindingOf } from "../../src/seal/record-binding.ts";
 import { createSealer } from "../../src/seal/sealer.ts";
-import { decodeRecordSecret } from "../../src/store/record-secret.ts";
+import { decodeRecordMetadata } from "../../src/store/record-secret.ts";
 
 type Kind = NonNullable<MessageInitShape<typeof CredentialsSchema>["kind"]>;
 
@@ -39,19 +39,23 @@ function sealedRecord(name: string, type: SecretType, kind: Kind): SecretRecord 
   return create(SecretRecordSchema, { secret, payload });
 }
 
-/** What a full decode makes of the bytes: the secret, undefined for a record without its payload, or the error. */
-function fullSecret(bytes: Uint8Array) {
+/** What a full decode makes of the bytes: the metadata and whether a payload is there, or the error. */
+function fullMetadata(bytes: Uint8Array) {
   try {
-    const record = fromBinary(SecretRecordSchema, bytes);
-    return record.payload === undefined ? undefined : record.secret;
+    return fullOf(bytes);
   } catch {
     return "throws";
   }
 }
 
-function walkedSecret(bytes: Uint8Array) {
+function fullOf(bytes: Uint8Array) {
+  const record = fromBinary(SecretRecordSchema, bytes);
+  return { secret: record.secret, deployedFrom: record.deployedFrom, sealed: record.payload !== undefined };
+}
+
+function walkedMetadata(bytes: Uint8Array) {
   try {
-    return decodeRecordSecret(bytes);
+    return decodeRecordMetadata(bytes);
   } catch (error) {
     if (!(error instanceof Error)) {
       throw error;
@@ -72,19 +76,19 @@ function withUnknownFields(bytes: Uint8Array): Uint8Array {
   return writer.finish();
 }
 
-describe("decodeRecordSecret", () => {
+describe("decodeRecordMetadata", () => {
   it("covers every Credentials case", () => {
     expect(Object.keys(everyType).sort()).toEqual(CredentialsSchema.oneofs[0]!.fields.map((f) => f.localName).sort());
   });
 
   it.each(Object.entries(everyType))("gives the full decode's secret for a record of %s, with and without unknown fields", (name, [type, kind]) => {
     const bytes = toBinary(SecretRecordSchema, sealedRecord(name.toLowerCase(), type, kind));
-    const secret = decodeRecordSecret(bytes);
+    const { secret } = decodeRecordMetadata(bytes);
     expect(secret?.name).toBe(name.toLowerCase());
     expect(secret?.type).toBe(type);
-    expect(secret).toEqual(fromBinary(SecretRecordSchema, bytes).secret);
+    expect(decodeRecordMetadata(bytes)).toEqual(fullOf(bytes));
     const extended = withUnknownFields(bytes);
-    expect(decodeRecordSecret(extended)).toEqual(fromBinary(SecretRecordSchema, extended).secret);
+    expect(decodeRecordMetadata(extended)).toEqual(fullOf(extended));
   });
 
   it("keeps the unknown fields inside the secret, as the full decode does", () => {
@@ -96,9 +100,9 @@ describe("decodeRecordSecret", () => {
       .tag(1, WireType.LengthDelimited)
       .bytes(secretBytes)
       .finish();
-    const walked = decodeRecordSecret(bytes);
-    expect(walked?.$unknown?.map((u) => u.no)).toEqual([40]);
-    expect(walked).toEqual(fromBinary(SecretRecordSchema, bytes).secret);
+    const walked = decodeRecordMetadata(bytes);
+    expect(walked.secret?.$unknown?.map((u) => u.no)).toEqual([40]);
+    expect(walked).toEqual(fullOf(bytes));
   });
 
   it("merges a secret written twice, as the full decode does", () => {
@@ -108,15 +112,38 @@ describe("decodeRecordSecret", () => {
       .tag(1, WireType.LengthDelimited)
       .bytes(toBinary(SecretSchema, create(SecretSchema, { description: "second" })))
       .finish();
-    expect(decodeRecordSecret(bytes)?.description).toBe("second");
-    expect(decodeRecordSecret(bytes)).toEqual(fromBinary(SecretRecordSchema, bytes).secret);
+    expect(decodeRecordMetadata(bytes).secret?.description).toBe("second");
+    expect(decodeRecordMetadata(bytes)).toEqual(fullOf(bytes));
   });
 
-  it("gives undefined for a record without its secret or without its payload", () => {
+  it("gives a live record's deploy origin, merged when written twice, as the full decode does", () => {
+    const record = sealedRecord("deployed", SecretType.BEARER_TOKEN, everyType.bearerToken[1]);
+    record.deployedFrom = create(DeployOriginSchema, { testVersion: 4n, testCreateTime: record.secret!.createTime!, liveVersion: 7n });
+    const bytes = toBinary(SecretRecordSchema, record);
+    expect(decodeRecordMetadata(bytes).deployedFrom).toEqual(record.deployedFrom);
+    expect(decodeRecordMetadata(withUnknownFields(bytes))).toEqual(fullOf(withUnknownFields(bytes)));
+    const twice = new BinaryWriter()
+      .raw(bytes)
+      .tag(3, WireType.LengthDelimited)
+      .bytes(toBinary(DeployOriginSchema, create(DeployOriginSchema, { liveVersion: 8n })))
+      .finish();
+    expect(decodeRecordMetadata(twice).deployedFrom).toMatchObject({ testVersion: 4n, liveVersion: 8n });
+    expect(decodeRecordMetadata(twice)).toEqual(fullOf(twice));
+  });
+
+  it("tells a record without its secret or without its payload", () => {
     const record = sealedRecord("half", SecretType.BEARER_TOKEN, everyType.bearerToken[1]);
-    expect(decodeRecordSecret(toBinary(SecretRecordSchema, create(SecretRecordSchema, { payload: record.payload! })))).toBeUndefined();
-    expect(decodeRecordSecret(toBinary(SecretRecordSchema, create(SecretRecordSchema, { secret: record.secret! })))).toBeUndefined();
-    expect(decodeRecordSecret(new Uint8Array(0))).toBeUndefined();
+    expect(decodeRecordMetadata(toBinary(SecretRecordSchema, create(SecretRecordSchema, { payload: record.payload! })))).toEqual({
+      secret: undefined,
+      deployedFrom: undefined,
+      sealed: true,
+    });
+    expect(decodeRecordMetadata(toBinary(SecretRecordSchema, create(SecretRecordSchema, { secret: record.secret! })))).toEqual({
+      secret: record.secret,
+      deployedFrom: undefined,
+      sealed: false,
+    });
+    expect(decodeRecordMetadata(new Uint8Array(0))).toEqual({ secret: undefined, deployedFrom: undefined, sealed: false });
   });
 
   it("agrees with the full decode on every truncation of a record: both throw or both give the same", () => {
@@ -124,9 +151,9 @@ describe("decodeRecordSecret", () => {
     let threw = 0;
     for (let length = 0; length < bytes.length; length++) {
       const cut = bytes.subarray(0, length);
-      const walked = walkedSecret(cut);
+      const walked = walkedMetadata(cut);
       threw += walked === "throws" ? 1 : 0;
-      expect(walked, `cut at ${length} of ${bytes.length}`).toEqual(fullSecret(cut));
+      expect(walked, `cut at ${length} of ${bytes.length}`).toEqual(fullMetadata(cut));
     }
     expect(threw).toBeGreaterThan(bytes.length * 0.9);
   });
@@ -142,10 +169,10 @@ describe("decodeRecordSecret", () => {
     };
     for (let i = 0; i < 2000; i++) {
       const garbage = Uint8Array.from({ length: 1 + (next() % 200) }, () => next() & 0xff);
-      const walked = walkedSecret(garbage);
+      const walked = walkedMetadata(garbage);
       if (walked !== "throws") {
-        // whatever the walk accepts, the full decode accepts with the same secret
-        expect(walked).toEqual(fullSecret(garbage));
+        // whatever the walk accepts, the full decode accepts with the same metadata
+        expect(walked).toEqual(fullMetadata(garbage));
       }
     }
   });
