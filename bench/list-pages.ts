@@ -22,6 +22,7 @@ export async function listPagesRows(broker: Running, grpcAddress: string, adminT
   const admin = createClient(SecretService, createGrpcTransport({ baseUrl: `http://${grpcAddress}` }));
   const headers = { authorization: `Bearer ${adminToken}` };
   const all: number[] = [];
+  const logged = broker.callMs("ListSecrets").length;
   const passP99: string[] = [];
   const passCpu: string[] = [];
   let pages = 0;
@@ -41,6 +42,8 @@ export async function listPagesRows(broker: Running, grpcAddress: string, adminT
     passP99.push(fmt(at(times.sort((a, b) => a - b), 0.99), 2));
   }
   all.sort((a, b) => a - b);
+  // the broker's own time for each page (its log line's ms: the interceptors and the handler; decoding, encoding and HTTP/2 are not in it)
+  const own = broker.callMs("ListSecrets").slice(logged).sort((a, b) => a - b);
   return [
     [
       `ListSecrets, page of 100, all ${fmt(pages)} pages (gRPC, one client), ${passes} pass(es)`,
@@ -49,6 +52,14 @@ export async function listPagesRows(broker: Running, grpcAddress: string, adminT
       fmt(at(all, 0.99), 2),
       "",
       `p99 < 5 ms; p99 of each pass: ${passP99.join(", ")}`,
+    ],
+    [
+      "ListSecrets, the broker's own time per page (its log lines' ms: interceptors and handler)",
+      "",
+      fmt(at(own, 0.5), 2),
+      fmt(at(own, 0.99), 2),
+      "",
+      `${fmt(own.length)} pages logged; the rest of a call's time is decoding, encoding, HTTP/2, the client and the machine's scheduling`,
     ],
     ["ListSecrets, broker CPU ms (user + system) per page of 100", "", "", "", "", `each pass: ${passCpu.join(", ")}`],
   ];

@@ -16,6 +16,8 @@ export interface Running {
   rssPartsMiB(): Promise<{ anon: number; file: number }>;
   /** CPU time used so far (user and system) in milliseconds, from /proc: the cost of a run, less disturbed by a busy machine than its latency. */
   cpuMs(): Promise<number>;
+  /** The `ms` of every call line the broker has logged so far for a method (e.g. "ListSecrets"): its own time for the call, in order. */
+  callMs(method: string): number[];
   stop(): Promise<void>;
 }
 
@@ -61,6 +63,7 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
   });
   let output = "";
   let pending = "";
+  const calls = new Map<string, number[]>();
   const onData = (chunk: Buffer) => {
     const text = pending + chunk.toString("utf8");
     const lines = text.split("\n");
@@ -69,6 +72,7 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
       if (output.length < 64 * 1024) {
         output += `${line}\n`;
       }
+      noteCall(calls, line);
     }
   };
   child.stdout.on("data", onData);
@@ -104,6 +108,7 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
           const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
           return (Number(fields[11]) + Number(fields[12])) * 10;
         },
+        callMs: (method) => calls.get(method) ?? [],
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
@@ -113,4 +118,25 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
       });
     }, 5);
   });
+}
+
+/** Keeps the `ms` of a broker's JSON call line (`"msg":"call"`, method `credbroker.v1.Service/Method`) under the method's name. */
+function noteCall(calls: Map<string, number[]>, line: string): void {
+  if (!line.includes('"msg":"call"')) {
+    return;
+  }
+  try {
+    const { method, ms } = JSON.parse(line) as { method?: unknown; ms?: unknown };
+    if (typeof method === "string" && typeof ms === "number") {
+      const name = method.slice(method.lastIndexOf("/") + 1);
+      let list = calls.get(name);
+      if (list === undefined) {
+        list = [];
+        calls.set(name, list);
+      }
+      list.push(ms);
+    }
+  } catch {
+    // not a JSON line of the broker's
+  }
 }
