@@ -21,6 +21,10 @@ export function postgresUrlSetting(raw: RawSetting | undefined): ConfiguredSecre
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new ConfigError(`${raw.source} must be a PostgreSQL URL starting postgres:// or postgresql://`);
   }
+  if (url.searchParams.has("target_session_attrs")) {
+    // postgres.js 3.4.9 checks it with a query whose promise nobody holds: a connection lost during it would end the process
+    throw new ConfigError(`${raw.source}: target_session_attrs is not supported; give the primary's address`);
+  }
   return { value: raw.value, source: raw.source };
 }
 

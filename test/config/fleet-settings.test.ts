@@ -64,6 +64,9 @@ describe("fleet settings", () => {
       "CREDBROKER_POSTGRES_URL must be a PostgreSQL URL starting postgres:// or postgresql://",
     );
     expect(await refusal([], { ...fleetKeys, CREDBROKER_POSTGRES_URL: `credbroker ${password} db.internal` })).toContain("must be a PostgreSQL URL");
+    expect(await refusal([], { ...fleetKeys, CREDBROKER_POSTGRES_URL: `${url}?target_session_attrs=read-write` })).toBe(
+      "CREDBROKER_POSTGRES_URL: target_session_attrs is not supported; give the primary's address",
+    );
     expect(await refusal(["--postgres-schema", "Engine-Secrets"], {})).toContain("--postgres-schema must be a lower-case SQL identifier");
     expect(await refusal(["--instance-id", "pod one"], {})).toContain("--instance-id must be 1 to 128 printable characters");
   });
