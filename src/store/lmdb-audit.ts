@@ -46,73 +46,73 @@ export function openLmdbAudit(root: RootDatabase, path: string): LmdbAudit {
     },
 
     methods: {
-    nextEventSequence,
+      nextEventSequence,
 
-    sequenceEvents: (events) =>
-      events.map((event) => {
-        const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
-        const sequence = nextEventSequence(micros);
-        event.sequence = BigInt(sequence);
-        return { sequence, auditClass: "main", bytes: toBinary(AuditEventSchema, event) };
-      }),
+      sequenceEvents: (events) =>
+        events.map((event) => {
+          const micros = event.time === undefined ? 0 : Number(event.time.seconds) * 1e6 + Math.floor(event.time.nanos / 1000);
+          const sequence = nextEventSequence(micros);
+          event.sequence = BigInt(sequence);
+          return { sequence, auditClass: "main", bytes: toBinary(AuditEventSchema, event) };
+        }),
 
-    async putEvents(events) {
-      for (const { sequence } of events) {
-        // a replayed event was sequenced by an earlier process: nothing later may reuse its sequence
-        lastSequence = Math.max(lastSequence, sequence);
-      }
-      try {
-        await root.childTransaction(() => {
-          for (const { sequence, auditClass, bytes } of events) {
-            eventsOf(auditClass).putSync(sequence, bytes);
-          }
-        });
-        // the caller drops its copy once this resolves: the commit must be on disk, not just visible
-        await root.flushed;
-      } catch (cause) {
-        throw await storeWriteError(cause, path);
-      }
-    },
-
-    listEvents(from, limit, name) {
-      // the first `limit` of each class hold the first `limit` of both, merged by sequence
-      const merged = [...eventsFrom(audit, from, limit, name), ...eventsFrom(refused, from, limit, name)];
-      return merged.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, limit);
-    },
-
-    listEncodedEvents(from, limit) {
-      const merged: EncodedAuditEvent[] = [];
-      for (const auditClass of ["main", "refused"] as const) {
-        for (const { key, value } of eventsOf(auditClass).getRange({ start: Number(from), limit })) {
-          merged.push({ sequence: key, auditClass, bytes: value });
+      async putEvents(events) {
+        for (const { sequence } of events) {
+          // a replayed event was sequenced by an earlier process: nothing later may reuse its sequence
+          lastSequence = Math.max(lastSequence, sequence);
         }
-      }
-      return merged.sort((a, b) => a.sequence - b.sequence).slice(0, limit);
-    },
-
-    eventCount: (auditClass = "main") => (eventsOf(auditClass).getStats() as { entryCount: number }).entryCount,
-
-    async pruneEvents(before, keep, limit, auditClass = "main") {
-      const db = eventsOf(auditClass);
-      try {
-        return await root.childTransaction(() => {
-          const excess = Math.max(0, (db.getStats() as { entryCount: number }).entryCount - keep);
-          const doomed: number[] = [];
-          for (const key of db.getKeys({ limit })) {
-            if (doomed.length >= excess && key >= Number(before)) {
-              break;
+        try {
+          await root.childTransaction(() => {
+            for (const { sequence, auditClass, bytes } of events) {
+              eventsOf(auditClass).putSync(sequence, bytes);
             }
-            doomed.push(key);
+          });
+          // the caller drops its copy once this resolves: the commit must be on disk, not just visible
+          await root.flushed;
+        } catch (cause) {
+          throw await storeWriteError(cause, path);
+        }
+      },
+
+      listEvents(from, limit, name) {
+        // the first `limit` of each class hold the first `limit` of both, merged by sequence
+        const merged = [...eventsFrom(audit, from, limit, name), ...eventsFrom(refused, from, limit, name)];
+        return merged.sort((a, b) => (a.sequence < b.sequence ? -1 : 1)).slice(0, limit);
+      },
+
+      listEncodedEvents(from, limit) {
+        const merged: EncodedAuditEvent[] = [];
+        for (const auditClass of ["main", "refused"] as const) {
+          for (const { key, value } of eventsOf(auditClass).getRange({ start: Number(from), limit })) {
+            merged.push({ sequence: key, auditClass, bytes: value });
           }
-          for (const key of doomed) {
-            db.removeSync(key);
-          }
-          return doomed.length;
-        });
-      } catch (cause) {
-        throw await storeWriteError(cause, path);
-      }
-    },
+        }
+        return merged.sort((a, b) => a.sequence - b.sequence).slice(0, limit);
+      },
+
+      eventCount: (auditClass = "main") => (eventsOf(auditClass).getStats() as { entryCount: number }).entryCount,
+
+      async pruneEvents(before, keep, limit, auditClass = "main") {
+        const db = eventsOf(auditClass);
+        try {
+          return await root.childTransaction(() => {
+            const excess = Math.max(0, (db.getStats() as { entryCount: number }).entryCount - keep);
+            const doomed: number[] = [];
+            for (const key of db.getKeys({ limit })) {
+              if (doomed.length >= excess && key >= Number(before)) {
+                break;
+              }
+              doomed.push(key);
+            }
+            for (const key of doomed) {
+              db.removeSync(key);
+            }
+            return doomed.length;
+          });
+        } catch (cause) {
+          throw await storeWriteError(cause, path);
+        }
+      },
     },
   };
 }
