@@ -99,10 +99,15 @@ Global flags:
   -h, --help        this help
 `;
 
-/** Parses a command's arguments with util.parseArgs, strictly; a mistake is a UsageError. */
+/** Parses a command's arguments, the global flags included, with util.parseArgs, strictly; a mistake is a UsageError. */
 export function parseCommandArgs<O extends ParseArgsOptionsConfig>(args: string[], options: O) {
+  return parseOwnArgs(args, { ...globalOptions, ...options });
+}
+
+/** As parseCommandArgs, for a command that takes no global flags (it does not talk to a broker: rekey, fleet import). */
+export function parseOwnArgs<O extends ParseArgsOptionsConfig>(args: string[], options: O) {
   try {
-    return parseArgs({ args, options: { ...globalOptions, ...options }, strict: true, allowPositionals: true });
+    return parseArgs({ args, options, strict: true, allowPositionals: true });
   } catch (cause) {
     throw new UsageError(cause instanceof Error ? cause.message : String(cause));
   }

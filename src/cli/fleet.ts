@@ -1,5 +1,4 @@
 import { access } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { toBinary } from "@bufbuild/protobuf";
 import { dataDirFiles } from "../broker/data-dir.ts";
 import { holdDataDir } from "../broker/data-dir-holders.ts";
@@ -14,7 +13,7 @@ import { keyringMetaKey } from "../keys/stored-keyring.ts";
 import { openCentralStore } from "../store/central-store.ts";
 import { everyRecord } from "../store/every-record.ts";
 import { openLmdbStore, type LmdbStore } from "../store/lmdb-store.ts";
-import { CliError, noPositionals, printHelp, UsageError, type CliContext } from "./command.ts";
+import { CliError, noPositionals, parseOwnArgs, printHelp, UsageError, type CliContext } from "./command.ts";
 
 export const fleetUsage = `Usage: credbroker fleet import [--data-dir DIR] [--postgres-url-file FILE] [--postgres-schema NAME] [--master-key-file FILE]
 
@@ -44,13 +43,7 @@ const options = {
 
 /** `credbroker fleet import`: a standalone data dir into an empty central store. */
 export async function fleet(args: string[], ctx: CliContext): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
-  } catch (cause) {
-    throw new UsageError(cause instanceof Error ? cause.message : String(cause));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOwnArgs(args, options);
   const [command, ...rest] = positionals;
   if (values.help === true || command === "help") {
     return printHelp(ctx, fleetUsage, false);

@@ -1,12 +1,11 @@
 import { access } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { dataDirFiles } from "../broker/data-dir.ts";
 import { holdDataDir } from "../broker/data-dir-holders.ts";
 import { loadRekeyConfig } from "../config/rekey-config.ts";
 import { CredbrokerError } from "../errors.ts";
 import { rekeyStore } from "../keys/rekey.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
-import { CliError, noPositionals, printHelp, UsageError, type CliContext } from "./command.ts";
+import { CliError, noPositionals, parseOwnArgs, printHelp, UsageError, type CliContext } from "./command.ts";
 
 export const rekeyUsage = `Usage: credbroker rekey --new-master-key-file FILE [--data-dir DIR] [--master-key-file OLD]
 
@@ -34,13 +33,7 @@ const options = {
 
 /** `credbroker rekey`: the keyring re-wrapped under a new master key (broker stopped). */
 export async function rekey(args: string[], ctx: CliContext): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: true });
-  } catch (cause) {
-    throw new UsageError(cause instanceof Error ? cause.message : String(cause));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseOwnArgs(args, options);
   if (values.help === true) {
     return printHelp(ctx, rekeyUsage, false);
   }
