@@ -143,15 +143,3 @@ export async function servedAt(sidecar: Sidecar, name: string, version: bigint, 
     await sleep(pollMs);
   }
 }
-
-/** The broker's ok Injects and failed calls of any method, from its metrics. */
-export async function callCounts(metricsAddress: string): Promise<{ injectsOk: number; failures: number }> {
-  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
-  let injectsOk = 0;
-  let failures = 0;
-  for (const [, method, code, value] of text.matchAll(/^credbroker_requests_total\{[^}]*method="(\w+)"[^}]*code="(\w+)"[^}]*\} (\d+)/gm)) {
-    if (code === "OK") injectsOk += method === "Inject" ? Number(value) : 0;
-    else failures += Number(value);
-  }
-  return { injectsOk, failures };
-}

@@ -15,8 +15,9 @@ import { Mode } from "../src/gen/credbroker/v1/secret_pb.ts";
 import { postgresAvailable, startPostgres } from "../test/support/postgres.ts";
 import { catchUpRows, outageRows } from "./fleet-outage.ts";
 import { fmt, latencyRow, printTable, rank, verdict, type FleetRow } from "./fleet-table.ts";
-import { adminHeaders, apiKey, callCounts, servedAt, sleep, startSidecar, wallNow, type FleetSettings, type Sidecar } from "./fleet-sidecars.ts";
+import { adminHeaders, apiKey, servedAt, sleep, startSidecar, wallNow, type FleetSettings, type Sidecar } from "./fleet-sidecars.ts";
 import { grpcFrame, h2load, h2loadAvailable, type LoadResult, type LoadTarget } from "./h2load.ts";
+import { callCounts } from "./processes.ts";
 
 /** How the fleet rows run. */
 export interface FleetBenchOptions {

@@ -16,7 +16,7 @@ import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
 import { createGrpcJsClient } from "../test/support/grpc-client.ts";
 import { grpcFrame, h2load, h2loadAvailable, type LoadResult, type LoadTarget } from "./h2load.ts";
 import { listPagesOnly, listPagesRows } from "./list-pages.ts";
-import { freePort, startBroker, startNoop, type Running } from "./processes.ts";
+import { callCounts, freePort, startBroker, startNoop, type Running } from "./processes.ts";
 import { mixedCredentials, secretName, seedDataDir, seedOverApi } from "./seed.ts";
 import { startTokenEndpoint } from "./token-endpoint.ts";
 import { dpopProofMicros } from "./dpop-proof.ts";
@@ -122,22 +122,11 @@ const brokerEnv = (extra: Record<string, string> = {}) => ({
 });
 const running: Running[] = [];
 let noopGrpcRss: () => Promise<number> = async () => Number.NaN;
-/** The broker's call counts from its metrics: ok Injects, and calls of any method that failed. */
-async function callCounts(): Promise<{ injectsOk: number; failures: number }> {
-  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
-  let injectsOk = 0;
-  let failures = 0;
-  for (const [, method, code, value] of text.matchAll(/^credbroker_requests_total\{[^}]*method="(\w+)"[^}]*code="(\w+)"[^}]*\} (\d+)/gm)) {
-    if (code === "OK") injectsOk += method === "Inject" ? Number(value) : 0;
-    else failures += Number(value);
-  }
-  return { injectsOk, failures };
-}
 /** Runs the work and checks that every h2load answer was a call the broker counted as an ok Inject (grpc-status 0, not only HTTP 200). */
 const checked = async (work: () => Promise<LoadResult[]>, brokerRuns: number[], shape = load) => {
-  const before = await callCounts();
+  const before = await callCounts(metricsAddress);
   const results = await work();
-  const after = await callCounts();
+  const after = await callCounts(metricsAddress);
   const expected = brokerRuns.length * shape.requests * rounds + brokerRuns.length * Math.min(50_000, shape.requests);
   if (after.injectsOk - before.injectsOk !== expected || after.failures !== before.failures) {
     throw new Error(`the broker counted ${after.injectsOk - before.injectsOk} ok Injects of ${expected}, and ${after.failures - before.failures} failures`);
