@@ -13,30 +13,26 @@ export type Key = string;
  * stored under (see checkStoredUnder).
  */
 export function decodeStored(key: Key, bytes: Uint8Array): SecretRecord {
-  let record: SecretRecord;
-  try {
-    record = fromBinary(SecretRecordSchema, bytes);
-  } catch (cause) {
-    throw undecodable(key, cause);
-  }
-  if (record.secret !== undefined) {
-    checkStoredUnder(key, record.secret);
-  }
-  return record;
+  return decodedUnder(key, bytes, (stored) => fromBinary(SecretRecordSchema, stored));
 }
 
 /** A stored record's metadata, its sealed payload skipped, not decoded; checked as decodeStored checks. */
 export function decodeStoredMetadata(key: Key, bytes: Uint8Array): WalkedRecord {
-  let walked: WalkedRecord;
+  return decodedUnder(key, bytes, decodeRecordMetadata);
+}
+
+/** The bytes stored under `key` decoded by `decode`; undecodable bytes, or a secret of another key, are refused. */
+function decodedUnder<T extends { readonly secret?: Secret | undefined }>(key: Key, bytes: Uint8Array, decode: (stored: Uint8Array) => T): T {
+  let decoded: T;
   try {
-    walked = decodeRecordMetadata(bytes);
+    decoded = decode(bytes);
   } catch (cause) {
     throw undecodable(key, cause);
   }
-  if (walked.secret !== undefined) {
-    checkStoredUnder(key, walked.secret);
+  if (decoded.secret !== undefined) {
+    checkStoredUnder(key, decoded.secret);
   }
-  return walked;
+  return decoded;
 }
 
 /** A listed record's metadata (decodeStoredMetadata): a record that lacks its secret or its payload is damaged. */
