@@ -16,8 +16,13 @@ export interface Running {
   rssPartsMiB(): Promise<{ anon: number; file: number }>;
   /** CPU time used so far (user and system) in milliseconds, from /proc: the cost of a run, less disturbed by a busy machine than its latency. */
   cpuMs(): Promise<number>;
-  /** The `ms` of every call line the broker has logged so far for a method (e.g. "ListSecrets"): its own time for the call, in order. */
-  callMs(method: string): number[];
+  /**
+   * Starts keeping the `ms` of the broker's call lines for a method (e.g.
+   * "ListSecrets"): its own time for each call from now on, in order. Lines
+   * of other methods are not parsed, so a run that logs every Inject costs
+   * the bench nothing more.
+   */
+  recordCalls(method: string): number[];
   stop(): Promise<void>;
 }
 
@@ -75,6 +80,7 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
   });
   let output = "";
   let pending = "";
+  /** The recorded methods' lists, by the text their lines carry: `"method":"<service>/<method>"` ends with `/<method>"`. */
   const calls = new Map<string, number[]>();
   const onData = (chunk: Buffer) => {
     const text = pending + chunk.toString("utf8");
@@ -84,7 +90,9 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
       if (output.length < 64 * 1024) {
         output += `${line}\n`;
       }
-      noteCall(calls, line);
+      if (calls.size > 0) {
+        noteCall(calls, line);
+      }
     }
   };
   child.stdout.on("data", onData);
@@ -120,7 +128,11 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
           const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
           return (Number(fields[11]) + Number(fields[12])) * 10;
         },
-        callMs: (method) => calls.get(method) ?? [],
+        recordCalls(method) {
+          const list: number[] = [];
+          calls.set(`/${method}"`, list);
+          return list;
+        },
         stop: () =>
           new Promise<void>((done) => {
             if (child.exitCode !== null) return done();
@@ -132,23 +144,22 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
   });
 }
 
-/** Keeps the `ms` of a broker's JSON call line (`"msg":"call"`, method `credbroker.v1.Service/Method`) under the method's name. */
+/** Keeps the `ms` of a broker's JSON call line (`"msg":"call"`) in the list of its method, when that method is recorded. */
 function noteCall(calls: Map<string, number[]>, line: string): void {
   if (!line.includes('"msg":"call"')) {
     return;
   }
-  try {
-    const { method, ms } = JSON.parse(line) as { method?: unknown; ms?: unknown };
-    if (typeof method === "string" && typeof ms === "number") {
-      const name = method.slice(method.lastIndexOf("/") + 1);
-      let list = calls.get(name);
-      if (list === undefined) {
-        list = [];
-        calls.set(name, list);
+  for (const [method, list] of calls) {
+    if (line.includes(method)) {
+      try {
+        const { ms } = JSON.parse(line) as { ms?: unknown };
+        if (typeof ms === "number") {
+          list.push(ms);
+        }
+      } catch {
+        // not a JSON line of the broker's
       }
-      list.push(ms);
+      return;
     }
-  } catch {
-    // not a JSON line of the broker's
   }
 }
