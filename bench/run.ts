@@ -53,14 +53,19 @@ if (!(await h2loadAvailable())) {
   process.exit(1);
 }
 
-function row(name: string, result: LoadResult | undefined, ratio: number | undefined, goal: string) {
+/** A load run with the server's CPU time (user + system) per request, the median of its rounds: less disturbed by a busy machine than req/s. */
+type Measured = LoadResult & { cpuUs: number };
+
+/** A row of a load run; with `cpuBaseline`, its CPU per request is also given as a ratio to that run's. */
+function row(name: string, result: Measured, ratio: number | undefined, goal: string, cpuBaseline?: Measured) {
+  const cpu = `${fmt(result.cpuUs)} us CPU per request${cpuBaseline === undefined ? "" : ` (${fmt(result.cpuUs / cpuBaseline.cpuUs, 2)}x the baseline's ${fmt(cpuBaseline.cpuUs)})`}`;
   rows.push([
     name,
-    result === undefined ? "" : fmt(result.reqPerSec),
-    result === undefined ? "" : fmt(result.p50Ms, 2),
-    result === undefined ? "" : fmt(result.p99Ms, 2),
+    fmt(result.reqPerSec),
+    fmt(result.p50Ms, 2),
+    fmt(result.p99Ms, 2),
     ratio === undefined ? "" : `${fmt(ratio, 2)}x`,
-    goal,
+    goal === "" ? cpu : `${goal}; ${cpu}`,
   ]);
 }
 
@@ -68,29 +73,39 @@ function row(name: string, result: LoadResult | undefined, ratio: number | undef
 let sentInjects = 0;
 const toBroker = (target: LoadTarget) => target.url.includes(`//${grpcAddress}/`) || target.url.includes(`//${httpAddress}/`);
 
-/** Runs each target once per round, alternating, and keeps each target's median run. */
-async function alternate(targets: LoadTarget[], shape = load): Promise<LoadResult[]> {
-  for (const target of targets) {
+/** A target and the process serving it, whose CPU time each run reads. */
+interface Served {
+  readonly target: LoadTarget;
+  readonly server: Running;
+}
+
+/** Runs each target once per round, alternating, and keeps each target's median run, with the median of its CPU per request. */
+async function alternate(targets: Served[], shape = load): Promise<Measured[]> {
+  for (const { target } of targets) {
     const warm = await h2load(target, { ...shape, requests: Math.min(50_000, shape.requests) }); // warm-up, JIT included
     sentInjects += toBroker(target) ? warm.requests : 0;
   }
   const runs: LoadResult[][] = targets.map(() => []);
+  const cpus: number[][] = targets.map(() => []);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, target] of targets.entries()) {
+    for (const [i, { target, server }] of targets.entries()) {
+      const cpuBefore = await server.cpuMs();
       const result = await h2load(target, shape);
       if (result.succeeded !== result.requests) {
         throw new Error(`${target.url}: ${result.requests - result.succeeded} of ${result.requests} requests failed`);
       }
+      cpus[i]!.push((((await server.cpuMs()) - cpuBefore) * 1000) / result.requests);
       sentInjects += toBroker(target) ? result.requests : 0;
       runs[i]!.push(result);
     }
   }
-  return runs.map((list) => {
+  return runs.map((list, i) => {
     const m = median(list.map((r) => r.reqPerSec));
-    return list.find((r) => r.reqPerSec === m)!;
+    return { ...list.find((r) => r.reqPerSec === m)!, cpuUs: median(cpus[i]!) };
   });
 }
 
+const on = (server: Running, target: LoadTarget): Served => ({ target, server });
 const grpcTarget = (address: string, name: string, target?: { method: string; url: string }): LoadTarget => ({
   url: `http://${address}/credbroker.v1.InjectService/Inject`,
   body: grpcFrame(toBinary(InjectRequestSchema, create(InjectRequestSchema, { mode: Mode.TEST, name, ...(target === undefined ? {} : { target }) }))),
@@ -123,7 +138,7 @@ const brokerEnv = (extra: Record<string, string> = {}) => ({
 const running: Running[] = [];
 let noopGrpcRss: () => Promise<number> = async () => Number.NaN;
 /** Runs the work and checks that every h2load answer was a call the broker counted as an ok Inject (grpc-status 0, not only HTTP 200). */
-const checked = async (work: () => Promise<LoadResult[]>, brokerRuns: number[], shape = load) => {
+const checked = async (work: () => Promise<Measured[]>, brokerRuns: number[], shape = load) => {
   const before = await callCounts(metricsAddress);
   const results = await work();
   const after = await callCounts(metricsAddress);
@@ -166,30 +181,30 @@ try {
   const [grpcStatic, grpcNoop, connectStatic, connectNoop, grpcOAuth, grpcDpop] = await checked(
     () =>
       alternate([
-        grpcTarget(grpcAddress, staticName),
-        grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName),
-        connectTarget(httpAddress, staticName),
-        connectTarget(`127.0.0.1:${noopConnectPort}`, staticName),
-        grpcTarget(grpcAddress, oauthName),
-        grpcTarget(grpcAddress, dpopName, dpopTarget),
+        on(broker, grpcTarget(grpcAddress, staticName)),
+        on(noopGrpc, grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName)),
+        on(broker, connectTarget(httpAddress, staticName)),
+        on(noopConnect, connectTarget(`127.0.0.1:${noopConnectPort}`, staticName)),
+        on(broker, grpcTarget(grpcAddress, oauthName)),
+        on(broker, grpcTarget(grpcAddress, dpopName, dpopTarget)),
       ]),
     [0, 2, 4, 5],
   );
   progress("serial Inject against the grpc-js baseline (-c1 -m1)");
   const [serialStatic, serialNoop] = await checked(
-    () => alternate([grpcTarget(grpcAddress, staticName), grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName)], serialLoad),
+    () => alternate([on(broker, grpcTarget(grpcAddress, staticName)), on(noopGrpc, grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName))], serialLoad),
     [0],
     serialLoad,
   );
-  row("no-op @grpc/grpc-js (baseline)", grpcNoop, undefined, "");
-  row("Inject static, gRPC listener", grpcStatic, grpcStatic!.reqPerSec / grpcNoop!.reqPerSec, ">= 0.80x no-op grpc-js (goal 0.95x)");
+  row("no-op @grpc/grpc-js (baseline)", grpcNoop!, undefined, "");
+  row("Inject static, gRPC listener", grpcStatic!, grpcStatic!.reqPerSec / grpcNoop!.reqPerSec, ">= 0.80x no-op grpc-js (goal 0.95x)", grpcNoop);
   rows.push(["p99 of Inject static, gRPC, to the no-op's", "", "", "", `${fmt(grpcStatic!.p99Ms / grpcNoop!.p99Ms, 2)}x`, "<= 1.50x"]);
-  row("no-op @grpc/grpc-js, serial -c1 -m1 (baseline)", serialNoop, undefined, "");
-  row("Inject static, gRPC listener, serial -c1 -m1", serialStatic, serialStatic!.reqPerSec / serialNoop!.reqPerSec, ">= 0.60x no-op grpc-js (goal 0.80x)");
-  row("no-op connect-node, Connect binary (baseline)", connectNoop, undefined, "");
-  row("Inject static, Connect binary, HTTP listener", connectStatic, connectStatic!.reqPerSec / connectNoop!.reqPerSec, ">= 0.80x no-op connect-node");
-  row("Inject OAuth2 warm, gRPC listener", grpcOAuth, grpcOAuth!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.95x static Inject");
-  row("Inject OAuth2 DPoP warm (a fresh ES256 proof each), gRPC", grpcDpop, grpcDpop!.reqPerSec / grpcOAuth!.reqPerSec, "ratio to the bearer OAuth2 Inject");
+  row("no-op @grpc/grpc-js, serial -c1 -m1 (baseline)", serialNoop!, undefined, "");
+  row("Inject static, gRPC listener, serial -c1 -m1", serialStatic!, serialStatic!.reqPerSec / serialNoop!.reqPerSec, ">= 0.60x no-op grpc-js (goal 0.80x)", serialNoop);
+  row("no-op connect-node, Connect binary (baseline)", connectNoop!, undefined, "");
+  row("Inject static, Connect binary, HTTP listener", connectStatic!, connectStatic!.reqPerSec / connectNoop!.reqPerSec, ">= 0.80x no-op connect-node", connectNoop);
+  row("Inject OAuth2 warm, gRPC listener", grpcOAuth!, grpcOAuth!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.95x static Inject", grpcStatic);
+  row("Inject OAuth2 DPoP warm (a fresh ES256 proof each), gRPC", grpcDpop!, grpcDpop!.reqPerSec / grpcOAuth!.reqPerSec, "ratio to the bearer OAuth2 Inject", grpcOAuth);
   rows.push(["DPoP proof signing alone, ES256, in process", "", "", "", "", `${fmt(dpopProofMicros(), 1)} us per proof`]);
   const [brokerRss, noopRss] = [await broker.rssMiB(), await noopGrpc.rssMiB()];
   const [brokerParts, noopParts] = [await broker.rssPartsMiB(), await noopGrpc.rssPartsMiB()];
@@ -221,8 +236,8 @@ try {
     broker = await startBroker(brokerArgs, brokerEnv(env), [grpcPort!, httpPort!]);
     running.push(broker);
     await inject.inject({ mode: Mode.TEST, name: staticName });
-    const [variant, baseline] = await alternate([grpcTarget(grpcAddress, staticName), grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName)]);
-    row(label, variant, variant!.reqPerSec / baseline!.reqPerSec, "ratio to no-op grpc-js, same run");
+    const [variant, baseline] = await alternate([on(broker, grpcTarget(grpcAddress, staticName)), on(noopGrpc, grpcTarget(`127.0.0.1:${noopGrpcPort}`, staticName))]);
+    row(label, variant!, variant!.reqPerSec / baseline!.reqPerSec, "ratio to no-op grpc-js, same run", baseline);
   }
   await broker.stop();
   // every Inject above was answered only after its audit event committed (group commit): the
@@ -259,8 +274,8 @@ try {
     rows.push([`DeploySecrets of ${fmt(deployed.secrets.length)} names, one transaction`, `${fmt(performance.now() - deployStart)} ms`, "", "", "", "< 1000 ms"]);
     const bigName = secretName(77_777 - (77_777 % 7)); // an API key deep in the store
     await inject.inject({ mode: Mode.TEST, name: bigName });
-    const [bigInject] = await alternate([grpcTarget(grpcAddress, bigName)]);
-    row(`Inject static, gRPC, ${fmt(total)} secrets stored`, bigInject, bigInject!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.90x the 10-secret case");
+    const [bigInject] = await alternate([on(broker, grpcTarget(grpcAddress, bigName))]);
+    row(`Inject static, gRPC, ${fmt(total)} secrets stored`, bigInject!, bigInject!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.90x the 10-secret case", grpcStatic);
     rows.push(["broker RSS after the runs above", `${fmt(await broker.rssMiB(), 1)} MiB`, "", "", "", "< 150 MiB"]);
     rows.push(["no-op grpc-js RSS after its runs (baseline)", `${fmt(await noopGrpcRss(), 1)} MiB`, "", "", "", ""]);
     await broker.stop();
