@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { checkConfig } from "./config-rules.ts";
+import { checkPostgresEnvironment } from "./fleet-settings.ts";
 import { ConfigError } from "./config-error.ts";
 import { readSettings, type FlagValues, type SettingValues } from "./setting.ts";
 import { serveSettings } from "./settings.ts";
@@ -41,6 +42,7 @@ export async function loadConfig(args: string[], env: NodeJS.ProcessEnv): Promis
   const { tlsCertFile, tlsKeyFile, tlsClientCaFile, ...values } = await readSettings(serveSettings, flags, env);
   const config: Config = { ...values, tls: await readTlsMaterial({ certFile: tlsCertFile, keyFile: tlsKeyFile, clientCaFile: tlsClientCaFile }) };
   checkConfig(config);
+  checkPostgresEnvironment(config.postgresUrl, env);
   return config;
 }
 

@@ -28,6 +28,17 @@ export function postgresUrlSetting(raw: RawSetting | undefined): ConfiguredSecre
   return { value: raw.value, source: raw.source };
 }
 
+/**
+ * postgres.js also reads PGTARGETSESSIONATTRS from the environment, and no
+ * option overrides it: in fleet mode it is refused as the URL's
+ * target_session_attrs is.
+ */
+export function checkPostgresEnvironment(postgresUrl: ConfiguredSecret<string> | undefined, env: NodeJS.ProcessEnv): void {
+  if (postgresUrl !== undefined && env["PGTARGETSESSIONATTRS"] !== undefined) {
+    throw new ConfigError("PGTARGETSESSIONATTRS: target_session_attrs is not supported; unset it and give the primary's address");
+  }
+}
+
 /** CREDBROKER_POSTGRES_SCHEMA: an unquoted SQL identifier, so that it goes into statements as it is. */
 export function postgresSchema(raw: RawSetting): string {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(raw.value)) {

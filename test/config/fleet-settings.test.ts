@@ -67,6 +67,11 @@ describe("fleet settings", () => {
     expect(await refusal([], { ...fleetKeys, CREDBROKER_POSTGRES_URL: `${url}?target_session_attrs=read-write` })).toBe(
       "CREDBROKER_POSTGRES_URL: target_session_attrs is not supported; give the primary's address",
     );
+    expect(await refusal([], { ...fleetKeys, CREDBROKER_POSTGRES_URL: url, PGTARGETSESSIONATTRS: "read-write" })).toBe(
+      "PGTARGETSESSIONATTRS: target_session_attrs is not supported; unset it and give the primary's address",
+    );
+    // standalone, PostgreSQL is not used and the variable is none of the broker's business
+    expect((await loadConfig([], { PGTARGETSESSIONATTRS: "read-write" })).postgresUrl).toBeUndefined();
     expect(await refusal(["--postgres-schema", "Engine-Secrets"], {})).toContain("--postgres-schema must be a lower-case SQL identifier");
     expect(await refusal(["--instance-id", "pod one"], {})).toContain("--instance-id must be 1 to 128 printable characters");
   });
