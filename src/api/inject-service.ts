@@ -54,8 +54,6 @@ export function createInjectService(deps: InjectServiceDeps): ServiceImpl<typeof
     lastUse?.record(mode, name);
   };
 
-
-
   function ready(mode: Mode, name: string, step: StepKind, response: InjectResponse, token?: AccessToken): InjectResponse {
     const frozen = deepFreeze(response);
     materialCache.set(mode, name, step, {
