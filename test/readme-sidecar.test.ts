@@ -43,7 +43,7 @@ async function dockerfile(): Promise<{ healthcheck: string[]; uid: number; gid: 
     .replace(/\\\n/g, " ");
   const healthcheck = /^HEALTHCHECK .*\bCMD (\[.*\])\s*$/m.exec(text)?.[1];
   const user = /^USER (\d+):(\d+)\s*$/m.exec(text);
-  const env = [...text.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)).map((pair) => pair.split("=", 2) as [string, string]);
+  const env = [...text.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/)).map((pair) => [pair.slice(0, pair.indexOf("=")), pair.slice(pair.indexOf("=") + 1)]);
   expect(healthcheck, "an exec-form HEALTHCHECK").toBeDefined();
   expect(user, "a numeric USER").not.toBeNull();
   return { healthcheck: JSON.parse(healthcheck!) as string[], uid: Number(user![1]), gid: Number(user![2]), env: Object.fromEntries(env) };
