@@ -19,14 +19,13 @@ import { KeyService } from "../gen/credbroker/v1/key_service_pb.ts";
 import { SecretService } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/health/v1/health_pb.ts";
 import { createTokenCache } from "../oauth/token-cache.ts";
-import { createTokenFetcher } from "../oauth/token-fetch.ts";
+import { createTokenFetcher, preloadTokenFetch } from "../oauth/token-fetch.ts";
 import { createRewrapper } from "../keys/rewrapper.ts";
 import { hasStoredKeyring, loadStoredKeyring, type StoredKeyring } from "../keys/stored-keyring.ts";
 import { createSealer } from "../seal/sealer.ts";
 import { openLmdbStore } from "../store/lmdb-store.ts";
 import type { SecretStore } from "../store/secret-store.ts";
 import { createClosers } from "./closers.ts";
-import { joinFleet } from "./fleet.ts";
 import { dataDirFiles, prepareDataDir } from "./data-dir.ts";
 import { holdDataDir } from "./data-dir-holders.ts";
 import { generatedAdminToken, generatedMasterKey } from "./data-dir-secret.ts";
@@ -43,7 +42,7 @@ import { startHttpListener } from "../server/http-listener.ts";
 import { createUiHandler } from "../server/ui-handler.ts";
 import { createInjectCounts } from "../server/inject-counts.ts";
 import { createLogInterceptor } from "../server/log-interceptor.ts";
-import { createMetricsRegistry } from "../server/metrics-registry.ts";
+import { deferredMetricsRegistry } from "../server/deferred-metrics.ts";
 import { startMetricsListener } from "../server/metrics-listener.ts";
 import { createReflectionServices } from "../server/reflection-service.ts";
 
@@ -89,10 +88,17 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     closers.add(() => local.close());
     // fleet mode: the local LMDB becomes a replica of the central store, brought up to date before anything reads it
     let keys: StoredKeyring | undefined;
+    // the PostgreSQL client and the fleet's modules load only in fleet mode: a standalone start does not pay for them
     const fleet =
       config.postgresUrl === undefined
         ? undefined
-        : await joinFleet({ config: { ...config, postgresUrl: config.postgresUrl }, local, logger, closers, onKeyring: (sealed) => keys?.adopt(sealed) });
+        : await (await import("./fleet.ts")).joinFleet({
+            config: { ...config, postgresUrl: config.postgresUrl },
+            local,
+            logger,
+            closers,
+            onKeyring: (sealed) => keys?.adopt(sealed),
+          });
     const opened = fleet?.store ?? local;
     const store = options.wrapStore?.(opened) ?? opened;
     // shipping starts first, so that it closes last: what the audit log moves at shutdown is shipped too
@@ -193,15 +199,14 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
     if (httpListener !== undefined) {
       listeners.push(httpListener);
     }
-    const metricsListener =
+    const registry =
       calls === undefined || injects === undefined || refusals === undefined
         ? undefined
-        : await startMetricsListener({
-            address: config.metricsListen,
-            socketAccess: { group: config.socketGroup },
-            registry: createMetricsRegistry({ calls, injects, refusals, tokenCache, store, materialCache, replica: fleet?.replica.status }),
-            logger,
-          });
+        : deferredMetricsRegistry({ calls, injects, refusals, tokenCache, store, materialCache, replica: fleet?.replica.status });
+    const metricsListener =
+      registry === undefined
+        ? undefined
+        : await startMetricsListener({ address: config.metricsListen, socketAccess: { group: config.socketGroup }, registry, logger });
     if (metricsListener !== undefined) {
       listeners.push(metricsListener);
     }
@@ -232,6 +237,9 @@ export async function startBroker(config: Config, logger: Logger, options: Broke
       },
       "credbroker serving",
     );
+    // what was kept off the way to listening loads now, in the background: the first OAuth2 Inject and the first scrape need not wait for it
+    void preloadTokenFetch().catch((err: unknown) => logger.error({ err }, "the OAuth2 client failed to load: OAuth2 token requests will fail"));
+    void registry?.().catch((err: unknown) => logger.error({ err }, "the metrics registry failed to load: scrapes will fail"));
     return {
       grpcAddress: grpcListener.address,
       httpAddress: httpListener?.address,

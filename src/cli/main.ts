@@ -1,14 +1,8 @@
 #!/usr/bin/env node
 import { ConfigError } from "../config/config-error.ts";
 import { CredbrokerError } from "../errors.ts";
-import { audit } from "./audit.ts";
 import { globalUsage, leadingGlobalFlags, UsageError, type CliContext } from "./command.ts";
 import { errorLine } from "./output.ts";
-import { deploy } from "./deploy.ts";
-import { health } from "./health.ts";
-import { inject } from "./inject.ts";
-import { keys } from "./keys.ts";
-import { secrets, secretsCommands } from "./secrets.ts";
 
 const usage = `Usage: credbroker <command> [flags]
 
@@ -31,13 +25,16 @@ Run 'credbroker <command> --help' for a command's flags.
 Exit status: 0 success, 1 error, 2 usage error.
 ${globalUsage}`;
 
-const commands: Record<string, (args: string[], ctx: CliContext) => Promise<number>> = {
-  secrets,
-  deploy,
-  inject,
-  health,
-  keys,
-  audit,
+type Command = (args: string[], ctx: CliContext) => Promise<number>;
+
+/** The admin client's commands, each loaded when it runs: serve does not load them. */
+const commands: Record<string, () => Promise<Command>> = {
+  secrets: async () => (await import("./secrets.ts")).secrets,
+  deploy: async () => (await import("./deploy.ts")).deploy,
+  inject: async () => (await import("./inject.ts")).inject,
+  health: async () => (await import("./health.ts")).health,
+  keys: async () => (await import("./keys.ts")).keys,
+  audit: async () => (await import("./audit.ts")).audit,
 };
 
 /** The credbroker command line: exit 0 on success, 1 on an error, 2 on a usage error. */
@@ -73,17 +70,18 @@ async function main(argv: string[], ctx: CliContext): Promise<number> {
       ctx.stderr.write(usage);
       return 2;
   }
-  const run = commands[command];
-  if (run === undefined) {
+  const load = commands[command];
+  if (load === undefined) {
     throw new UsageError(`unknown command "${command}"`);
   }
-  return run([...args, ...globals], ctx);
+  return (await load())([...args, ...globals], ctx);
 }
 
 /** The command whose --help a usage error points to: "secrets create", "deploy", or none. */
-function helpFor(argv: string[]): string {
+async function helpFor(argv: string[]): Promise<string> {
   const words = leadingGlobalFlags(argv).rest;
   if (words[0] === "secrets") {
+    const { secretsCommands } = await import("./secrets.ts");
     const sub = leadingGlobalFlags(words.slice(1)).rest[0];
     return sub !== undefined && sub in secretsCommands ? `credbroker secrets ${sub} --help` : "credbroker secrets --help";
   }
@@ -95,9 +93,9 @@ main(argv, { stdin: process.stdin, stdout: process.stdout, stderr: process.stder
   (code) => {
     process.exitCode = code;
   },
-  (error: unknown) => {
+  async (error: unknown) => {
     if (error instanceof UsageError) {
-      process.stderr.write(`credbroker: ${errorLine(error)} (see: ${helpFor(argv)})\n`);
+      process.stderr.write(`credbroker: ${errorLine(error)} (see: ${await helpFor(argv)})\n`);
       process.exitCode = 2;
       return;
     }

@@ -5,11 +5,11 @@
  * output about it.
  */
 import { randomBytes } from "node:crypto";
-import ssh2 from "ssh2";
 import type { ParsedKey } from "ssh2";
 import { convertPkcs8, openWithCrypto, type ClientPrivateKey } from "./client-private-key.ts";
 import { derIntegersWithin, isCompleteDerSequence, readPem, type Pem } from "./pem-der.ts";
 import { keyError, passphraseError } from "./private-key-field.ts";
+import { ssh2 } from "./ssh2-module.ts";
 import { OPENSSH_MAGIC, readSshString } from "./ssh-wire.ts";
 
 // ssh2 runs bcrypt_pbkdf in JavaScript on the event loop (~15 ms a round on
@@ -127,8 +127,10 @@ function checkOpenSshEnvelope(body: Buffer): boolean {
 }
 
 function parseWithSsh2(client: ClientPrivateKey): ParsedKey | undefined {
+  // loaded outside the try: a broken install is an internal error, not a bad key
+  const { utils } = ssh2();
   try {
-    const parsed = ssh2.utils.parseKey(client.privateKey, client.passphrase === "" ? undefined : client.passphrase);
+    const parsed = utils.parseKey(client.privateKey, client.passphrase === "" ? undefined : client.passphrase);
     return parsed instanceof Error || !parsed.isPrivateKey() ? undefined : parsed;
   } catch {
     return undefined;

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import ssh2 from "ssh2";
 import type { ConnectConfig } from "ssh2";
 import type { SftpMaterial } from "../gen/credbroker/v1/inject_service_pb.ts";
 import { SftpTestResultSchema, type SftpTestResult } from "../gen/credbroker/v1/secret_service_pb.ts";
 import { networkFailure, type ProbeOutcome } from "./probe-outcome.ts";
+import { ssh2 } from "./ssh2-module.ts";
 
 /** The SSH server to test a login against, as the request's checks left it. */
 export interface SftpProbeTarget {
@@ -25,7 +25,8 @@ export interface SftpProbeTarget {
  */
 export async function probeSftp(login: SftpMaterial, target: SftpProbeTarget, timeoutMs: number): Promise<ProbeOutcome<SftpTestResult>> {
   const result = create(SftpTestResultSchema);
-  const client = new ssh2.Client();
+  const { Client } = ssh2();
+  const client = new Client();
   const outcome = await new Promise<{ ok: boolean; summary: string }>((resolve) => {
     const timer = setTimeout(() => resolve({ ok: false, summary: `no login within ${timeoutMs / 1000} s` }), timeoutMs);
     const settle = (ok: boolean, summary: string) => {

@@ -1,5 +1,5 @@
+import { createRequire } from "node:module";
 import { pino, type DestinationStream, type Logger } from "pino";
-import { PinoPretty } from "pino-pretty";
 import { sensitiveFieldNames } from "../credentials/credential-registry.ts";
 import { serializeError } from "./log-error.ts";
 
@@ -34,6 +34,8 @@ export function createLogger(level: string, destination?: LogDestination): Logge
   if (terminal) {
     // in process, and synchronous on stderr: a worker-thread transport would
     // lose the last lines of a crash, and a terminal is read, not shipped
+    // loaded only for a terminal: a broker whose stderr is shipped (the usual case) does not pay its start-up cost
+    const { PinoPretty } = createRequire(import.meta.url)("pino-pretty") as typeof import("pino-pretty");
     return pino(options, PinoPretty({
       destination: destination ?? 2,
       sync: true,

@@ -10,8 +10,8 @@ import { listenOn, removeSocketFile, type SocketAccess } from "./unix-socket.ts"
 export interface MetricsListenerOptions {
   /** `host:port` (port 0 picks a free one) or `unix:/path`. */
   address: string;
-  /** The metrics to serve. */
-  registry: Registry;
+  /** The metrics to serve, asked for at each scrape (the broker builds them after listening: see deferredMetricsRegistry). */
+  registry: () => Promise<Registry>;
   /** Told when a scrape fails, of malformed requests, and of a handler that failed. */
   logger: RequestGuardLogger;
   /** Who may connect to a unix socket; undefined: the broker's user only (0600). */
@@ -42,9 +42,9 @@ export async function startMetricsListener(options: MetricsListenerOptions): Pro
       return;
     }
     // returned, so that a write that throws reaches the guard rather than becoming an unhandled rejection
-    return registry.metrics().then(
-      (text) => {
-        res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store" });
+    return registry().then(async (loaded) => ({ text: await loaded.metrics(), contentType: loaded.contentType })).then(
+      ({ text, contentType }) => {
+        res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
         res.end(req.method === "HEAD" ? undefined : text);
       },
       (error: unknown) => {
