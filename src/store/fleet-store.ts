@@ -57,6 +57,7 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
     isCurrent: (mode, name, version) => local.isCurrent(mode, name, version),
     list: (mode, afterName, limit) => local.list(mode, afterName, limit),
     listSecrets: (mode, afterName, limit, match) => local.listSecrets(mode, afterName, limit, match),
+    listSeals: (mode, afterName, limit) => local.listSeals(mode, afterName, limit),
     count: (mode) => local.count(mode),
 
     async commit(writes, events = []) {

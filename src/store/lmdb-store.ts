@@ -4,7 +4,7 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPat
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
-import { decodeListed, decodeStored, decodeStoredMetadata, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
+import { decodeListed, decodeStored, decodeStoredMetadata, decodeStoredSeal, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
 import type { CentralChange } from "./central-store.ts";
 import { openLmdbAudit } from "./lmdb-audit.ts";
 import { storeWriteError } from "./lmdb-write-error.ts";
@@ -163,6 +163,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     list: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStored),
 
     listSecrets: (mode, afterName, limit, match) => listed(mode, afterName, limit, decodeListed, match),
+    listSeals: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStoredSeal),
 
     count(mode) {
       // counting walks every key of the mode: kept until a commit changes the records
