@@ -85,7 +85,7 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
     eventCount: (auditClass) => local.eventCount(auditClass),
     pruneEvents: (before, keep, limit, auditClass = "main") => central.pruneEvents(before, keep, limit, auditClass),
 
-    getLastUse: (mode, name) => local.getLastUse(mode, name),
+    getLastUses: (mode, names) => local.getLastUses(mode, names),
     // last use is this sidecar's own: kept in its replica, never shipped
     putLastUses: (uses) => local.putLastUses(uses),
 

@@ -75,8 +75,12 @@ export interface SecretStore {
    * against another's `keep`.
    */
   pruneEvents(before: bigint, keep: number, limit: number, auditClass?: AuditClass): Promise<number>;
-  /** When the secret last served an Inject (milliseconds since the epoch), as putLastUses last wrote it. */
-  getLastUse(mode: Mode, name: string): number | undefined;
+  /**
+   * When each of these secrets last served an Inject (milliseconds since
+   * the epoch), as putLastUses last wrote it; undefined where never. Names
+   * in order are read by one walk, as getMetadata reads them.
+   */
+  getLastUses(mode: Mode, names: readonly string[]): (number | undefined)[];
   /**
    * Writes last-use times in one transaction (a secret deleted meanwhile
    * gets none). Kept apart from the records: no version, no change feed,
