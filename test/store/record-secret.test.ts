@@ -4,31 +4,11 @@ import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { DeployOriginSchema, SealedPayloadSchema, SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { CredentialsSchema, SecretSchema, SecretType } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { decodeRecordMetadata } from "../../src/store/record-secret.ts";
-import { everyType, sealedRecord, withUnknownFields } from "../support/encoded-records.ts";
-
-/** What a full decode makes of the bytes: the metadata and whether a payload is there, or the error. */
-function fullMetadata(bytes: Uint8Array) {
-  try {
-    return fullOf(bytes);
-  } catch {
-    return "throws";
-  }
-}
+import { everyType, expectSameOnTruncations, outcomeOf, sealedRecord, withUnknownFields } from "../support/encoded-records.ts";
 
 function fullOf(bytes: Uint8Array) {
   const record = fromBinary(SecretRecordSchema, bytes);
   return { secret: record.secret, deployedFrom: record.deployedFrom, sealed: record.payload !== undefined };
-}
-
-function walkedMetadata(bytes: Uint8Array) {
-  try {
-    return decodeRecordMetadata(bytes);
-  } catch (error) {
-    if (!(error instanceof Error)) {
-      throw error;
-    }
-    return "throws";
-  }
 }
 
 describe("decodeRecordMetadata", () => {
@@ -103,14 +83,7 @@ describe("decodeRecordMetadata", () => {
 
   it("agrees with the full decode on every truncation of a record: both throw or both give the same", () => {
     const bytes = withUnknownFields(toBinary(SecretRecordSchema, sealedRecord("cut", SecretType.SFTP_PRIVATE_KEY, everyType.sftpPrivateKey[1])));
-    let threw = 0;
-    for (let length = 0; length < bytes.length; length++) {
-      const cut = bytes.subarray(0, length);
-      const walked = walkedMetadata(cut);
-      threw += walked === "throws" ? 1 : 0;
-      expect(walked, `cut at ${length} of ${bytes.length}`).toEqual(fullMetadata(cut));
-    }
-    expect(threw).toBeGreaterThan(bytes.length * 0.9);
+    expectSameOnTruncations(bytes, decodeRecordMetadata, fullOf);
   });
 
   it("throws an Error, never crashes or loops, on random bytes", () => {
@@ -124,10 +97,10 @@ describe("decodeRecordMetadata", () => {
     };
     for (let i = 0; i < 2000; i++) {
       const garbage = Uint8Array.from({ length: 1 + (next() % 200) }, () => next() & 0xff);
-      const walked = walkedMetadata(garbage);
+      const walked = outcomeOf(decodeRecordMetadata, garbage);
       if (walked !== "throws") {
         // whatever the walk accepts, the full decode accepts with the same metadata
-        expect(walked).toEqual(fullMetadata(garbage));
+        expect(walked).toEqual(outcomeOf(fullOf, garbage));
       }
     }
   });

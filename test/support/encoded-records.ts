@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { expect } from "vitest";
 import { create, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -49,4 +50,28 @@ export function withUnknownFields(bytes: Uint8Array): Uint8Array {
   writer.tag(12, WireType.Bit32).fixed32(9);
   writer.tag(536_870_911, WireType.LengthDelimited).string("the largest field number");
   return writer.finish();
+}
+
+/** What a decode makes of the bytes: its result, or "throws" when it throws an Error (anything else is rethrown). */
+export function outcomeOf<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array): T | "throws" {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    if (!(error instanceof Error)) {
+      throw error;
+    }
+    return "throws";
+  }
+}
+
+/** Expects a walk to answer as the full decode on every truncation of the bytes (both throw, or both give the same), most of which throw. */
+export function expectSameOnTruncations<T>(bytes: Uint8Array, walk: (bytes: Uint8Array) => T, full: (bytes: Uint8Array) => T): void {
+  let threw = 0;
+  for (let length = 0; length < bytes.length; length++) {
+    const cut = bytes.subarray(0, length);
+    const walked = outcomeOf(walk, cut);
+    threw += walked === "throws" ? 1 : 0;
+    expect(walked, `cut at ${length} of ${bytes.length}`).toEqual(outcomeOf(full, cut));
+  }
+  expect(threw).toBeGreaterThan(bytes.length * 0.9);
 }
