@@ -20,6 +20,8 @@ export interface Running {
   rssPartsMiB(): Promise<{ anon: number; file: number }>;
   /** CPU time used so far (user and system) in milliseconds, from /proc: the cost of a run, less disturbed by a busy machine than its latency. */
   cpuMs(): Promise<number>;
+  /** Milliseconds its main thread spent ready to run but waiting for a CPU so far (runQueueMs). */
+  runQueueMs(): Promise<number>;
   /**
    * Starts keeping the `ms` of the broker's call lines for a method (e.g.
    * "ListSecrets"): its own time for each call from now on, in order. Lines
@@ -40,6 +42,17 @@ export async function callCounts(metricsAddress: string): Promise<{ injectsOk: n
     else failures += Number(value);
   }
   return { injectsOk, failures };
+}
+
+/**
+ * Milliseconds a process's main thread ("self": the bench's own) has spent
+ * so far ready to run but waiting for a CPU, from /proc/<pid>/schedstat
+ * (its second field, in ns): on a busy machine, the part of a latency that
+ * is the machine's, not the code's.
+ */
+export async function runQueueMs(pid: number | "self"): Promise<number> {
+  const fields = (await readFile(`/proc/${pid}/schedstat`, "utf8")).split(" ");
+  return Number(fields[1]) / 1e6;
 }
 
 /** A free loopback port. */
@@ -132,6 +145,7 @@ function startProcess(args: string[], env: Record<string, string>, ready: () => 
           const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
           return (Number(fields[11]) + Number(fields[12])) * 10;
         },
+        runQueueMs: () => runQueueMs(child.pid!),
         recordCalls(method) {
           const list: number[] = [];
           calls.set(`/${method}"`, list);

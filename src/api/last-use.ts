@@ -6,8 +6,8 @@ import type { LastUse, SecretStore } from "../store/secret-store.ts";
 export interface LastUseTracker {
   /** Notes an Inject of the secret now; a map write, nothing more (the hot path calls it). */
   record(mode: Mode, name: string): void;
-  /** When the secret last served an Inject (ms since the epoch): noted or stored; undefined if never. */
-  lastUse(mode: Mode, name: string): number | undefined;
+  /** When each of these secrets last served an Inject (ms since the epoch): noted or stored; undefined where never. A page's are read at once. */
+  lastUses(mode: Mode, names: readonly string[]): (number | undefined)[];
   /** Writes what was noted since the last flush, in one transaction. */
   flush(): Promise<void>;
   /** Stops the timer and flushes what is left (at shutdown, after the listeners stopped). */
@@ -79,9 +79,12 @@ export function createLastUseTracker({ store, flushIntervalMs = 60_000, logger }
     record(mode, name) {
       noted.set(keyOf(mode, name), Date.now());
     },
-    lastUse(mode, name) {
-      const key = keyOf(mode, name);
-      return noted.get(key) ?? writing.get(key) ?? store.getLastUse(mode, name);
+    lastUses(mode, names) {
+      const stored = store.getLastUses(mode, names);
+      return names.map((name, i) => {
+        const key = keyOf(mode, name);
+        return noted.get(key) ?? writing.get(key) ?? stored[i];
+      });
     },
     flush,
     async close() {

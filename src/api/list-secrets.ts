@@ -6,6 +6,7 @@ import { SecretOrder, type ListSecretsRequest, type ListSecretsResponseSchema } 
 import { invalidField } from "../errors.ts";
 import type { ListedSecret, SecretStore } from "../store/secret-store.ts";
 import { decodePageToken, encodePageToken, listingFingerprint } from "./page-token.ts";
+import type { LastUseTracker } from "./last-use.ts";
 import type { SecretAnswer } from "./secret-answer.ts";
 import { checkMode, checkStep } from "./validate-request.ts";
 
@@ -15,6 +16,8 @@ export interface ListSecretsDeps {
   store: SecretStore;
   /** Builds each listed secret's answer. */
   answer: SecretAnswer;
+  /** When secrets last served an Inject, read for a page at once; undefined: no last-use times. */
+  lastUse?: Pick<LastUseTracker, "lastUses"> | undefined;
 }
 
 const defaultPageSize = 50;
@@ -38,7 +41,7 @@ interface Listing {
  * skipped, never decoded; a name-only search tests names before decoding):
  * the total and the order need them all.
  */
-export function createListSecrets({ store, answer }: ListSecretsDeps) {
+export function createListSecrets({ store, answer, lastUse }: ListSecretsDeps) {
   return async function listSecrets(req: ListSecretsRequest): Promise<MessageInitShape<typeof ListSecretsResponseSchema>> {
     if (req.pageSize < 0) {
       throw invalidField("pageSize", "must not be negative");
@@ -71,10 +74,12 @@ export function createListSecrets({ store, answer }: ListSecretsDeps) {
       page.pop();
     }
     const last = page[page.length - 1];
-    // a live record is its own live copy, its deploy origin read with it; a test page's live copies are read at once
-    const live = listing.mode === Mode.LIVE ? page : store.getMetadata(Mode.LIVE, page.map((listed) => listed.secret.name));
+    // a live record is its own live copy, its deploy origin read with it; a test page's live copies are read at once, as are its last uses
+    const names = page.map((listed) => listed.secret.name);
+    const live = listing.mode === Mode.LIVE ? page : store.getMetadata(Mode.LIVE, names);
+    const used = lastUse?.lastUses(listing.mode, names);
     return {
-      secrets: page.map((listed, i) => answer(listed.secret, { live: live[i] })),
+      secrets: page.map((listed, i) => answer(listed.secret, { live: live[i], lastUse: used?.[i] })),
       nextPageToken: more && last !== undefined ? encodePageToken(fingerprint, positionOf(listing, last.secret)) : "",
       totalSize,
     };

@@ -12,7 +12,7 @@ export interface SecretAnswerDeps {
   /** Where the live copies (for deploy state) are read. */
   store: SecretStore;
   /** When secrets last served an Inject; undefined: no last-use times. */
-  lastUse?: Pick<LastUseTracker, "lastUse"> | undefined;
+  lastUse?: Pick<LastUseTracker, "lastUses"> | undefined;
 }
 
 /** What an answer is built from besides the stored metadata. */
@@ -26,6 +26,8 @@ export interface AnswerParts {
    * read from the store.
    */
   live?: RecordMetadata | undefined;
+  /** When the secret last served an Inject, when the caller read it (a listed page's, at once); left out, it is read. */
+  lastUse?: number | undefined;
 }
 
 /** Builds the Secret of an admin answer. */
@@ -42,7 +44,7 @@ export function createSecretAnswers({ store, lastUse }: SecretAnswerDeps): Secre
   return (stored, parts = {}) => {
     const { opened } = parts;
     const live = "live" in parts ? parts.live : store.getMetadata(Mode.LIVE, [stored.name])[0];
-    const used = lastUse?.lastUse(stored.mode, stored.name);
+    const used = "lastUse" in parts ? parts.lastUse : lastUse?.lastUses(stored.mode, [stored.name])[0];
     return create(SecretSchema, {
       name: stored.name,
       mode: stored.mode,

@@ -32,7 +32,7 @@ export interface SecretServiceDeps {
   /** The broker's OAuth2 timeout in ms: TestSecret's token requests get this long. */
   oauthTimeoutMs: number;
   /** When secrets last served an Inject, for the answers' last_use_time; undefined: none shown. */
-  lastUse?: Pick<LastUseTracker, "lastUse"> | undefined;
+  lastUse?: Pick<LastUseTracker, "lastUses"> | undefined;
 }
 
 /**
@@ -86,7 +86,7 @@ export function createSecretService({ store, sealer, oauthTimeoutMs, lastUse }: 
       return { secret: answer(secret, { opened: readableOrNone(() => openCredentials(sealer, bindingOf(secret), record.payload!)) }) };
     },
 
-    listSecrets: createListSecrets({ store, answer }),
+    listSecrets: createListSecrets({ store, answer, lastUse }),
 
     updateSecret: createUpdateSecret({ store, sealer, answer }),
 

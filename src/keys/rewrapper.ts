@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import type { Logger } from "pino";
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
+import type { SealKey } from "../store/record-seal.ts";
 import type { SecretStore, StoreWrite } from "../store/secret-store.ts";
 import { bindingOf } from "../seal/record-binding.ts";
 import type { Sealer } from "../seal/sealer.ts";
@@ -46,8 +47,12 @@ export function createRewrapper(options: RewrapperOptions): Rewrapper {
   let again = false;
   let current: Promise<void> | undefined;
 
+  function isStale(seal: SealKey): boolean {
+    return seal.keyId !== keyring.activeKeyId || seal.format === 1;
+  }
+
   function needsRewrap(record: SecretRecord): boolean {
-    return record.payload !== undefined && (record.payload.keyId !== keyring.activeKeyId || record.payload.format === 1);
+    return record.payload !== undefined && isStale(record.payload);
   }
 
   /** One batch's writes: a record that fails to open is logged and left as it is. */
@@ -102,12 +107,14 @@ export function createRewrapper(options: RewrapperOptions): Rewrapper {
         if (closed) {
           return { written, skipped };
         }
-        const page = store.list(mode, after, batchSize);
+        // the seals alone tell which records move: only those are read in full
+        const page = store.listSeals(mode, after, batchSize);
         if (page.length === 0) {
           break;
         }
-        after = page[page.length - 1]!.secret?.name ?? "";
-        const result = await commitBatch(rewrapWrites(page));
+        after = page[page.length - 1]!.name;
+        const moving = page.filter(({ seal }) => seal !== undefined && isStale(seal)).map(({ name }) => store.get(mode, name));
+        const result = await commitBatch(rewrapWrites(moving.filter((record) => record !== undefined)));
         written += result.written;
         skipped += result.skipped;
         // let calls in between batches

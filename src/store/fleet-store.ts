@@ -57,6 +57,7 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
     isCurrent: (mode, name, version) => local.isCurrent(mode, name, version),
     list: (mode, afterName, limit) => local.list(mode, afterName, limit),
     listSecrets: (mode, afterName, limit, match) => local.listSecrets(mode, afterName, limit, match),
+    listSeals: (mode, afterName, limit) => local.listSeals(mode, afterName, limit),
     count: (mode) => local.count(mode),
 
     async commit(writes, events = []) {
@@ -84,7 +85,7 @@ export function createFleetStore(options: FleetStoreOptions): SecretStore {
     eventCount: (auditClass) => local.eventCount(auditClass),
     pruneEvents: (before, keep, limit, auditClass = "main") => central.pruneEvents(before, keep, limit, auditClass),
 
-    getLastUse: (mode, name) => local.getLastUse(mode, name),
+    getLastUses: (mode, names) => local.getLastUses(mode, names),
     // last use is this sidecar's own: kept in its replica, never shipped
     putLastUses: (uses) => local.putLastUses(uses),
 

@@ -4,7 +4,7 @@ import { open, type Database, type RootDatabase, type RootDatabaseOptionsWithPat
 import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import { Mode } from "../gen/credbroker/v1/secret_pb.ts";
-import { decodeListed, decodeStored, decodeStoredMetadata, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
+import { decodeListed, decodeStored, decodeStoredMetadata, decodeStoredSeal, lastUseKey, modePrefix, prefixEnd, recordKey, type Key } from "./stored-record.ts";
 import type { CentralChange } from "./central-store.ts";
 import { openLmdbAudit } from "./lmdb-audit.ts";
 import { storeWriteError } from "./lmdb-write-error.ts";
@@ -110,59 +110,58 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
 
 
   /**
-   * The records of names in order, read by one walk from the first name's
-   * key instead of a lookup per name (a page's live copies: a lookup costs
-   * about three steps of a walk). The walk reads at most twice as many
-   * entries as names, so a range crowded with other records costs little;
-   * `through` is the last name it covered ("" when it did not walk).
+   * The entries of names under a prefix of a database, each decoded
+   * (undefined where there is none). Names in order are read by one walk
+   * from the first name's key instead of a lookup per name (a page's live
+   * copies and last-use times: a lookup costs about three steps of a walk).
+   * The walk reads at most twice as many entries as names, so a range
+   * crowded with other entries costs little; the names past where it
+   * stopped are looked up one by one.
    */
-  function walkedMetadata(prefix: string, names: readonly string[]): { found: Map<string, RecordMetadata>; through: string } {
-    const found = new Map<string, RecordMetadata>();
+  function readByName<T>(db: Database<Uint8Array, Key>, prefix: string, names: readonly string[], decode: (key: Key, bytes: Uint8Array) => T): (T | undefined)[] {
+    const found = new Map<string, T>();
     const first = names[0];
     const last = names[names.length - 1];
-    if (first === undefined || last === undefined || names.length < 2 || !names.every((name, i) => i === 0 || names[i - 1]! < name)) {
-      return { found, through: "" };
+    // the last name the walk covered; "" when it did not walk
+    let through = "";
+    if (first !== undefined && last !== undefined && names.length >= 2 && names.every((name, i) => i === 0 || names[i - 1]! < name)) {
+      const wanted = new Set(names);
+      const limit = 2 * names.length;
+      through = last;
+      let seen = 0;
+      for (const { key, value } of db.getRange({ start: prefix + first, end: prefixEnd(prefix), limit })) {
+        const name = key.slice(prefix.length);
+        if (name > last) {
+          break;
+        }
+        if (wanted.has(name)) {
+          found.set(name, decode(key, value));
+        }
+        if (++seen === limit) {
+          through = name;
+        }
+      }
     }
-    const wanted = new Set(names);
-    const limit = 2 * names.length;
-    let through = last;
-    let seen = 0;
-    for (const { key, value } of secrets.getRange({ start: prefix + first, end: prefixEnd(prefix), limit })) {
-      const name = key.slice(prefix.length);
-      if (name > last) {
-        break;
+    return names.map((name) => {
+      if (name <= through) {
+        return found.get(name);
       }
-      if (wanted.has(name)) {
-        found.set(name, decodeStoredMetadata(key, value));
-      }
-      if (++seen === limit) {
-        // the walk stopped short: the names after this one are looked up one by one
-        through = name;
-      }
-    }
-    return { found, through };
+      const bytes = db.get(prefix + name);
+      return bytes === undefined ? undefined : decode(prefix + name, bytes);
+    });
   }
 
   return {
     get: (mode, name) => read(recordKey(mode, name)),
 
-    getMetadata(mode, names) {
-      const prefix = modePrefix(mode);
-      const walked = walkedMetadata(prefix, names);
-      return names.map((name) => {
-        if (name <= walked.through) {
-          return walked.found.get(name);
-        }
-        const bytes = secrets.get(prefix + name);
-        return bytes === undefined ? undefined : decodeStoredMetadata(prefix + name, bytes);
-      });
-    },
+    getMetadata: (mode, names) => readByName<RecordMetadata>(secrets, modePrefix(mode), names, decodeStoredMetadata),
 
     isCurrent: (mode, name, version) => secrets.doesExist(recordKey(mode, name), Number(version)),
 
     list: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStored),
 
     listSecrets: (mode, afterName, limit, match) => listed(mode, afterName, limit, decodeListed, match),
+    listSeals: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStoredSeal),
 
     count(mode) {
       // counting walks every key of the mode: kept until a commit changes the records
@@ -228,10 +227,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
 
     ...audit.methods,
 
-    getLastUse(mode, name) {
-      const bytes = meta.get(lastUseKey(recordKey(mode, name)));
-      return bytes?.length === 8 ? Number(Buffer.from(bytes).readBigUInt64BE()) : undefined;
-    },
+    getLastUses: (mode, names) => readByName(meta, lastUseKey(modePrefix(mode)), names, (_, bytes) => lastUseTime(bytes)),
 
     async putLastUses(uses) {
       try {
@@ -379,6 +375,11 @@ const closeTimeoutMs = 5_000;
 
 /** Thrown inside a child transaction to abort it on a version conflict. */
 const conflictAbort = new Error("version conflict");
+
+/** A stored last-use time (8 bytes, big-endian milliseconds); undefined for anything else. */
+function lastUseTime(bytes: Uint8Array): number | undefined {
+  return bytes.length === 8 ? Number(Buffer.from(bytes.buffer, bytes.byteOffset, 8).readBigUInt64BE()) : undefined;
+}
 
 function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
   return a !== undefined && Buffer.compare(a, b) === 0;

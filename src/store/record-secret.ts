@@ -2,6 +2,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { DeployOriginSchema, SecretRecordSchema } from "../gen/credbroker/storage/v1/record_pb.ts";
 import { SecretSchema } from "../gen/credbroker/v1/secret_pb.ts";
 import type { RecordMetadata } from "./secret-store.ts";
+import { WireCursor } from "./wire-cursor.ts";
 
 /** SecretRecord's field numbers (record.proto): the walk decodes the first and the third. */
 const secretField = 1;
@@ -23,38 +24,24 @@ export interface WalkedRecord extends RecordMetadata {
  * SecretRecord.
  */
 export function decodeRecordMetadata(bytes: Uint8Array): WalkedRecord {
-  let pos = 0;
-  const varint = (): number => {
-    let value = 0;
-    for (let shift = 0; shift < 64; shift += 7) {
-      if (pos >= bytes.length) {
-        break;
-      }
-      const byte = bytes[pos++]!;
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) {
-        return value;
-      }
-    }
-    throw new RangeError("truncated or overlong varint");
-  };
+  const cursor = new WireCursor(bytes);
   let secretStart = -1;
   let secretEnd = -1;
   let originStart = -1;
   let originEnd = -1;
   let sealed = false;
-  while (pos < bytes.length) {
-    const tag = varint();
+  while (cursor.pos < bytes.length) {
+    const tag = cursor.varint();
     const field = Math.floor(tag / 8);
     const wireType = tag % 8;
     if (field === 0 || tag > 0xffff_ffff) {
       throw new RangeError("invalid tag");
     }
     if (wireType === 2) {
-      const length = varint();
-      const start = pos;
-      pos += length;
-      if (pos > bytes.length) {
+      const length = cursor.varint();
+      const start = cursor.pos;
+      cursor.pos += length;
+      if (cursor.pos > bytes.length) {
         break;
       }
       if (field === secretField || field === deployedFromField) {
@@ -64,10 +51,10 @@ export function decodeRecordMetadata(bytes: Uint8Array): WalkedRecord {
         }
         if (field === secretField) {
           secretStart = start;
-          secretEnd = pos;
+          secretEnd = cursor.pos;
         } else {
           originStart = start;
-          originEnd = pos;
+          originEnd = cursor.pos;
         }
       } else if (field === payloadField) {
         sealed = true;
@@ -75,16 +62,11 @@ export function decodeRecordMetadata(bytes: Uint8Array): WalkedRecord {
     } else if (field === secretField || field === payloadField || field === deployedFromField) {
       // not length-delimited: whatever the full decoder makes of it, this answers the same
       return fullDecode(bytes);
-    } else if (wireType === 0) {
-      varint();
-    } else if (wireType === 1 || wireType === 5) {
-      pos += wireType === 1 ? 8 : 4;
-    } else {
-      // groups (never written by any proto3 writer) and invalid wire types
+    } else if (!cursor.skip(wireType)) {
       return fullDecode(bytes);
     }
   }
-  if (pos > bytes.length) {
+  if (cursor.pos > bytes.length) {
     throw new RangeError("premature end of the record");
   }
   return {

@@ -1,6 +1,7 @@
 import type { DeployOrigin, SecretRecord } from "../gen/credbroker/storage/v1/record_pb.ts";
 import type { AuditEvent } from "../gen/credbroker/v1/audit_service_pb.ts";
 import type { Mode, Secret } from "../gen/credbroker/v1/secret_pb.ts";
+import type { SealKey } from "./record-seal.ts";
 
 /**
  * The store seam: records in, records out. Records hold metadata in clear
@@ -29,6 +30,13 @@ export interface SecretStore {
    * decoded.
    */
   listSecrets(mode: Mode, afterName: string, limit: number, match?: (name: string) => boolean): ListedSecret[];
+  /**
+   * Which key seals each of up to `limit` records of a mode, ordered by name
+   * (as `list` would page them), without decoding the records: the rewrap
+   * reads in full only the records it moves. Undecodable bytes are refused
+   * as `list` refuses them.
+   */
+  listSeals(mode: Mode, afterName: string, limit: number): ListedSeal[];
   /** How many secrets a mode holds. */
   count(mode: Mode): number;
   /**
@@ -67,8 +75,12 @@ export interface SecretStore {
    * against another's `keep`.
    */
   pruneEvents(before: bigint, keep: number, limit: number, auditClass?: AuditClass): Promise<number>;
-  /** When the secret last served an Inject (milliseconds since the epoch), as putLastUses last wrote it. */
-  getLastUse(mode: Mode, name: string): number | undefined;
+  /**
+   * When each of these secrets last served an Inject (milliseconds since
+   * the epoch), as putLastUses last wrote it; undefined where never. Names
+   * in order are read by one walk, as getMetadata reads them.
+   */
+  getLastUses(mode: Mode, names: readonly string[]): (number | undefined)[];
   /**
    * Writes last-use times in one transaction (a secret deleted meanwhile
    * gets none). Kept apart from the records: no version, no change feed,
@@ -96,6 +108,12 @@ export interface RecordMetadata {
 /** A listed record's metadata: a listed record always has its secret. */
 export interface ListedSecret extends RecordMetadata {
   readonly secret: Secret;
+}
+
+/** A listed record's seal: its name (from its key) and, when it holds a payload, the payload's envelope format and key id. */
+export interface ListedSeal {
+  readonly name: string;
+  readonly seal: SealKey | undefined;
 }
 
 /**

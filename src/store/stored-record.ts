@@ -3,7 +3,8 @@ import { SecretRecordSchema, type SecretRecord } from "../gen/credbroker/storage
 import { Mode, type Secret } from "../gen/credbroker/v1/secret_pb.ts";
 import { CredbrokerError, invalidField } from "../errors.ts";
 import { decodeRecordMetadata, type WalkedRecord } from "./record-secret.ts";
-import type { ListedSecret } from "./secret-store.ts";
+import { decodeSealKey } from "./record-seal.ts";
+import type { ListedSeal, ListedSecret } from "./secret-store.ts";
 
 /** A record's key in the LMDB store: its mode's prefix and its name. */
 export type Key = string;
@@ -19,6 +20,15 @@ export function decodeStored(key: Key, bytes: Uint8Array): SecretRecord {
 /** A stored record's metadata, its sealed payload skipped, not decoded; checked as decodeStored checks. */
 export function decodeStoredMetadata(key: Key, bytes: Uint8Array): WalkedRecord {
   return decodedUnder(key, bytes, decodeRecordMetadata);
+}
+
+/** A stored record's seal (decodeSealKey), named by its key; undecodable bytes are refused as decodeStored refuses them. */
+export function decodeStoredSeal(key: Key, bytes: Uint8Array): ListedSeal {
+  try {
+    return { name: key.slice(key.indexOf("/") + 1), seal: decodeSealKey(bytes) };
+  } catch (cause) {
+    throw undecodable(key, cause);
+  }
 }
 
 /** The bytes stored under `key` decoded by `decode`; undecodable bytes, or a secret of another key, are refused. */

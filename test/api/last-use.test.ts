@@ -16,11 +16,17 @@ import { startTestBroker, type TestBroker } from "../support/broker.ts";
 interface Writes {
   lastUseWrites: number[];
   commits: number;
+  /** How many names each read of last-use times asked for. */
+  lastUseReads?: number[];
 }
 
 function counting(writes: Writes) {
   return (store: SecretStore): SecretStore => ({
     ...store,
+    getLastUses(mode, names) {
+      writes.lastUseReads?.push(names.length);
+      return store.getLastUses(mode, names);
+    },
     async putLastUses(uses) {
       writes.lastUseWrites.push(uses.length);
       return store.putLastUses(uses);
@@ -89,6 +95,37 @@ describe("last used", () => {
     await restarted.deleteSecret({ mode: Mode.TEST, name: "used" });
     await restarted.createSecret({ mode: Mode.TEST, name: "used", credentials: bearer });
     expect((await restarted.getSecret({ mode: Mode.TEST, name: "used" })).secret?.lastUseTime).toBeUndefined();
+  });
+
+  it("shows a listed page's stored and noted times, read from the store once per page", async () => {
+    const writes: Writes = { lastUseWrites: [], commits: 0, lastUseReads: [] };
+    const tb = await startTestBroker({}, { wrapStore: counting(writes), lastUseFlushIntervalMs: 200 });
+    brokers.push(tb);
+    const admin = tb.connect(SecretService, tb.adminToken);
+    const names = ["a-stored", "b-never", "c-noted", "d-stored", "e-never"];
+    for (const name of names) {
+      await admin.createSecret({ mode: Mode.TEST, name, credentials: bearer });
+    }
+    const inject = tb.grpcOverConnect(InjectService);
+    await inject.inject({ mode: Mode.TEST, name: "a-stored", step: StepKind.HTTP });
+    await inject.inject({ mode: Mode.TEST, name: "d-stored", step: StepKind.HTTP });
+    await expect.poll(() => writes.lastUseWrites.length, { timeout: 5000, interval: 20 }).toBeGreaterThan(0);
+    const noted = Date.now();
+    await inject.inject({ mode: Mode.TEST, name: "c-noted", step: StepKind.HTTP });
+    const shownMs = async (name: string) => {
+      const time = (await admin.getSecret({ mode: Mode.TEST, name })).secret?.lastUseTime;
+      return time === undefined ? undefined : timestampMs(time);
+    };
+    const one = await Promise.all(names.map(shownMs));
+    expect(one.map((time) => time !== undefined)).toEqual([true, false, true, true, false]);
+    expect(one[2]).toBeGreaterThanOrEqual(noted);
+    writes.lastUseReads!.length = 0;
+    const pages = [await admin.listSecrets({ mode: Mode.TEST, pageSize: 3 })];
+    pages.push(await admin.listSecrets({ mode: Mode.TEST, pageSize: 3, pageToken: pages[0]!.nextPageToken }));
+    const listed = pages.flatMap((page) => page.secrets.map((secret) => secret.lastUseTime === undefined ? undefined : timestampMs(secret.lastUseTime)));
+    expect(listed).toEqual(one);
+    // one read of each page's names, none per secret
+    expect(writes.lastUseReads).toEqual([3, 2]);
   });
 
   it("flushes on its interval: one write per interval for any number of Injects, of every secret used", async () => {

@@ -41,6 +41,19 @@ async function writeRaw(path: string, entries: [string, Uint8Array][]): Promise<
   }
 }
 
+/** Sets of names to read at once out of 90 stored ones (`n-000`...): in order, spread thin, absent, unordered, one, none. */
+function askedNames(names: readonly string[]): string[][] {
+  return [
+    names.filter((_, i) => i % 3 === 0),
+    // few names over many records: the walk stops short and the rest are looked up
+    ["n-000", "n-001", "n-050", "n-089", "n-089x", "zzz"],
+    ["a", "n-010", "n-010x", "n-011"],
+    ["n-020", "n-005", "absent", "n-060"],
+    ["n-007"],
+    [],
+  ];
+}
+
 describe("listing metadata only", () => {
   let dir: string;
   let path: string;
@@ -101,16 +114,7 @@ describe("listing metadata only", () => {
     const names = Array.from({ length: 90 }, (_, i) => `n-${String(i).padStart(3, "0")}`);
     await store.commit(names.map((name, i) => ({ kind: "put" as const, record: record(Mode.LIVE, name, i), expectVersion: 0n })));
     const one = (name: string) => metadataOf(store.get(Mode.LIVE, name));
-    const asked = [
-      names.filter((_, i) => i % 3 === 0),
-      // few names over many records: the walk stops short and the rest are looked up
-      ["n-000", "n-001", "n-050", "n-089", "n-089x", "zzz"],
-      ["a", "n-010", "n-010x", "n-011"],
-      ["n-020", "n-005", "absent", "n-060"],
-      ["n-007"],
-      [],
-    ];
-    for (const wanted of asked) {
+    for (const wanted of askedNames(names)) {
       const got = store.getMetadata(Mode.LIVE, wanted);
       expect(got).toHaveLength(wanted.length);
       got.forEach((metadata, i) => {
@@ -122,6 +126,23 @@ describe("listing metadata only", () => {
         }
       });
     }
+  });
+
+  it("reads many names' last-use times at once, in order or not, among other secrets' times and the other mode's", async () => {
+    const names = Array.from({ length: 90 }, (_, i) => `n-${String(i).padStart(3, "0")}`);
+    for (const mode of [Mode.TEST, Mode.LIVE]) {
+      await store.commit(names.map((name, i) => ({ kind: "put" as const, record: record(mode, name, i), expectVersion: 0n })));
+    }
+    // every other test secret was used, at a time of its own; the live ones of the same names at other times
+    const used = new Map(names.filter((_, i) => i % 2 === 0).map((name, i) => [name, 1_700_000_000_000 + i * 1000]));
+    await store.putLastUses([...used].map(([name, time]) => ({ mode: Mode.TEST, name, time })));
+    await store.putLastUses([...used].map(([name, time]) => ({ mode: Mode.LIVE, name, time: time + 7 })));
+    for (const wanted of askedNames(names)) {
+      expect(store.getLastUses(Mode.TEST, wanted), wanted.join()).toEqual(wanted.map((name) => used.get(name)));
+      expect(store.getLastUses(Mode.LIVE, wanted), wanted.join()).toEqual(wanted.map((name) => (used.has(name) ? used.get(name)! + 7 : undefined)));
+    }
+    await store.commit([{ kind: "delete", mode: Mode.TEST, name: "n-000", expectVersion: 1n }]);
+    expect(store.getLastUses(Mode.TEST, ["n-000", "n-002"])).toEqual([undefined, used.get("n-002")]);
   });
 
   it("decodes only the records asked for: a damaged neighbour fails no read", async () => {
