@@ -53,11 +53,6 @@ COPY --from=ui /app/dist/ui ./dist/ui
 # token is configured, the generated development master.key and admin.token).
 COPY --from=deps --chown=65532:65532 /app/data /data
 ENV CREDBROKER_DATA_DIR=/data
-# V8's young generation grows to 128 MiB under load at Node 24's default on a
-# large machine; with 16 MiB semi-spaces it stays at 32 MiB: 50-120 MiB less
-# anonymous RSS after Inject load, CPU per Inject within the runs' noise
-# (README, Performance). npm start and the bench start the broker the same way.
-ENV NODE_OPTIONS=--max-semi-space-size=16
 VOLUME /data
 # numeric, so that Kubernetes' runAsNonRoot can check it
 USER 65532:65532

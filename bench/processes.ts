@@ -1,13 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
-
-/** The image's `ENV NODE_OPTIONS=` (the Dockerfile's V8 flags): the bench starts the broker with them, as the image does. */
-export const imageNodeOptions = /^ENV NODE_OPTIONS=(\S+)$/m.exec(readFileSync(join(root, "Dockerfile"), "utf8"))?.[1] ?? "";
 
 /** A child process of the benchmark. */
 export interface Running {
@@ -67,15 +63,15 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Starts `credbroker serve` with the image's NODE_OPTIONS and waits until both of its listeners accept connections. */
+/** Starts `credbroker serve` and waits until both of its listeners accept connections. */
 export function startBroker(args: string[], env: Record<string, string>, ports: number[]): Promise<Running> {
   const ready = async () => (await Promise.all(ports.map(accepts))).every(Boolean);
-  return startProcess([join(root, "src/cli/main.ts"), "serve", ...args], { NODE_OPTIONS: imageNodeOptions, ...env }, ready);
+  return startProcess([join(root, "src/cli/main.ts"), "serve", ...args], env, ready);
 }
 
-/** Starts a no-op baseline server (bench/noop-server.ts), with Node's defaults unless `env` says otherwise. */
-export function startNoop(kind: "grpc" | "connect", port: number, responseFile: string, env: Record<string, string> = {}): Promise<Running> {
-  return startProcess([join(root, "bench/noop-server.ts"), kind, String(port), responseFile], env, () => accepts(port));
+/** Starts a no-op baseline server (bench/noop-server.ts). */
+export function startNoop(kind: "grpc" | "connect", port: number, responseFile: string): Promise<Running> {
+  return startProcess([join(root, "bench/noop-server.ts"), kind, String(port), responseFile], {}, () => accepts(port));
 }
 
 function accepts(port: number): Promise<boolean> {

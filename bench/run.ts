@@ -16,7 +16,7 @@ import { SecretService } from "../src/gen/credbroker/v1/secret_service_pb.ts";
 import { createGrpcJsClient } from "../test/support/grpc-client.ts";
 import { grpcFrame, h2load, h2loadAvailable, type LoadResult, type LoadTarget } from "./h2load.ts";
 import { listPagesOnly, listPagesRows } from "./list-pages.ts";
-import { callCounts, freePort, imageNodeOptions, startBroker, startNoop, type Running } from "./processes.ts";
+import { callCounts, freePort, startBroker, startNoop, type Running } from "./processes.ts";
 import { mixedCredentials, secretName, seedDataDir, seedOverApi } from "./seed.ts";
 import { startTokenEndpoint } from "./token-endpoint.ts";
 import { dpopProofMicros } from "./dpop-proof.ts";
@@ -122,14 +122,7 @@ const dataDir = join(work, "data");
 const masterKey = new Uint8Array(randomBytes(32));
 const adminToken = randomBytes(24).toString("base64url");
 const tokens = await startTokenEndpoint();
-const [grpcPort, httpPort, metricsPort, noopGrpcPort, noopConnectPort, noopImagePort] = await Promise.all([
-  freePort(),
-  freePort(),
-  freePort(),
-  freePort(),
-  freePort(),
-  freePort(),
-]);
+const [grpcPort, httpPort, metricsPort, noopGrpcPort, noopConnectPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
 const grpcAddress = `127.0.0.1:${grpcPort}`;
 const httpAddress = `127.0.0.1:${httpPort}`;
 const metricsAddress = `127.0.0.1:${metricsPort}`;
@@ -171,9 +164,7 @@ try {
   const noopGrpc = await startNoop("grpc", noopGrpcPort, responseFile);
   noopGrpcRss = () => noopGrpc.rssMiB();
   const noopConnect = await startNoop("connect", noopConnectPort, responseFile);
-  // the grpc-js no-op again, started with the broker's NODE_OPTIONS: what the no-op itself would gain from them
-  const noopImage = await startNoop("grpc", noopImagePort!, responseFile, { NODE_OPTIONS: imageNodeOptions });
-  running.push(noopGrpc, noopConnect, noopImage);
+  running.push(noopGrpc, noopConnect);
   await inject.inject({ mode: Mode.TEST, name: oauthName }); // fetches and caches the token
   // the same OAuth2 secret asking for DPoP: the token is cached alike, each Inject signs a fresh proof
   const dpopName = "dpop-oauth2";
@@ -187,7 +178,7 @@ try {
   await inject.inject({ mode: Mode.TEST, name: dpopName, target: dpopTarget });
 
   progress("Inject against the baselines");
-  const [grpcStatic, grpcNoop, connectStatic, connectNoop, grpcOAuth, grpcDpop, imageNoop] = await checked(
+  const [grpcStatic, grpcNoop, connectStatic, connectNoop, grpcOAuth, grpcDpop] = await checked(
     () =>
       alternate([
         on(broker, grpcTarget(grpcAddress, staticName)),
@@ -196,7 +187,6 @@ try {
         on(noopConnect, connectTarget(`127.0.0.1:${noopConnectPort}`, staticName)),
         on(broker, grpcTarget(grpcAddress, oauthName)),
         on(broker, grpcTarget(grpcAddress, dpopName, dpopTarget)),
-        on(noopImage, grpcTarget(`127.0.0.1:${noopImagePort}`, staticName)),
       ]),
     [0, 2, 4, 5],
   );
@@ -216,13 +206,11 @@ try {
   row("Inject OAuth2 warm, gRPC listener", grpcOAuth!, grpcOAuth!.reqPerSec / grpcStatic!.reqPerSec, ">= 0.95x static Inject", grpcStatic);
   row("Inject OAuth2 DPoP warm (a fresh ES256 proof each), gRPC", grpcDpop!, grpcDpop!.reqPerSec / grpcOAuth!.reqPerSec, "ratio to the bearer OAuth2 Inject", grpcOAuth);
   rows.push(["DPoP proof signing alone, ES256, in process", "", "", "", "", `${fmt(dpopProofMicros(), 1)} us per proof`]);
-  const [brokerRss, noopRss, imageNoopRss] = [await broker.rssMiB(), await noopGrpc.rssMiB(), await noopImage.rssMiB()];
-  const [brokerParts, noopParts, imageNoopParts] = [await broker.rssPartsMiB(), await noopGrpc.rssPartsMiB(), await noopImage.rssPartsMiB()];
+  const [brokerRss, noopRss] = [await broker.rssMiB(), await noopGrpc.rssMiB()];
+  const [brokerParts, noopParts] = [await broker.rssPartsMiB(), await noopGrpc.rssPartsMiB()];
   const parts = ({ anon, file }: { anon: number; file: number }) => `anon ${fmt(anon, 1)} MiB, mapped files ${fmt(file, 1)} MiB`;
   rows.push(["broker RSS after the Inject runs", `${fmt(brokerRss, 1)} MiB`, "", "", `${fmt(brokerRss / noopRss, 2)}x`, `<= 1.30x the no-op's; ${parts(brokerParts)}`]);
   rows.push(["no-op grpc-js RSS after its runs (baseline)", `${fmt(noopRss, 1)} MiB`, "", "", "", parts(noopParts)]);
-  rows.push(["broker RSS to the no-op's given the same NODE_OPTIONS", "", "", "", `${fmt(brokerRss / imageNoopRss, 2)}x`, `${imageNodeOptions}`]);
-  row(`no-op grpc-js with ${imageNodeOptions}`, imageNoop!, imageNoop!.reqPerSec / grpcNoop!.reqPerSec, `RSS ${fmt(imageNoopRss, 1)} MiB; ${parts(imageNoopParts)}`, grpcNoop);
   rows.push(["broker anonymous RSS (heaps, no mapped files) to the no-op's", "", "", "", `${fmt(brokerParts.anon / noopParts.anon, 2)}x`, "the mapped part is LMDB's map, growing with the audit events kept"]);
 
   progress("1,000 concurrent cold OAuth2 Injects");
