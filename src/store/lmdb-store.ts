@@ -108,7 +108,6 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     return found;
   }
 
-
   /**
    * The entries of names under a prefix of a database, each decoded
    * (undefined where there is none). Names in order are read by one walk

@@ -28,7 +28,7 @@ export function decodeSealKey(bytes: Uint8Array): SealKey | undefined {
   let format: number | undefined;
   let keyId: number | undefined;
   while (cursor.pos < bytes.length) {
-    const tag = tagAt(cursor);
+    const tag = cursor.tag();
     const wireType = tag % 8;
     if (tag >>> 3 !== payloadField) {
       if (!cursor.skip(wireType)) {
@@ -46,7 +46,7 @@ export function decodeSealKey(bytes: Uint8Array): SealKey | undefined {
     format ??= 0;
     keyId ??= 0;
     while (payload.pos < payload.end) {
-      const innerTag = tagAt(payload);
+      const innerTag = payload.tag();
       const inner = innerTag >>> 3;
       const innerType = innerTag % 8;
       if (inner !== formatField && inner !== keyIdField) {
@@ -74,15 +74,6 @@ export function decodeSealKey(bytes: Uint8Array): SealKey | undefined {
     throw new RangeError("premature end of the record");
   }
   return format === undefined || keyId === undefined ? undefined : { format, keyId };
-}
-
-/** The tag at the cursor (a uint32: field number << 3 | wire type), read past; throws on an invalid tag. */
-function tagAt(cursor: WireCursor): number {
-  const tag = cursor.varint();
-  if (tag < 8 || tag > 0xffff_ffff) {
-    throw new RangeError("invalid tag");
-  }
-  return tag;
 }
 
 function fullDecode(bytes: Uint8Array): SealKey | undefined {

@@ -31,12 +31,9 @@ export function decodeRecordMetadata(bytes: Uint8Array): WalkedRecord {
   let originEnd = -1;
   let sealed = false;
   while (cursor.pos < bytes.length) {
-    const tag = cursor.varint();
+    const tag = cursor.tag();
     const field = Math.floor(tag / 8);
     const wireType = tag % 8;
-    if (field === 0 || tag > 0xffff_ffff) {
-      throw new RangeError("invalid tag");
-    }
     if (wireType === 2) {
       const length = cursor.varint();
       const start = cursor.pos;

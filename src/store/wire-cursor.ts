@@ -37,6 +37,15 @@ export class WireCursor {
     throw new RangeError("truncated or overlong varint");
   }
 
+  /** The tag at the position (a uint32: field number << 3 | wire type), read past; throws on an invalid tag (field 0, or past uint32). */
+  tag(): number {
+    const tag = this.varint();
+    if (tag < 8 || tag > 0xffff_ffff) {
+      throw new RangeError("invalid tag");
+    }
+    return tag;
+  }
+
   /**
    * Skips the value of a field of this wire type; false for a group or an
    * invalid wire type (never written by a proto3 writer), which the caller
