@@ -41,7 +41,11 @@ export interface AuditMover {
 
 const refusedRetryMs = 1000;
 
-/** Starts a mover whose passes run on a timer, or as soon as a batch is full. */
+/**
+ * Starts a mover whose passes run on a timer, or as soon as a batch is full.
+ * A pass moves one batch of what is queued, then goes on only while a full
+ * batch waits.
+ */
 export function startAuditMover(options: AuditMoverOptions): AuditMover {
   const queue: PendingEvent[] = [];
   let running: Promise<void> | undefined;
@@ -50,7 +54,8 @@ export function startAuditMover(options: AuditMoverOptions): AuditMover {
   let closed = false;
 
   async function pass(): Promise<void> {
-    while (queue.length > 0) {
+    let more = queue.length > 0;
+    while (more) {
       const batch = queue.slice(0, options.batchSize);
       await options.sink.putEvents(batch);
       queue.splice(0, batch.length);
@@ -60,6 +65,10 @@ export function startAuditMover(options: AuditMoverOptions): AuditMover {
           options.retire(segment);
         }
       }
+      // only a full batch goes on at once: under a steady trickle the events queued during a
+      // commit wait for the next interval, so a serial caller costs a commit per interval, not
+      // one per commit's own duration (with its syncs, hundreds a second)
+      more = queue.length >= options.batchSize;
     }
   }
 

@@ -174,6 +174,37 @@ describe("audit segment files", () => {
     expect(log.listEvents(0n, 1).map((e) => e.requestId)).toEqual(["e0"]);
   });
 
+  it("moves a steady trickle of events in a commit per interval, not in a commit after each commit", async () => {
+    const dataDir = join(dir, "trickle");
+    await mkdir(dataDir, { recursive: true });
+    const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
+    const batches: number[] = [];
+    // each move takes 10 ms, as a commit's syncs can: the events of a serial caller keep arriving meanwhile
+    const slow: SecretStore = {
+      ...store,
+      putEvents: async (events) => {
+        batches.push(events.length);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        return store.putEvents(events);
+      },
+    };
+    const log = await openAuditLog({ directory: join(dataDir, "audit"), store: slow, logger, moveIntervalMs: 100 });
+    opened.push({ store, log });
+    const started = performance.now();
+    let sent = 0;
+    while (performance.now() - started < 600) {
+      await log.appendGrouped(fields(`t${sent++}`), "main");
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const elapsed = performance.now() - started;
+    const duringTrickle = batches.length;
+    await log.flush();
+    // one pass per 100 ms interval (a late timer makes fewer), never one every 10 ms
+    expect(duringTrickle).toBeLessThanOrEqual(Math.ceil(elapsed / 100) + 1);
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(sent);
+    expect(store.listEvents(0n, sent + 1).map((event) => event.requestId)).toEqual(Array.from({ length: sent }, (_, i) => `t${i}`));
+  });
+
   it("writes the grouped events of one turn together, each call's promise resolving once they are the OS's; a group that cannot be written refuses each of its calls", async () => {
     const { log } = await open(dir);
     const [segment] = await segmentsIn(dir);
