@@ -72,7 +72,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
   const meta: Database<Uint8Array, Key> = root.openDB({ name: "meta", encoding: "binary" });
   const audit = openLmdbAudit(root, options.path);
   const listeners = new Set<(change: StoreChange) => void>();
-  const counts = new Map<Mode, number>();
+  const counts = new Map<Mode, { count: number; entries: number }>();
 
   function read(key: Key): SecretRecord | undefined {
     const bytes = secrets.get(key);
@@ -163,13 +163,17 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     listSeals: (mode, afterName, limit) => listed(mode, afterName, limit, decodeStoredSeal),
 
     count(mode) {
-      // counting walks every key of the mode: kept until a commit changes the records
-      let count = counts.get(mode);
-      if (count === undefined) {
-        const prefix = modePrefix(mode);
-        count = secrets.getKeysCount({ start: prefix, end: prefixEnd(prefix) });
-        counts.set(mode, count);
+      // counting walks every key of the mode, so a count is kept until this process's commits
+      // change the records, or the number of records of every mode changes: another broker
+      // sharing the data dir created or deleted some (LMDB's entry count, a few µs to read)
+      const entries = (secrets.getStats() as { entryCount: number }).entryCount;
+      const kept = counts.get(mode);
+      if (kept !== undefined && kept.entries === entries) {
+        return kept.count;
       }
+      const prefix = modePrefix(mode);
+      const count = secrets.getKeysCount({ start: prefix, end: prefixEnd(prefix) });
+      counts.set(mode, { count, entries });
       return count;
     },
 

@@ -1,3 +1,5 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +16,9 @@ function record(mode: Mode, name: string, version: bigint, marker = "payload"): 
     payload: { format: 1, keyId: 1, wrappedKey: new Uint8Array(56), ciphertext: new TextEncoder().encode(marker) },
   });
 }
+
+/** The project's root, whose modules the other process imports. */
+const root = join(import.meta.dirname, "../..");
 
 describe("LMDB store", () => {
   let dir: string;
@@ -86,6 +91,39 @@ describe("LMDB store", () => {
     expect(store.count(Mode.TEST)).toBe(names.length);
     expect(store.count(Mode.LIVE)).toBe(1);
     expect(store.list(Mode.LIVE, "", 10).map((r) => r.secret?.name)).toEqual(["aa"]);
+  });
+
+  it("counts what another process sharing the data dir created and deleted", async () => {
+    await store.commit([{ kind: "put", record: record(Mode.TEST, "mine", 1n), expectVersion: 0n }]);
+    expect(store.count(Mode.TEST)).toBe(1);
+    // another broker's process on the same data dir: its commits do not pass through this store
+    const other = async (script: string) => {
+      const child = spawn(process.execPath, ["--input-type=module", "-e", script], { stdio: ["ignore", "ignore", "pipe"] });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const [code] = (await once(child, "exit")) as [number | null];
+      expect(stderr).toBe("");
+      expect(code).toBe(0);
+    };
+    const opening = `
+      import { create } from "@bufbuild/protobuf";
+      import { SecretRecordSchema } from ${JSON.stringify(join(root, "src/gen/credbroker/storage/v1/record_pb.ts"))};
+      import { Mode, SecretType } from ${JSON.stringify(join(root, "src/gen/credbroker/v1/secret_pb.ts"))};
+      import { openLmdbStore } from ${JSON.stringify(join(root, "src/store/lmdb-store.ts"))};
+      const store = openLmdbStore({ path: ${JSON.stringify(join(dir, "credbroker.mdb"))} });
+      const record = (name) => create(SecretRecordSchema, {
+        secret: { name, mode: Mode.TEST, type: SecretType.BEARER_TOKEN, version: 1n },
+        payload: { format: 1, keyId: 1, wrappedKey: new Uint8Array(56), ciphertext: new Uint8Array(4) },
+      });`;
+    await other(`${opening}
+      await store.commit(["theirs-1", "theirs-2"].map((name) => ({ kind: "put", record: record(name), expectVersion: 0n })));
+      await store.close();`);
+    expect(store.count(Mode.TEST)).toBe(3);
+    await other(`${opening}
+      await store.commit([{ kind: "delete", mode: Mode.TEST, name: "theirs-1", expectVersion: 1n }]);
+      await store.close();`);
+    expect(store.count(Mode.TEST)).toBe(2);
+    expect(store.count(Mode.LIVE)).toBe(0);
   });
 
   it("reports committed changes, and none for a refused commit", async () => {
