@@ -25,8 +25,8 @@ export function createKeyService(deps: KeyServiceDeps): ServiceImpl<typeof KeySe
   const { keyring } = keys;
   const now = deps.now ?? (() => new Date());
 
-  function terms(): KeyTerm[] {
-    const counts = countRecordsByKey(store);
+  async function terms(): Promise<KeyTerm[]> {
+    const counts = await countRecordsByKey(store);
     return keyring.terms().map((term) =>
       create(KeyTermSchema, {
         keyId: term.id,
@@ -40,13 +40,13 @@ export function createKeyService(deps: KeyServiceDeps): ServiceImpl<typeof KeySe
   return {
     async rotateKey() {
       const term = await keys.rotate(now());
-      const all = terms();
+      const all = await terms();
       rewrapper.kick();
       return { newTerm: all.find((t) => t.keyId === term.id), terms: all };
     },
 
-    getKeyStatus() {
-      const all = terms();
+    async getKeyStatus() {
+      const all = await terms();
       return {
         terms: all,
         rewrapRunning: rewrapper.running,

@@ -4,12 +4,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SecretRecordSchema } from "../../src/gen/credbroker/storage/v1/record_pb.ts";
 import { InjectService } from "../../src/gen/credbroker/v1/inject_service_pb.ts";
 import { KeyService } from "../../src/gen/credbroker/v1/key_service_pb.ts";
-import { Mode, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { Mode, SecretType, StepKind } from "../../src/gen/credbroker/v1/secret_pb.ts";
 import { SecretService } from "../../src/gen/credbroker/v1/secret_service_pb.ts";
 import { countRecordsByKey } from "../../src/keys/count-records.ts";
 import { openLmdbStore } from "../../src/store/lmdb-store.ts";
 import { join } from "node:path";
-import { rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { startTestBroker, type TestBroker } from "../support/broker.ts";
 
 const value = (i: number) => `sk_rot_${i}_${"x".repeat(i % 7)}`;
@@ -65,7 +66,7 @@ async function untilRewrapped(tb: TestBroker): Promise<bigint[]> {
 async function storedCounts(dataDir: string): Promise<Map<number, number>> {
   const store = openLmdbStore({ path: join(dataDir, "credbroker.mdb") });
   try {
-    return countRecordsByKey(store);
+    return await countRecordsByKey(store);
   } finally {
     await store.close();
   }
@@ -183,7 +184,30 @@ describe("KeyService", () => {
     await expectAllOpen(second, 0, 4);
     await expectAllOpen(second, 7, 40);
   });
+
+  it("counts the records by key a page at a time, letting calls in between pages", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "credbroker-count-"));
+    dirs.push(dir);
+    const store = openLmdbStore({ path: join(dir, "credbroker.mdb") });
+    try {
+      const record = (name: string, keyId: number) =>
+        create(SecretRecordSchema, {
+          secret: { name, mode: Mode.TEST, type: SecretType.BEARER_TOKEN, version: 1n },
+          payload: { format: 1, keyId, wrappedKey: new Uint8Array(56), ciphertext: new Uint8Array(4) },
+        });
+      await store.commit(Array.from({ length: 2500 }, (_, i) => ({ kind: "put" as const, record: record(`r-${i}`, 1 + (i % 2)), expectVersion: 0n })));
+      // a call that arrives once the walk has begun: on the event loop it waits for the walk, or runs between its pages
+      let callRan = false;
+      const pagesReadAfterCall: boolean[] = [];
+      const watched = { listSeals: (...args: Parameters<typeof store.listSeals>) => (pagesReadAfterCall.push(callRan), store.listSeals(...args)) };
+      const counting = countRecordsByKey(watched);
+      setImmediate(() => (callRan = true));
+      expect(Object.fromEntries(await counting)).toEqual({ 1: 1250, 2: 1250 });
+      expect(pagesReadAfterCall[0]).toBe(false);
+      expect(pagesReadAfterCall.at(-1)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
 });
-
-
 
