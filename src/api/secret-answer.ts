@@ -45,20 +45,32 @@ export function createSecretAnswers({ store, lastUse }: SecretAnswerDeps): Secre
     const { opened } = parts;
     const live = "live" in parts ? parts.live : store.getMetadata(Mode.LIVE, [stored.name])[0];
     const used = "lastUse" in parts ? parts.lastUse : lastUse?.lastUses(stored.mode, [stored.name])[0];
-    return create(SecretSchema, {
-      name: stored.name,
-      mode: stored.mode,
-      type: stored.type,
-      description: stored.description,
-      version: stored.version,
-      generation: stored.generation,
-      ...(stored.createTime === undefined ? {} : { createTime: stored.createTime }),
-      ...(stored.updateTime === undefined ? {} : { updateTime: stored.updateTime }),
-      steps: [...recordedSteps(stored.type, stored.steps)],
-      ...(opened === undefined ? {} : { readableCredentials: readableCredentials(opened) }),
-      ...(stored.mode === Mode.TEST ? { deployState: deployStateOf(stored, live) } : {}),
-      ...(stored.mode === Mode.LIVE ? { deployedFromVersion: live?.deployedFrom?.testVersion ?? 0n } : {}),
-      ...(used === undefined ? {} : { lastUseTime: timestampFromMs(used) }),
-    });
+    // a zero message, then each field set on it: no init object to convert, nor one per optional field
+    const secret = create(SecretSchema);
+    secret.name = stored.name;
+    secret.mode = stored.mode;
+    secret.type = stored.type;
+    secret.description = stored.description;
+    secret.version = stored.version;
+    secret.generation = stored.generation;
+    if (stored.createTime !== undefined) {
+      secret.createTime = stored.createTime;
+    }
+    if (stored.updateTime !== undefined) {
+      secret.updateTime = stored.updateTime;
+    }
+    secret.steps = [...recordedSteps(stored.type, stored.steps)];
+    if (opened !== undefined) {
+      secret.readableCredentials = readableCredentials(opened);
+    }
+    if (stored.mode === Mode.TEST) {
+      secret.deployState = deployStateOf(stored, live);
+    } else if (stored.mode === Mode.LIVE) {
+      secret.deployedFromVersion = live?.deployedFrom?.testVersion ?? 0n;
+    }
+    if (used !== undefined) {
+      secret.lastUseTime = timestampFromMs(used);
+    }
+    return secret;
   };
 }
