@@ -100,7 +100,7 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       return write(async (tx, check) => {
         // the state row is locked first, by every writer: commits take turns
         const revision = writes.length > 0 ? await nextRevision(tx) : 0n;
-        for (const write of writes) {
+        for (const [i, write] of writes.entries()) {
           check();
           const mode = write.kind === "put" ? (write.record.secret?.mode ?? Mode.UNSPECIFIED) : write.mode;
           const name = write.kind === "put" ? (write.record.secret?.name ?? "") : write.name;
@@ -114,6 +114,7 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
           if (actualVersion !== write.expectVersion || wrappedKeyMoved) {
             throw new ConflictAbort({ mode, name, actualVersion });
           }
+          let change;
           if (write.kind === "put") {
             const values = {
               mode,
@@ -125,18 +126,25 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
               wrapped_key: write.record.payload === undefined ? null : Buffer.from(write.record.payload.wrappedKey),
               record: Buffer.from(toBinary(SecretRecordSchema, write.record)),
             };
-            await tx`INSERT INTO ${table("records")} ${tx(values)}
+            change = tx`INSERT INTO ${table("records")} ${tx(values)}
               ON CONFLICT (mode, name) DO UPDATE SET revision = EXCLUDED.revision, version = EXCLUDED.version,
                 deleted = false, seal_only = EXCLUDED.seal_only, wrapped_key = EXCLUDED.wrapped_key, record = EXCLUDED.record`;
           } else {
-            await tx`UPDATE ${table("records")} SET revision = ${revision}, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
+            change = tx`UPDATE ${table("records")} SET revision = ${revision}, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
               WHERE mode = ${mode} AND name = ${name}`;
           }
+          if (i < writes.length - 1) {
+            await change;
+            continue;
+          }
+          // the last change, the events and the notification (delivered at commit, in commit order, to every
+          // listening sidecar) in one statement: each statement costs two round trips under the state row's lock
+          // (unprepared, see central-connection.ts), and every other writer waits for them
+          const shipped = events.length === 0 ? tx`` : tx`, shipped AS (${eventRowsInsert(tx, events)})`;
+          await tx`WITH changed AS (${change})${shipped} SELECT pg_notify(${channel}, ${String(revision)})`;
         }
-        await insertEventRows(tx, events);
-        if (writes.length > 0) {
-          // delivered at commit, in commit order, to every listening sidecar
-          await tx`SELECT pg_notify(${channel}, ${String(revision)})`;
+        if (writes.length === 0) {
+          await insertEventRows(tx, events);
         }
         return { revision };
       }).catch((error: unknown) => {
@@ -269,9 +277,13 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
    * row's names travel space-separated.
    */
   async function insertEventRows(target: Db | Tx, events: readonly CentralEvent[]): Promise<void> {
-    if (events.length === 0) {
-      return;
+    if (events.length > 0) {
+      await eventRowsInsert(target, events);
     }
+  }
+
+  /** The statement that inserts events (one already stored is left as it is), to run alone or inside another. */
+  function eventRowsInsert(target: Db | Tx, events: readonly CentralEvent[]) {
     const lines: string[] = [];
     let offset = 1;
     for (const event of events) {
@@ -279,7 +291,7 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       offset += event.bytes.length;
     }
     const blob = Buffer.concat(events.map((event) => event.bytes));
-    await target`
+    return target`
       INSERT INTO ${table("audit_events")} (sequence, instance_id, audit_class, names, event)
       SELECT split_part(line, E'\t', 1)::bigint, split_part(line, E'\t', 2), split_part(line, E'\t', 3),
         COALESCE(string_to_array(NULLIF(split_part(line, E'\t', 4), ''), ' '), '{}'),
