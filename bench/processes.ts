@@ -28,16 +28,34 @@ export interface Running {
   stop(): Promise<void>;
 }
 
+/** The broker's call counts by method and code, from its metrics. */
+async function requestCounts(metricsAddress: string): Promise<{ method: string; code: string; count: number }[]> {
+  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
+  return [...text.matchAll(/^credbroker_requests_total\{[^}]*method="(\w+)"[^}]*code="(\w+)"[^}]*\} (\d+)/gm)].map(([, method, code, count]) => ({
+    method: method!,
+    code: code!,
+    count: Number(count),
+  }));
+}
+
 /** The broker's ok Injects and failed calls of any method, from its metrics. */
 export async function callCounts(metricsAddress: string): Promise<{ injectsOk: number; failures: number }> {
-  const text = await (await fetch(`http://${metricsAddress}/metrics`)).text();
   let injectsOk = 0;
   let failures = 0;
-  for (const [, method, code, value] of text.matchAll(/^credbroker_requests_total\{[^}]*method="(\w+)"[^}]*code="(\w+)"[^}]*\} (\d+)/gm)) {
-    if (code === "OK") injectsOk += method === "Inject" ? Number(value) : 0;
-    else failures += Number(value);
+  for (const { method, code, count } of await requestCounts(metricsAddress)) {
+    if (code === "OK") injectsOk += method === "Inject" ? count : 0;
+    else failures += count;
   }
   return { injectsOk, failures };
+}
+
+/** The calls of a method the broker answered OK so far, from its metrics. */
+export async function okCalls(metricsAddress: string, method: string): Promise<number> {
+  let ok = 0;
+  for (const counted of await requestCounts(metricsAddress)) {
+    if (counted.method === method && counted.code === "OK") ok += counted.count;
+  }
+  return ok;
 }
 
 /**

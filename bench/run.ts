@@ -265,7 +265,7 @@ try {
     rows.push([`start-up to serving, ${fmt(total)} secrets (spawn to listening)`, `${fmt(broker.startupMs)} ms`, "", "", "", "< 1000 ms"]);
     rows.push([`broker RSS, idle, ${fmt(total)} secrets`, `${fmt(await broker.rssMiB(), 1)} MiB`, "", "", "", "< 150 MiB"]);
     rows.push(["data dir bytes per secret", fmt(bytes / total), "", "", "", `${fmt(bytes / 2 ** 20, 1)} MiB in all`]);
-    rows.push(...(await listPagesRows(broker, grpcAddress, adminToken, rounds)));
+    rows.push(...(await listPagesRows(broker, grpcAddress, metricsAddress, adminToken, rounds)));
     const admin = createClient(SecretService, createGrpcTransport({ baseUrl: `http://${grpcAddress}` }));
     const headers = { authorization: `Bearer ${adminToken}` };
     const deployNames = Array.from({ length: 1000 }, (_, i) => secretName(50_000 + i));
