@@ -124,7 +124,7 @@ export async function listPagesRows(broker: Running, grpcAddress: string, metric
 
 /**
  * `npm run bench -- --only list-secrets`: a broker of its own over `count`
- * seeded secrets, and the ListSecrets row alone (no h2load needed).
+ * seeded secrets, and the ListSecrets rows alone.
  */
 export async function listPagesOnly(count: number, passes: number): Promise<string[][]> {
   const work = await mkdtemp(join(tmpdir(), "credbroker-bench-list-"));

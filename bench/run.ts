@@ -40,6 +40,10 @@ const notes: string[] = [];
 const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
+if (!(await h2loadAvailable())) {
+  console.error("h2load is missing: install Debian's nghttp2-client (apt-get install nghttp2-client)");
+  process.exit(1);
+}
 if (listOnly) {
   rows.push(...(await listPagesOnly(bigCount, rounds)));
   printTable();
@@ -47,10 +51,6 @@ if (listOnly) {
 }
 if (onlyFlag > 0 && process.argv[onlyFlag + 1] === "fleet") {
   process.exit((await fleetBench({ quick, rounds })) ? 0 : 1);
-}
-if (!(await h2loadAvailable())) {
-  console.error("h2load is missing: install Debian's nghttp2-client (apt-get install nghttp2-client)");
-  process.exit(1);
 }
 
 /** A load run with the server's CPU time (user + system) per request, the median of its rounds: less disturbed by a busy machine than req/s. */
