@@ -100,40 +100,35 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       return write(async (tx, check) => {
         // the state row is locked first, by every writer: commits take turns
         const revision = writes.length > 0 ? await nextRevision(tx) : 0n;
-        for (const [i, write] of writes.entries()) {
-          check();
-          const mode = write.kind === "put" ? (write.record.secret?.mode ?? Mode.UNSPECIFIED) : write.mode;
-          const name = write.kind === "put" ? (write.record.secret?.name ?? "") : write.name;
-          const [row] = await tx<{ version: bigint; deleted: boolean; wrapped_key: Buffer | null }[]>`
-            SELECT version, deleted, wrapped_key FROM ${table("records")} WHERE mode = ${mode} AND name = ${name}`;
-          const actualVersion = row === undefined || row.deleted ? 0n : row.version;
-          const wrappedKeyMoved =
-            write.kind === "put" &&
-            write.expectWrappedKey !== undefined &&
-            (row?.wrapped_key == null || Buffer.compare(row.wrapped_key, write.expectWrappedKey) !== 0);
-          if (actualVersion !== write.expectVersion || wrappedKeyMoved) {
-            throw new ConflictAbort({ mode, name, actualVersion });
+        const keyed = writes.map((write) => ({ write, ...writeKey(write) }));
+        if (keyed.length > 1 && keyed.every(({ name }) => !/[\t\n]/.test(name)) && new Set(keyed.map(({ mode, name }) => `${mode}/${name}`)).size === keyed.length) {
+          // several names (a deploy): one statement checks them all, one writes them all with the events and
+          // the notification, so that a commit's round trips do not grow with its names
+          const stored = await storedStates(tx, keyed);
+          for (const { write, mode, name } of keyed) {
+            expectStored(write, mode, name, stored.get(`${mode}/${name}`));
           }
+          check();
+          await tx`WITH ${changedRows(tx, keyed, revision)}, shipped AS (${eventRowsInsert(tx, events)})
+            SELECT pg_notify(${channel}, ${String(revision)})`;
+          return { revision };
+        }
+        // one write, or a name written twice (each check must see the change before it): a statement each
+        for (const [i, { write, mode, name }] of keyed.entries()) {
+          check();
+          const [row] = await tx<StoredState[]>`
+            SELECT version, deleted, wrapped_key FROM ${table("records")} WHERE mode = ${mode} AND name = ${name}`;
+          expectStored(write, mode, name, row);
           let change;
           if (write.kind === "put") {
-            const values = {
-              mode,
-              name,
-              revision,
-              version: write.record.secret?.version ?? 0n,
-              deleted: false,
-              seal_only: write.expectWrappedKey !== undefined,
-              wrapped_key: write.record.payload === undefined ? null : Buffer.from(write.record.payload.wrappedKey),
-              record: Buffer.from(toBinary(SecretRecordSchema, write.record)),
-            };
-            change = tx`INSERT INTO ${table("records")} ${tx(values)}
+            change = tx`INSERT INTO ${table("records")} ${tx(putValues(write, mode, name, revision))}
               ON CONFLICT (mode, name) DO UPDATE SET revision = EXCLUDED.revision, version = EXCLUDED.version,
                 deleted = false, seal_only = EXCLUDED.seal_only, wrapped_key = EXCLUDED.wrapped_key, record = EXCLUDED.record`;
           } else {
             change = tx`UPDATE ${table("records")} SET revision = ${revision}, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
               WHERE mode = ${mode} AND name = ${name}`;
           }
-          if (i < writes.length - 1) {
+          if (i < keyed.length - 1) {
             await change;
             continue;
           }
@@ -300,7 +295,107 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       ON CONFLICT (sequence, instance_id) DO NOTHING`;
   }
 
+  /** The stored state of each name written, by `<mode>/<name>`, read by one statement. */
+  async function storedStates(tx: Tx, keyed: readonly WriteKey[]): Promise<Map<string, StoredState>> {
+    // one line each, `<mode>\t<name>` (names with a tab or a line break are written one by one)
+    const lines = keyed.map(({ mode, name }) => `${mode}\t${name}`).join("\n");
+    const rows = await tx<(StoredState & { mode: number; name: string })[]>`
+      SELECT mode, name, version, deleted, wrapped_key FROM ${table("records")}
+      WHERE (mode, name) IN (
+        SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2) FROM unnest(string_to_array(${lines}::text, E'\n')) AS line)`;
+    return new Map(rows.map((row) => [`${row.mode}/${row.name}`, row]));
+  }
+
+  /**
+   * The CTEs that write every change of a commit of distinct names at once:
+   * `put` upserts the records (their bytes travel in one blob, each line
+   * giving its offsets), `removed` leaves the deletes' tombstones.
+   */
+  function changedRows(tx: Tx, keyed: readonly (WriteKey & { write: StoreWrite })[], revision: bigint) {
+    const putLines: string[] = [];
+    const deleteLines: string[] = [];
+    const blobs: Buffer[] = [];
+    let offset = 1;
+    const place = (bytes: Buffer | null) => {
+      if (bytes === null) {
+        return "0\t-1";
+      }
+      blobs.push(bytes);
+      const at = `${offset}\t${bytes.length}`;
+      offset += bytes.length;
+      return at;
+    };
+    for (const { write, mode, name } of keyed) {
+      if (write.kind === "put") {
+        const values = putValues(write, mode, name, revision);
+        putLines.push(`${mode}\t${name}\t${values.version}\t${values.seal_only}\t${place(values.record)}\t${place(values.wrapped_key)}`);
+      } else {
+        deleteLines.push(`${mode}\t${name}`);
+      }
+    }
+    const blob = Buffer.concat(blobs);
+    return tx`put AS (
+        INSERT INTO ${table("records")} (mode, name, revision, version, deleted, seal_only, record, wrapped_key)
+        SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2), ${revision}::bigint, split_part(line, E'\t', 3)::bigint,
+          false, split_part(line, E'\t', 4)::boolean,
+          substring(${blob}::bytea FROM split_part(line, E'\t', 5)::int FOR split_part(line, E'\t', 6)::int),
+          CASE WHEN split_part(line, E'\t', 8)::int < 0 THEN NULL
+            ELSE substring(${blob}::bytea FROM split_part(line, E'\t', 7)::int FOR split_part(line, E'\t', 8)::int) END
+        FROM unnest(string_to_array(${putLines.join("\n")}::text, E'\n')) AS line
+        ON CONFLICT (mode, name) DO UPDATE SET revision = EXCLUDED.revision, version = EXCLUDED.version,
+          deleted = false, seal_only = EXCLUDED.seal_only, wrapped_key = EXCLUDED.wrapped_key, record = EXCLUDED.record),
+      removed AS (
+        UPDATE ${table("records")} SET revision = ${revision}::bigint, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
+        WHERE (mode, name) IN (
+          SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2) FROM unnest(string_to_array(${deleteLines.join("\n")}::text, E'\n')) AS line))`;
+  }
+
   return central;
+}
+
+/** The stored state a write is checked against. */
+interface StoredState {
+  version: bigint;
+  deleted: boolean;
+  wrapped_key: Buffer | null;
+}
+
+/** The mode and name a write changes. */
+interface WriteKey {
+  mode: Mode;
+  name: string;
+}
+
+function writeKey(write: StoreWrite): WriteKey {
+  return write.kind === "put"
+    ? { mode: write.record.secret?.mode ?? Mode.UNSPECIFIED, name: write.record.secret?.name ?? "" }
+    : { mode: write.mode, name: write.name };
+}
+
+/** Refuses (ConflictAbort) a write whose expected version, or expected wrapped key, is not what is stored. */
+function expectStored(write: StoreWrite, mode: Mode, name: string, row: StoredState | undefined): void {
+  const actualVersion = row === undefined || row.deleted ? 0n : row.version;
+  const wrappedKeyMoved =
+    write.kind === "put" &&
+    write.expectWrappedKey !== undefined &&
+    (row?.wrapped_key == null || Buffer.compare(row.wrapped_key, write.expectWrappedKey) !== 0);
+  if (actualVersion !== write.expectVersion || wrappedKeyMoved) {
+    throw new ConflictAbort({ mode, name, actualVersion });
+  }
+}
+
+/** A put's row of the records table. */
+function putValues(write: Extract<StoreWrite, { kind: "put" }>, mode: Mode, name: string, revision: bigint) {
+  return {
+    mode,
+    name,
+    revision,
+    version: write.record.secret?.version ?? 0n,
+    deleted: false,
+    seal_only: write.expectWrappedKey !== undefined,
+    wrapped_key: write.record.payload === undefined ? null : Buffer.from(write.record.payload.wrappedKey),
+    record: Buffer.from(toBinary(SecretRecordSchema, write.record)),
+  };
 }
 
 interface ChangeRow {
