@@ -15,6 +15,9 @@ import { everyRecord } from "../store/every-record.ts";
 import { openLmdbStore, type LmdbStore } from "../store/lmdb-store.ts";
 import { CliError, noPositionals, parseOwnArgs, printHelp, UsageError, type CliContext } from "./command.ts";
 
+/** The most an import's transaction may take. */
+const importTimeoutMs = 120_000;
+
 export const fleetUsage = `Usage: credbroker fleet import [--data-dir DIR] [--postgres-url-file FILE] [--postgres-schema NAME] [--master-key-file FILE]
 
 Moves a standalone data dir into an empty central store (fleet mode): its
@@ -71,7 +74,9 @@ export async function fleet(args: string[], ctx: CliContext): Promise<number> {
   try {
     const hold = await holdDataDir(files.holders, "import");
     const local = openLmdbStore({ path: files.store });
-    const central = openCentralStore({ url: postgresUrl.value, schema, instanceId });
+    // one transaction of every record, run once by an operator: the sidecars' write budget (a refused
+    // write answers within DESIGN's 5 s) is for calls that wait on it, not for this
+    const central = openCentralStore({ url: postgresUrl.value, schema, instanceId, writeTimeoutMs: importTimeoutMs });
     try {
       imported = await importDataDir(local, masterKey.value, (records, meta) => central.importAll(records, meta));
     } finally {

@@ -77,6 +77,9 @@ export interface CentralStore {
   close(): Promise<void>;
 }
 
+/** Records an import writes per statement. */
+const importBatch = 1000;
+
 /** The central store's statements, over a pool of connections (central-connection.ts). */
 export function openCentralStore(options: CentralStoreOptions): CentralStore {
   const connection = openCentralConnection(options);
@@ -223,8 +226,9 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
         for (const { key, value } of meta) {
           await tx`INSERT INTO ${table("meta")} ${tx({ key, revision, value: Buffer.from(value) })}`;
         }
-        for (const record of records) {
-          await tx`INSERT INTO ${table("records")} ${tx({
+        // a statement per 1,000 records, not one per record: each costs two round trips
+        for (let start = 0; start < records.length; start += importBatch) {
+          const rows = records.slice(start, start + importBatch).map((record) => ({
             mode: record.mode,
             name: record.name,
             revision,
@@ -233,7 +237,8 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
             seal_only: false,
             wrapped_key: record.wrappedKey === undefined ? null : Buffer.from(record.wrappedKey),
             record: Buffer.from(record.bytes),
-          })}`;
+          }));
+          await recordsUpsert(tx, rows, revision);
         }
         await tx`SELECT pg_notify(${channel}, ${String(revision)})`;
         return revision;
@@ -308,12 +313,29 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
 
   /**
    * The CTEs that write every change of a commit of distinct names at once:
-   * `put` upserts the records (their bytes travel in one blob, each line
-   * giving its offsets), `removed` leaves the deletes' tombstones.
+   * `put` upserts the records (recordsUpsert), `removed` leaves the deletes'
+   * tombstones.
    */
   function changedRows(tx: Tx, keyed: readonly (WriteKey & { write: StoreWrite })[], revision: bigint) {
-    const putLines: string[] = [];
+    const puts: RecordRow[] = [];
     const deleteLines: string[] = [];
+    for (const { write, mode, name } of keyed) {
+      if (write.kind === "put") {
+        puts.push(putValues(write, mode, name, revision));
+      } else {
+        deleteLines.push(`${mode}\t${name}`);
+      }
+    }
+    return tx`put AS (${recordsUpsert(tx, puts, revision)}),
+      removed AS (
+        UPDATE ${table("records")} SET revision = ${revision}::bigint, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
+        WHERE (mode, name) IN (
+          SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2) FROM unnest(string_to_array(${deleteLines.join("\n")}::text, E'\n')) AS line))`;
+  }
+
+  /** One statement that upserts records at `revision`: their bytes travel in one blob, each line giving its offsets. */
+  function recordsUpsert(tx: Tx, rows: readonly RecordRow[], revision: bigint) {
+    const lines: string[] = [];
     const blobs: Buffer[] = [];
     let offset = 1;
     const place = (bytes: Buffer | null) => {
@@ -325,29 +347,20 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       offset += bytes.length;
       return at;
     };
-    for (const { write, mode, name } of keyed) {
-      if (write.kind === "put") {
-        const values = putValues(write, mode, name, revision);
-        putLines.push(`${mode}\t${name}\t${values.version}\t${values.seal_only}\t${place(values.record)}\t${place(values.wrapped_key)}`);
-      } else {
-        deleteLines.push(`${mode}\t${name}`);
-      }
+    for (const row of rows) {
+      lines.push(`${row.mode}\t${row.name}\t${row.version}\t${row.seal_only}\t${place(row.record)}\t${place(row.wrapped_key)}`);
     }
     const blob = Buffer.concat(blobs);
-    return tx`put AS (
-        INSERT INTO ${table("records")} (mode, name, revision, version, deleted, seal_only, record, wrapped_key)
-        SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2), ${revision}::bigint, split_part(line, E'\t', 3)::bigint,
-          false, split_part(line, E'\t', 4)::boolean,
-          substring(${blob}::bytea FROM split_part(line, E'\t', 5)::int FOR split_part(line, E'\t', 6)::int),
-          CASE WHEN split_part(line, E'\t', 8)::int < 0 THEN NULL
-            ELSE substring(${blob}::bytea FROM split_part(line, E'\t', 7)::int FOR split_part(line, E'\t', 8)::int) END
-        FROM unnest(string_to_array(${putLines.join("\n")}::text, E'\n')) AS line
-        ON CONFLICT (mode, name) DO UPDATE SET revision = EXCLUDED.revision, version = EXCLUDED.version,
-          deleted = false, seal_only = EXCLUDED.seal_only, wrapped_key = EXCLUDED.wrapped_key, record = EXCLUDED.record),
-      removed AS (
-        UPDATE ${table("records")} SET revision = ${revision}::bigint, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
-        WHERE (mode, name) IN (
-          SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2) FROM unnest(string_to_array(${deleteLines.join("\n")}::text, E'\n')) AS line))`;
+    return tx`
+      INSERT INTO ${table("records")} (mode, name, revision, version, deleted, seal_only, record, wrapped_key)
+      SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2), ${revision}::bigint, split_part(line, E'\t', 3)::bigint,
+        false, split_part(line, E'\t', 4)::boolean,
+        substring(${blob}::bytea FROM split_part(line, E'\t', 5)::int FOR split_part(line, E'\t', 6)::int),
+        CASE WHEN split_part(line, E'\t', 8)::int < 0 THEN NULL
+          ELSE substring(${blob}::bytea FROM split_part(line, E'\t', 7)::int FOR split_part(line, E'\t', 8)::int) END
+      FROM unnest(string_to_array(${lines.join("\n")}::text, E'\n')) AS line
+      ON CONFLICT (mode, name) DO UPDATE SET revision = EXCLUDED.revision, version = EXCLUDED.version,
+        deleted = false, seal_only = EXCLUDED.seal_only, wrapped_key = EXCLUDED.wrapped_key, record = EXCLUDED.record`;
   }
 
   return central;
@@ -384,8 +397,20 @@ function expectStored(write: StoreWrite, mode: Mode, name: string, row: StoredSt
   }
 }
 
+/** A row of the records table. */
+interface RecordRow {
+  mode: Mode;
+  name: string;
+  revision: bigint;
+  version: bigint;
+  deleted: boolean;
+  seal_only: boolean;
+  wrapped_key: Buffer | null;
+  record: Buffer;
+}
+
 /** A put's row of the records table. */
-function putValues(write: Extract<StoreWrite, { kind: "put" }>, mode: Mode, name: string, revision: bigint) {
+function putValues(write: Extract<StoreWrite, { kind: "put" }>, mode: Mode, name: string, revision: bigint): RecordRow {
   return {
     mode,
     name,

@@ -6,46 +6,18 @@
  * deploy of 1,000 names, the most one call takes, commits in time (written
  * name by name, each name's check and change cost four round trips: ~32 s).
  */
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Mode } from "../../src/gen/credbroker/v1/secret_pb.ts";
+import { startSlowRelay, type SlowRelay } from "../support/slow-relay.ts";
 import { type Sidecar, bearer, fleetSuite, inParallel, injectedToken, useFleet, waitUntil } from "../support/fleet.ts";
 
 const suite = fleetSuite("a sidecar 8 ms of round trip away from PostgreSQL");
-
-/** Relays TCP to `port`, holding each chunk `delayMs` in each direction (order kept). */
-async function startSlowRelay(port: number, delayMs: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<Socket>();
-  const relay = (from: Socket, to: Socket) => {
-    from.on("data", (chunk) => setTimeout(() => to.writable && to.write(chunk), delayMs));
-    from.on("end", () => setTimeout(() => to.end(), delayMs));
-    from.on("error", () => to.destroy());
-    from.on("close", () => setTimeout(() => to.destroy(), delayMs + 1));
-  };
-  const server: Server = createServer((client) => {
-    const upstream = connect(port, "127.0.0.1");
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on("close", () => sockets.delete(socket));
-    }
-    relay(client, upstream);
-    relay(upstream, client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 describe.skipIf(suite.skip)(suite.title, () => {
   const setup = useFleet();
   let near: Sidecar;
   let far: Sidecar;
-  let relay: Awaited<ReturnType<typeof startSlowRelay>>;
+  let relay: SlowRelay;
 
   beforeAll(async () => {
     [near] = await setup.fleet.startAll(["near"]);
