@@ -101,48 +101,29 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
 
     commit(writes, events) {
       return write(async (tx, check) => {
+        if (writes.length === 0) {
+          await insertEventRows(tx, events);
+          return { revision: 0n };
+        }
         // the state row is locked first, by every writer: commits take turns
-        const revision = writes.length > 0 ? await nextRevision(tx) : 0n;
+        const revision = await nextRevision(tx);
+        // each statement costs two round trips under the state row's lock (unprepared, see central-connection.ts), and
+        // every other writer waits for them: one statement checks every name, one writes every change with the events
+        // and the notification (delivered at commit, in commit order, to every listening sidecar). A name given twice
+        // is written a change at a time, each checked against the one before.
         const keyed = writes.map((write) => ({ write, ...writeKey(write) }));
-        if (keyed.length > 1 && keyed.every(({ name }) => !/[\t\n]/.test(name)) && new Set(keyed.map(({ mode, name }) => `${mode}/${name}`)).size === keyed.length) {
-          // several names (a deploy): one statement checks them all, one writes them all with the events and
-          // the notification, so that a commit's round trips do not grow with its names
-          const stored = await storedStates(tx, keyed);
-          for (const { write, mode, name } of keyed) {
+        const distinct = new Set(keyed.map(({ mode, name }) => `${mode}/${name}`)).size === keyed.length;
+        const runs = distinct ? [keyed] : keyed.map((one) => [one]);
+        for (const [i, run] of runs.entries()) {
+          check();
+          const stored = await storedStates(tx, run);
+          for (const { write, mode, name } of run) {
             expectStored(write, mode, name, stored.get(`${mode}/${name}`));
           }
           check();
-          await tx`WITH ${changedRows(tx, keyed, revision)}, shipped AS (${eventRowsInsert(tx, events)})
-            SELECT pg_notify(${channel}, ${String(revision)})`;
-          return { revision };
-        }
-        // one write, or a name written twice (each check must see the change before it): a statement each
-        for (const [i, { write, mode, name }] of keyed.entries()) {
-          check();
-          const [row] = await tx<StoredState[]>`
-            SELECT version, deleted, wrapped_key FROM ${table("records")} WHERE mode = ${mode} AND name = ${name}`;
-          expectStored(write, mode, name, row);
-          let change;
-          if (write.kind === "put") {
-            change = tx`INSERT INTO ${table("records")} ${tx(putValues(write, mode, name, revision))}
-              ON CONFLICT (mode, name) DO UPDATE SET revision = EXCLUDED.revision, version = EXCLUDED.version,
-                deleted = false, seal_only = EXCLUDED.seal_only, wrapped_key = EXCLUDED.wrapped_key, record = EXCLUDED.record`;
-          } else {
-            change = tx`UPDATE ${table("records")} SET revision = ${revision}, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
-              WHERE mode = ${mode} AND name = ${name}`;
-          }
-          if (i < keyed.length - 1) {
-            await change;
-            continue;
-          }
-          // the last change, the events and the notification (delivered at commit, in commit order, to every
-          // listening sidecar) in one statement: each statement costs two round trips under the state row's lock
-          // (unprepared, see central-connection.ts), and every other writer waits for them
-          const shipped = events.length === 0 ? tx`` : tx`, shipped AS (${eventRowsInsert(tx, events)})`;
-          await tx`WITH changed AS (${change})${shipped} SELECT pg_notify(${channel}, ${String(revision)})`;
-        }
-        if (writes.length === 0) {
-          await insertEventRows(tx, events);
+          const last = i === runs.length - 1;
+          await tx`WITH ${changedRows(tx, run, revision)}
+            ${last ? tx`, shipped AS (${eventRowsInsert(tx, events)}) SELECT pg_notify(${channel}, ${String(revision)})` : tx`SELECT 1`}`;
         }
         return { revision };
       }).catch((error: unknown) => {
@@ -301,36 +282,36 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
   }
 
   /** The stored state of each name written, by `<mode>/<name>`, read by one statement. */
-  async function storedStates(tx: Tx, keyed: readonly WriteKey[]): Promise<Map<string, StoredState>> {
-    // one line each, `<mode>\t<name>` (names with a tab or a line break are written one by one)
-    const lines = keyed.map(({ mode, name }) => `${mode}\t${name}`).join("\n");
+  async function storedStates(tx: Tx, keys: readonly WriteKey[]): Promise<Map<string, StoredState>> {
     const rows = await tx<(StoredState & { mode: number; name: string })[]>`
-      SELECT mode, name, version, deleted, wrapped_key FROM ${table("records")}
-      WHERE (mode, name) IN (
-        SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2) FROM unnest(string_to_array(${lines}::text, E'\n')) AS line)`;
+      SELECT mode, name, version, deleted, wrapped_key FROM ${table("records")} WHERE (mode, name) IN (${keysIn(tx, keys)})`;
     return new Map(rows.map((row) => [`${row.mode}/${row.name}`, row]));
   }
 
   /**
-   * The CTEs that write every change of a commit of distinct names at once:
-   * `put` upserts the records (recordsUpsert), `removed` leaves the deletes'
-   * tombstones.
+   * The CTEs that write every change of a commit at once: `put` upserts the
+   * records (recordsUpsert), `removed` leaves the deletes' tombstones.
    */
   function changedRows(tx: Tx, keyed: readonly (WriteKey & { write: StoreWrite })[], revision: bigint) {
     const puts: RecordRow[] = [];
-    const deleteLines: string[] = [];
+    const deletes: WriteKey[] = [];
     for (const { write, mode, name } of keyed) {
       if (write.kind === "put") {
         puts.push(putValues(write, mode, name, revision));
       } else {
-        deleteLines.push(`${mode}\t${name}`);
+        deletes.push({ mode, name });
       }
     }
     return tx`put AS (${recordsUpsert(tx, puts, revision)}),
       removed AS (
         UPDATE ${table("records")} SET revision = ${revision}::bigint, deleted = true, seal_only = false, wrapped_key = NULL, record = NULL
-        WHERE (mode, name) IN (
-          SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2) FROM unnest(string_to_array(${deleteLines.join("\n")}::text, E'\n')) AS line))`;
+        WHERE (mode, name) IN (${keysIn(tx, deletes)}))`;
+  }
+
+  /** The (mode, name) rows of `keys`, as a subquery over one text parameter. */
+  function keysIn(tx: Tx, keys: readonly WriteKey[]) {
+    const lines = keys.map(({ mode, name }) => `${mode}\t${hexName(name)}`).join("\n");
+    return tx`SELECT split_part(line, E'\t', 1)::smallint, ${nameOfLine(tx)} FROM unnest(string_to_array(${lines}::text, E'\n')) AS line`;
   }
 
   /** One statement that upserts records at `revision`: their bytes travel in one blob, each line giving its offsets. */
@@ -348,12 +329,12 @@ export function openCentralStore(options: CentralStoreOptions): CentralStore {
       return at;
     };
     for (const row of rows) {
-      lines.push(`${row.mode}\t${row.name}\t${row.version}\t${row.seal_only}\t${place(row.record)}\t${place(row.wrapped_key)}`);
+      lines.push(`${row.mode}\t${hexName(row.name)}\t${row.version}\t${row.seal_only}\t${place(row.record)}\t${place(row.wrapped_key)}`);
     }
     const blob = Buffer.concat(blobs);
     return tx`
       INSERT INTO ${table("records")} (mode, name, revision, version, deleted, seal_only, record, wrapped_key)
-      SELECT split_part(line, E'\t', 1)::smallint, split_part(line, E'\t', 2), ${revision}::bigint, split_part(line, E'\t', 3)::bigint,
+      SELECT split_part(line, E'\t', 1)::smallint, ${nameOfLine(tx)}, ${revision}::bigint, split_part(line, E'\t', 3)::bigint,
         false, split_part(line, E'\t', 4)::boolean,
         substring(${blob}::bytea FROM split_part(line, E'\t', 5)::int FOR split_part(line, E'\t', 6)::int),
         CASE WHEN split_part(line, E'\t', 8)::int < 0 THEN NULL
@@ -395,6 +376,16 @@ function expectStored(write: StoreWrite, mode: Mode, name: string, row: StoredSt
   if (actualVersion !== write.expectVersion || wrappedKeyMoved) {
     throw new ConflictAbort({ mode, name, actualVersion });
   }
+}
+
+/** A name as a line of keysIn or recordsUpsert carries it, as its second field: hex-encoded UTF-8, so that no name can break a line. */
+function hexName(name: string): string {
+  return Buffer.from(name, "utf8").toString("hex");
+}
+
+/** The name of a line of keysIn or recordsUpsert (hexName). */
+function nameOfLine(tx: Tx) {
+  return tx`convert_from(decode(split_part(line, E'\t', 2), 'hex'), 'UTF8')`;
 }
 
 /** A row of the records table. */

@@ -104,4 +104,14 @@ describe.skipIf(suite.skip)(suite.title, () => {
     expect(await changesAfter(revision - 1n)).toEqual(new Map([[revision, ["1/e@2"]]]));
     expect(await central.commit([put(Mode.TEST, "f", 1n, 0n), put(Mode.TEST, "f", 2n, 0n)], [])).toEqual({ conflict: { mode: Mode.TEST, name: "f", actualVersion: 1n } });
   });
+
+  it("carries any name through its line formats: a tab, a line break, non-ASCII", async () => {
+    const odd = ["tab\there", "line\nbreak", "naïve-名"];
+    const answer = await central.commit(odd.map((name) => put(Mode.TEST, name, 1n, 0n)), []);
+    const revision = (answer as { revision: bigint }).revision;
+    expect(await changesAfter(revision - 1n)).toEqual(new Map([[revision, odd.map((name) => `1/${name}@1`).sort()]]));
+    const removed = await central.commit([{ kind: "delete", mode: Mode.TEST, name: odd[0]!, expectVersion: 1n }, put(Mode.TEST, odd[1]!, 2n, 1n)], []);
+    const next = (removed as { revision: bigint }).revision;
+    expect(await changesAfter(next - 1n)).toEqual(new Map([[next, [`1/${odd[0]}@-`, `1/${odd[1]}@2`].sort()]]));
+  });
 });
